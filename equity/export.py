@@ -1,0 +1,663 @@
+"""Exports: ranked candidates, per-level index tables and the methods card.
+
+- :func:`write_candidates` writes the ranked candidates of :func:`equity.placement.rank_candidates`
+  as CSV, XLSX (formatted header, frozen first row, one sheet per state plus ``All``),
+  GeoJSON, GeoPackage and GeoParquet. CSV output is deterministic (fixed column order,
+  floats rounded to 4 decimals, rows sorted by state, rank and GEOID), so two runs give
+  byte-identical files. :func:`read_candidates` reads any of them back with GEOIDs as text.
+- :func:`write_level_tables` writes ``index_<level>.parquet`` (GeoParquet) per level.
+- :func:`write_methods` writes ``METHODS.md``: data sources, vintages, licences, attribution,
+  index method, placement parameters and the exact command that reproduces the run.
+- :data:`COLUMNS` documents every column of ``candidates.csv`` (the README renders it).
+
+Every file is written atomically: a failure leaves no new file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from equity._io import atomic_dir, atomic_write_text
+from equity.errors import ConfigError, DataError, SchemaError
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "read_candidates",
+    "write_candidates",
+    "write_level_tables",
+    "write_methods",
+]
+
+logger = logging.getLogger("equity.export")
+
+#: Output formats of :func:`write_candidates` and their file suffixes.
+FORMATS: dict[str, str] = {
+    "csv": ".csv",
+    "xlsx": ".xlsx",
+    "geojson": ".geojson",
+    "gpkg": ".gpkg",
+    "parquet": ".parquet",
+}
+
+#: Columns of ``candidates.csv``: name -> (description, unit). ``n_<kind>`` stands for one
+#: column per anchor kind (``n_library``, ``n_school``, ...).
+COLUMNS: dict[str, tuple[str, str]] = {
+    "rank": (
+        "Rank by combined score within the state (1 = best place for a fellow); national when ranked across states",
+        "rank",
+    ),
+    "GEOID": ("Census identifier of the candidate place (text, zero-padded)", "code"),
+    "NAME": ("Name of the place", "text"),
+    "state_GEOID": ("Two-digit state FIPS code", "code"),
+    "state_name": ("State name", "text"),
+    "need_score": (
+        "Need: the digital-equity index of the place (higher = more need)",
+        "score 0-100",
+    ),
+    "readiness_score": (
+        "Readiness: anchor institutions (libraries weigh 3, colleges 2, others 1) within the service radius per 10,000 people, and the business base per 1,000 people when given, as a percentile rank",
+        "score 0-100",
+    ),
+    "reach_score": (
+        "Reach: people in need (population x index / 100) within the service radius, as a percentile rank",
+        "score 0-100",
+    ),
+    "combined_score": (
+        "Weighted mean of need, readiness and reach (weights in METHODS.md)",
+        "score 0-100",
+    ),
+    "households": ("Households (ACS)", "households"),
+    "population": ("Population (ACS)", "people"),
+    "equity_index": ("Digital-equity index (higher = more need)", "score 0-100"),
+    "equity_index_lo": (
+        "Lower end of the 90% interval of the index (Monte Carlo over ACS margins of error)",
+        "score 0-100",
+    ),
+    "equity_index_hi": ("Upper end of the 90% interval of the index", "score 0-100"),
+    "rank_lo": ("Best need rank of the place over the uncertainty draws (90% interval)", "rank"),
+    "rank_hi": ("Worst need rank of the place over the uncertainty draws (90% interval)", "rank"),
+    "driving_pillar": (
+        "Pillar contributing most to the need (access, devices_skills, affordability, education, transformation)",
+        "text",
+    ),
+    "intervention": ("Suggested intervention for the driving pillar", "text"),
+    "top_indicators": (
+        "The three indicators pushing the need up most, with their normalised values, '; '-separated",
+        "text",
+    ),
+    "n_anchors": ("Anchor institutions within the service radius (all kinds)", "count"),
+    "why": (
+        "One-sentence explanation: rank, need, partners, reach, intervention and what would change the rank",
+        "text",
+    ),
+    "selected": ("Chosen as a fellow site by the selection mode", "true/false"),
+    "county_GEOID": ("Five-digit county FIPS code (dominant county for towns)", "code"),
+    "existing": ("An existing program site", "true/false"),
+    "n_<kind>": (
+        "Anchor institutions of one kind within the service radius (n_library, n_school, ...)",
+        "count",
+    ),
+    "anchors_per_10k": (
+        "Kind-weighted anchor institutions within the radius per 10,000 people within the radius",
+        "per 10,000 people",
+    ),
+    "population_within_radius": (
+        "People living in demand places whose centroid is within the service radius",
+        "people",
+    ),
+    "reach_need_population": (
+        "Need-weighted population within the radius: sum of population x index / 100",
+        "people",
+    ),
+    "establishments_per_1k": (
+        "Business establishments per 1,000 people of the candidate's county (when business data is given)",
+        "per 1,000 people",
+    ),
+    "sensitivity": (
+        "What would change the rank: the largest move when one score or pillar weight is halved",
+        "text",
+    ),
+    "times_selected": ("Robust mode: uncertainty draws in which the place was selected", "count"),
+    "share_selected": (
+        "Robust mode: share of draws in which the place was selected",
+        "proportion 0-1",
+    ),
+    "longitude": ("Longitude of the place's centroid (WGS 84)", "degrees"),
+    "latitude": ("Latitude of the place's centroid (WGS 84)", "degrees"),
+}
+
+_CONTRACT_ORDER = [
+    "rank",
+    "GEOID",
+    "NAME",
+    "state_GEOID",
+    "state_name",
+    "need_score",
+    "readiness_score",
+    "reach_score",
+    "combined_score",
+    "households",
+    "population",
+    "equity_index",
+    "equity_index_lo",
+    "equity_index_hi",
+    "rank_lo",
+    "rank_hi",
+    "driving_pillar",
+    "intervention",
+    "top_indicators",
+    "n_anchors",
+    "why",
+    "selected",
+]
+_TEXT_COLUMNS_RE = re.compile(r"(^GEOID$|_GEOID$|^NAME$|^state_name$)")
+_DECIMALS = 4
+
+_OOKLA_NOTICE = (
+    "Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps. Based on analysis by "
+    "Ookla of Speedtest Intelligence® data. Provided by Ookla and accessed from the Registry of Open "
+    "Data on AWS (https://registry.opendata.aws/speedtest-global-performance). Licence: CC BY-NC-SA 4.0 "
+    "(non-commercial, share-alike, attribution required)."
+)
+_MICROSOFT_NOTICE = (
+    "Microsoft Airband Initiative, US Broadband Usage Percentages "
+    "(https://github.com/microsoft/USBroadbandUsagePercentages). Licence: Open Use of Data "
+    "Agreement (O-UDA) v1.0."
+)
+
+
+# --------------------------------------------------------------------------------------------
+# candidates
+# --------------------------------------------------------------------------------------------
+
+
+def _ordered(candidates: pd.DataFrame) -> pd.DataFrame:
+    """Fixed column order (contract columns first) and sorted rows; geometry kept if present."""
+    geom = candidates.geometry.name if isinstance(candidates, gpd.GeoDataFrame) else None
+    first = [c for c in _CONTRACT_ORDER if c in candidates.columns]
+    rest = [c for c in candidates.columns if c not in first and c != geom]
+    cols = first + rest + ([geom] if geom else [])
+    df = candidates[cols]
+    keys = [c for c in ("state_GEOID", "rank", "GEOID") if c in df.columns]
+    if keys:
+        df = df.sort_values(keys, kind="stable")
+    return df.reset_index(drop=True)
+
+
+def _attribute_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Attributes without geometry, floats rounded, text columns as strings."""
+    table = pd.DataFrame(
+        df.drop(columns=df.geometry.name) if isinstance(df, gpd.GeoDataFrame) else df
+    )
+    for col in table.columns:
+        if pd.api.types.is_float_dtype(table[col]):
+            table[col] = table[col].round(_DECIMALS)
+        elif _TEXT_COLUMNS_RE.search(col):
+            table[col] = table[col].astype("string")
+    return table
+
+
+def _check_formats(formats: Sequence[str] | str) -> list[str]:
+    fmts = [formats] if isinstance(formats, str) else list(formats)
+    if not fmts:
+        msg = f"no output format given: use any of {', '.join(FORMATS)}"
+        raise ConfigError(msg)
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad:
+        msg = f"unknown output format {bad[0]!r}: use any of {', '.join(FORMATS)}"
+        raise ConfigError(msg)
+    return list(dict.fromkeys(fmts))
+
+
+def _check_stem(stem: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", stem or ""):
+        msg = f"file stem {stem!r} must be letters, digits, '_', '-' or '.'"
+        raise ConfigError(msg)
+    return stem
+
+
+def write_candidates(
+    candidates: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] | str = ("csv", "xlsx", "geojson"),
+    stem: str = "candidates",
+) -> list[Path]:
+    """Write ranked candidates in several formats, atomically.
+
+    Parameters
+    ----------
+    candidates
+        Output of :func:`equity.placement.rank_candidates` (a GeoDataFrame; a plain DataFrame
+        works for ``csv`` and ``xlsx``).
+    out_dir
+        Folder to write into (created if needed).
+    formats
+        Any of :data:`FORMATS`: ``csv``, ``xlsx`` (bold filled header, frozen first row, auto
+        column widths, an ``All`` sheet and one sheet per state), ``geojson``, ``gpkg``,
+        ``parquet`` (GeoParquet).
+    stem
+        File name without suffix.
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The files written, in the order of ``formats``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown format or bad stem.
+    DataError
+        No rows, no ``GEOID`` column, or a geodata format asked for a table without geometry.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> df = pd.DataFrame({"rank": [1], "GEOID": ["51001"], "combined_score": [71.23456]})
+    >>> [p.name for p in write_candidates(df, tempfile.mkdtemp(), formats=["csv"])]
+    ['candidates.csv']
+    """
+    fmts = _check_formats(formats)
+    stem = _check_stem(stem)
+    if not isinstance(candidates, pd.DataFrame) or len(candidates) == 0:
+        msg = "no candidates to write (empty table)"
+        raise DataError(msg)
+    if "GEOID" not in candidates.columns:
+        raise SchemaError("candidates lack column 'GEOID'", source="write_candidates")
+    geo = [f for f in fmts if f in ("geojson", "gpkg", "parquet")]
+    if geo and not isinstance(candidates, gpd.GeoDataFrame):
+        msg = f"format {geo[0]!r} needs a GeoDataFrame with geometry"
+        raise DataError(msg)
+    df = _ordered(candidates)
+    table = _attribute_table(df)
+    out = Path(out_dir)
+    written: list[Path] = []
+    with atomic_dir(out) as tmp:
+        for fmt in fmts:
+            name = f"{stem}{FORMATS[fmt]}"
+            path = tmp / name
+            if fmt == "csv":
+                path.write_text(table.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+            elif fmt == "xlsx":
+                _write_xlsx(table, path)
+            else:
+                gdf = gpd.GeoDataFrame(_geo_table(df), geometry=df.geometry.name, crs=df.crs)
+                gdf.attrs = {}
+                if fmt == "geojson":
+                    gdf.to_file(path, driver="GeoJSON")
+                elif fmt == "gpkg":
+                    gdf.to_file(path, driver="GPKG", layer=stem)
+                else:
+                    gdf.to_parquet(path, index=False)
+            written.append(out / name)
+    logger.info("wrote %d candidate files to %s", len(written), out)
+    return written
+
+
+def _geo_table(df: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Geodata formats: text columns as strings, bools and ints as themselves."""
+    geo = pd.DataFrame(df)
+    for col in geo.columns:
+        if col != df.geometry.name and _TEXT_COLUMNS_RE.search(col):
+            geo[col] = geo[col].astype("string")
+    return geo
+
+
+def _sheet_names(names: list[str]) -> list[str]:
+    """Excel-safe, unique sheet names (max 31 characters, no []:*?/\\)."""
+    out: list[str] = []
+    seen = {"all"}
+    for name in names:
+        base = re.sub(r"[\[\]:*?/\\]", "_", name or "state").strip("'")[:31] or "state"
+        candidate, i = base, 2
+        while candidate.lower() in seen:
+            suffix = f" ({i})"
+            candidate = base[: 31 - len(suffix)] + suffix
+            i += 1
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _cell(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _write_sheet(ws: Any, table: pd.DataFrame) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    header_font = Font(bold=True, color="FFFFFF")
+    header_fill = PatternFill("solid", start_color="1F4E79", end_color="1F4E79")
+    ws.append(list(table.columns))
+    for cell in ws[1]:
+        cell.font = header_font
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="center", wrap_text=False)
+    for row in table.itertuples(index=False, name=None):
+        ws.append([_cell(v) for v in row])
+    ws.freeze_panes = "A2"
+    n_rows = len(table) + 1
+    if len(table.columns):
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{n_rows}"
+    for j, col in enumerate(table.columns, start=1):
+        letter = get_column_letter(j)
+        lengths = table[col].astype("string").fillna("").str.len()
+        longest = max(len(str(col)), int(lengths.max()) if len(lengths) else 0)
+        ws.column_dimensions[letter].width = min(60, longest + 2)
+        if _TEXT_COLUMNS_RE.search(col):
+            for (cell,) in ws.iter_rows(min_row=2, max_row=n_rows, min_col=j, max_col=j):
+                cell.number_format = "@"  # keep zero-padded codes as text in Excel
+
+
+def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "All"
+    _write_sheet(ws, table)
+    if "state_GEOID" in table.columns:
+        codes = sorted(table["state_GEOID"].dropna().unique().tolist())
+        label_col = "state_name" if "state_name" in table.columns else "state_GEOID"
+        labels = [str(table.loc[table["state_GEOID"] == c, label_col].iloc[0]) for c in codes]
+        for code, sheet in zip(codes, _sheet_names(labels), strict=True):
+            _write_sheet(wb.create_sheet(sheet), table[table["state_GEOID"] == code])
+    wb.save(path)
+
+
+def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.DataFrame:
+    """Read a file written by :func:`write_candidates` back, GEOIDs as text.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.xlsx``, ``.geojson``, ``.gpkg`` or ``.parquet`` file.
+    sheet
+        XLSX sheet to read (``All`` or a state name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A GeoDataFrame for the geodata formats.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if not p.is_file():
+        msg = f"{p}: no such file"
+        raise DataError(msg)
+    if suffix == ".csv":
+        header = pd.read_csv(p, nrows=0).columns
+        dtypes = {c: "string" for c in header if _TEXT_COLUMNS_RE.search(c)}
+        return pd.read_csv(p, dtype=dtypes, keep_default_na=True)
+    if suffix == ".xlsx":
+        header = pd.read_excel(p, sheet_name=sheet, nrows=0).columns
+        dtypes = {c: "string" for c in header if _TEXT_COLUMNS_RE.search(c)}
+        return pd.read_excel(p, sheet_name=sheet, dtype=dtypes)
+    if suffix in (".geojson", ".gpkg"):
+        gdf = gpd.read_file(p)
+        for col in gdf.columns:
+            # GeoJSON cannot type an all-null column: it comes back as objects (None)
+            if gdf[col].dtype == object and gdf[col].isna().all():
+                gdf[col] = gdf[col].astype(float)
+        return gdf
+    if suffix == ".parquet":
+        return gpd.read_parquet(p)
+    msg = f"{p}: unknown candidate file type {suffix!r}"
+    raise DataError(msg)
+
+
+# --------------------------------------------------------------------------------------------
+# level tables
+# --------------------------------------------------------------------------------------------
+
+
+def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """attrs that survive the Parquet metadata round trip (pandas stores them as JSON)."""
+    try:
+        return json.loads(json.dumps(dict(attrs), default=str))
+    except (TypeError, ValueError):
+        return {}
+
+
+def write_level_tables(
+    levels: Mapping[str, gpd.GeoDataFrame], out_dir: str | os.PathLike[str]
+) -> list[Path]:
+    """Write one GeoParquet file ``index_<level>.parquet`` per level, atomically.
+
+    Parameters
+    ----------
+    levels
+        Level name (``street``, ``blockgroup``, ``tract``, ``town``, ``county``, ``state``, or
+        any lower-case name) -> level table.
+    out_dir
+        Folder to write into.
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The files written, in the order of ``levels``.
+
+    Raises
+    ------
+    DataError
+        No levels, a bad level name or a table that is not a GeoDataFrame.
+    """
+    if not levels:
+        msg = "no level tables to write"
+        raise DataError(msg)
+    problems = []
+    for name, table in levels.items():
+        if not re.fullmatch(r"[a-z0-9_]+", str(name)):
+            problems.append(f"level name {name!r} must be lower-case letters, digits or '_'")
+        if not isinstance(table, gpd.GeoDataFrame):
+            problems.append(f"level {name!r} is a {type(table).__name__}, not a GeoDataFrame")
+    if problems:
+        raise SchemaError(problems, source="write_level_tables")
+    out = Path(out_dir)
+    written: list[Path] = []
+    with atomic_dir(out) as tmp:
+        for name, table in levels.items():
+            copy = table.copy()
+            copy.attrs = _jsonable(table.attrs)
+            path = tmp / f"index_{name}.parquet"
+            copy.to_parquet(path, index=False)
+            written.append(out / path.name)
+    logger.info("wrote %d level tables to %s", len(written), out)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# methods card
+# --------------------------------------------------------------------------------------------
+
+
+def _md(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            items.extend(_flatten(value, name + "."))
+        else:
+            items.append((name, value))
+    return items
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt(v) for v in value) if value else "(none)"
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True, default=str) if value else "(none)"
+    return str(value)
+
+
+def _uses(provenance: list[dict[str, Any]], *words: str) -> bool:
+    text = " ".join(
+        str(p.get(k, "")) for p in provenance for k in ("source", "title", "publisher", "licence")
+    ).lower()
+    return any(w in text for w in words)
+
+
+def write_methods(
+    out_dir: str | os.PathLike[str],
+    *,
+    provenance: list[dict[str, Any]],
+    parameters: Mapping[str, Any],
+    command: str,
+    weights: Mapping[str, float] | None = None,
+    notes: list[str] | None = None,
+) -> Path:
+    """Write ``METHODS.md``, the methods card of a run, atomically.
+
+    Parameters
+    ----------
+    out_dir
+        Folder to write into.
+    provenance
+        One dict per data source with ``source``, ``title``, ``publisher``, ``vintage``,
+        ``licence``, ``attribution`` and ``path`` (the readers' ``attrs``).
+    parameters
+        Run parameters, nested by stage (e.g. ``{"index": {...}, "placement": {...}}``);
+        ``rank_candidates(...).attrs["placement"]`` fits under ``"placement"``.
+    command
+        The exact command that reproduces the run.
+    weights
+        Pillar weights of the index.
+    notes
+        Free-text notes (caveats, warnings of the run).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of ``METHODS.md``.
+
+    Raises
+    ------
+    ConfigError
+        Empty command or provenance entries that are not mappings.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = write_methods(tempfile.mkdtemp(), provenance=[], parameters={"k": 1}, command="equity run")
+    >>> "equity run" in p.read_text()
+    True
+    """
+    if not command or not str(command).strip():
+        msg = "write_methods needs the exact command that reproduces the run"
+        raise ConfigError(msg)
+    if any(not isinstance(p, Mapping) for p in provenance):
+        msg = "provenance must be a list of dicts (source, title, publisher, vintage, licence, ...)"
+        raise ConfigError(msg)
+    from equity import __version__
+
+    prov = [dict(p) for p in provenance]
+    lines: list[str] = [
+        "# Methods",
+        "",
+        f"Produced by `equity` {__version__}. Every number in this folder can be regenerated with the "
+        "command below from the data sources listed.",
+        "",
+        "## Reproduce this run",
+        "",
+        "```sh",
+        str(command).strip(),
+        "```",
+        "",
+        "## Data sources",
+        "",
+    ]
+    cols = ["source", "title", "publisher", "vintage", "licence", "attribution", "path"]
+    if prov:
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(_md(p.get(c)) for c in cols) + " |" for p in prov]
+    else:
+        lines.append("No data source recorded its provenance.")
+    lines += ["", "## Licences and attribution", ""]
+    for p in prov:
+        attribution = p.get("attribution") or p.get("title") or p.get("source")
+        lines.append(f"- {_md(attribution)} (licence: {_md(p.get('licence') or 'not stated')})")
+    used_ookla = _uses(prov, "ookla", "speedtest")
+    used_ms = _uses(prov, "microsoft", "o-uda")
+    lines += [
+        f"- {_OOKLA_NOTICE} {'Used in this run.' if used_ookla else 'Not used in this run.'}",
+        f"- {_MICROSOFT_NOTICE} {'Used in this run.' if used_ms else 'Not used in this run.'}",
+        "- US Census Bureau (ACS, TIGER/Line cartographic boundaries), IMLS (Public Libraries "
+        "Survey), NCES and CDC/ATSDR data are US federal works in the public domain.",
+        "",
+        "## Index method",
+        "",
+        "The digital-equity index measures need (0-100, higher = more need). Indicators are rates "
+        "computed from ACS counts (counts are moved between geographies first, rates afterwards), "
+        "normalised (percentile rank by default) so that higher means more need, averaged into "
+        "five pillars (access, devices_skills, affordability, education, transformation) and the "
+        "pillars into the index with the weights below; a pillar without data is reported and its "
+        "weight redistributed. Uncertainty: the ACS 90% margins of error (SE = MOE / 1.645) are "
+        "propagated by Monte Carlo draws, giving `equity_index_lo`/`_hi` and `rank_lo`/`_hi`.",
+        "",
+    ]
+    if weights:
+        lines += ["| pillar | weight |", "|---|---|"]
+        lines += [f"| {_md(k)} | {_fmt(float(v))} |" for k, v in weights.items()]
+    else:
+        lines.append("Pillar weights: the preset's defaults (see parameters).")
+    lines += [
+        "",
+        "## Placement",
+        "",
+        "Each candidate gets three scores, 0-100: **need** (the index), **readiness** (anchor "
+        "institutions within the service radius per 10,000 people, libraries weighing 3, colleges 2, "
+        "schools, nonprofits and community centres 1, plus establishments per 1,000 people when "
+        "business data is given, as a percentile rank) and **reach** (need-weighted population "
+        "`population x index / 100` within the radius, as a percentile rank). The combined score is "
+        "their weighted mean. Modes: `top` takes the best k per state; `coverage` solves the maximal "
+        "covering location problem exactly (spopt MCLP, CBC) and is checked against a greedy choice; "
+        "`robust` repeats the selection over the index's uncertainty draws. Distances are haversine "
+        "distances between centroids. Each candidate's `sensitivity` says how far its rank moves when "
+        "one score or pillar weight is halved.",
+        "",
+        "## Parameters",
+        "",
+    ]
+    flat = _flatten(parameters)
+    if flat:
+        lines += ["| parameter | value |", "|---|---|"]
+        lines += [f"| {_md(k)} | {_md(_fmt(v))} |" for k, v in flat]
+    else:
+        lines.append("(none recorded)")
+    if notes:
+        lines += ["", "## Notes", ""]
+        lines += [f"- {_md(n)}" for n in notes]
+    lines.append("")
+    path = Path(out_dir) / "METHODS.md"
+    atomic_write_text(path, "\n".join(lines))
+    logger.info("wrote %s", path)
+    return path
