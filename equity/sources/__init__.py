@@ -1,0 +1,41 @@
+"""Readers of the public data sources, each returning a tidy (Geo)DataFrame keyed by GEOID.
+
+Every reader takes a path (plus keyword-only options), repairs the documented quirks of the
+published files (leading zeros, sentinels, encodings, description lines) and raises an
+:mod:`equity.errors` exception naming the file, column and an example value otherwise. Each
+result carries its provenance in ``.attrs`` (``source``, ``title``, ``publisher``, ``vintage``,
+``licence``, ``attribution``, ``path``).
+
+Downloads (``fetch_acs``, ``fetch_boundaries``, ``fetch_ookla``, ...) live in
+:mod:`equity.sources.fetch`; they are not imported here so that reading needs no network code.
+"""
+
+from __future__ import annotations
+
+from equity.sources.acs import read_acs
+from equity.sources.anchors import read_anchors, read_libraries
+from equity.sources.boundaries import read_boundaries
+from equity.sources.broadband import read_broadband_usage
+from equity.sources.business import read_business_patterns
+from equity.sources.fcc import read_fcc_bdc, summarise_fcc_bdc
+from equity.sources.ookla import quadkey_to_bounds, read_ookla, read_ookla_aggregates
+from equity.sources.svi import read_svi
+from equity.sources.validate import validate
+
+# fetch functions live in equity.sources.fetch (import it explicitly)
+
+__all__ = [
+    "quadkey_to_bounds",
+    "read_acs",
+    "read_anchors",
+    "read_boundaries",
+    "read_broadband_usage",
+    "read_business_patterns",
+    "read_fcc_bdc",
+    "read_libraries",
+    "read_ookla",
+    "read_ookla_aggregates",
+    "read_svi",
+    "summarise_fcc_bdc",
+    "validate",
+]

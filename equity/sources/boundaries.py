@@ -1,0 +1,303 @@
+"""Census cartographic boundary and TIGER/Line files (and user polygons) at any level.
+
+Reads shapefiles (plain or zipped), GeoPackages and GeoJSON with pyogrio and returns
+``GEOID``, ``NAME``, ``level``, ``vintage``, ``ALAND``/``AWATER`` when present and the geometry in
+EPSG:4326.
+
+The id column is the first of ``GEOID``, ``GEOID20``, ``GEOID10``, ``ZCTA5CE20``, ``ZCTA5CE10``,
+``GEO_ID``/``AFFGEOID`` (the part after ``US``: 2010 files such as ``gz_2010_51_140_00_500k``
+have no ``GEOID``) or the concatenated FIPS parts (``STATE``+``COUNTY``+``TRACT``...).
+The level comes from the file name (``_bg_``, ``_tract_``, ``_county_``, ``_cousub_``,
+``_place_``, ``_state_``, ``_zcta5``, 2010 summary levels ``_140_``, ``_150_``, ``_050_``, ...)
+or else from the GEOID width. Shapefiles without a ``.cpg`` are read as latin-1 (2010 files).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from equity.errors import DataError, SchemaError
+from equity.sources._common import (
+    CONTRACT_LEVEL,
+    GEOID_WIDTH,
+    PathLike,
+    check_file,
+    clean_geoid,
+    find_column,
+    level_from_geoids,
+    set_provenance,
+    vintage_from_name,
+    zip_member,
+)
+
+__all__ = ["read_boundaries"]
+
+logger = logging.getLogger("equity.sources")
+
+_NAME_TOKENS = [
+    (re.compile(r"(?:^|_)(bg|blkgrp|blockgroup|150)(?:_|\d|$)"), "blockgroup"),
+    (re.compile(r"(?:^|_)(tract|140)(?:_|\d|$)"), "tract"),
+    (re.compile(r"(?:^|_)(cousub|060)(?:_|\d|$)"), "cousub"),
+    (re.compile(r"(?:^|_)(place|160)(?:_|\d|$)"), "place"),
+    (re.compile(r"(?:^|_)(zcta5\w*|zcta|860)(?:_|\d|$)"), "zcta"),
+    (re.compile(r"(?:^|_)(county|050)(?:_|\d|$)"), "county"),
+    (re.compile(r"(?:^|_)(state|040)(?:_|\d|$)"), "state"),
+    (re.compile(r"(?:^|_)(tabblock\w*)(?:_|$)"), "block"),
+]
+
+_ID_COLUMNS = ("GEOID", "GEOID20", "GEOID10", "GEOIDFQ", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5CE")
+_PART_COLUMNS = [
+    ("STATEFP", "STATE", "STATEFP20", "STATEFP10"),
+    ("COUNTYFP", "COUNTY", "COUNTYFP20", "COUNTYFP10"),
+    ("TRACTCE", "TRACT", "TRACTCE20", "TRACTCE10"),
+    ("BLKGRPCE", "BLKGRP", "BLKGRPCE20", "BLKGRPCE10"),
+]
+_PART_WIDTH = (2, 3, 6, 1)
+
+
+def level_from_filename(path: PathLike) -> str | None:
+    """Geography named by a Census file name token (``cb_2020_51_bg_500k`` -> ``blockgroup``)."""
+    stem = Path(path).name.lower()
+    for ext in (".zip", ".shp", ".gpkg", ".geojson", ".json", ".parquet"):
+        stem = stem.removesuffix(ext)
+    for pattern, level in _NAME_TOKENS:
+        if pattern.search(stem):
+            return level
+    return None
+
+
+def _vsi(path: Path) -> str:
+    return f"/vsizip/{path}" if path.suffix.lower() == ".zip" else str(path)
+
+
+def read_boundaries(
+    path: PathLike,
+    *,
+    level: str | None = None,
+    id_column: str | None = None,
+    vintage: str | None = None,
+    crs: str | int | None = None,
+    name_column: str | None = None,
+    layer: str | int | None = None,
+) -> gpd.GeoDataFrame:
+    """Read Census (or user) polygons keyed by GEOID, in EPSG:4326.
+
+    Parameters
+    ----------
+    path
+        Shapefile, zipped shapefile, GeoPackage, GeoJSON or GeoParquet.
+    level
+        ``state``, ``county``, ``tract``, ``blockgroup``, ``place``, ``cousub``, ``zcta``,
+        ``town`` (user polygons); from the file name or GEOID width when omitted.
+    id_column
+        Column holding the id, for files that are not Census files.
+    vintage
+        Geography vintage; from the file name (``cb_2020_...`` -> ``"2020"``) when omitted.
+    crs
+        CRS to assume for a file that has none (e.g. ``"EPSG:4269"``).
+    name_column
+        Column holding the name, when not ``NAME``/``NAMELSAD``.
+    layer
+        Layer of a multi-layer GeoPackage.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``GEOID`` (str, zero-padded to the level width for Census levels), ``NAME``,
+        ``level`` (contract level: ``town`` for places and county subdivisions), ``vintage``,
+        ``ALAND``/``AWATER`` (m2, float) when present, ``geometry`` (EPSG:4326).
+        ``attrs["geography"]`` keeps the finer geography (``place``, ``cousub``, ``zcta``...).
+
+    Raises
+    ------
+    DataError
+        Unreadable or truncated file, no CRS (and no `crs`), no rows.
+    SchemaError
+        No recognisable id column (lists the columns), duplicate GEOIDs with different shapes.
+
+    Examples
+    --------
+    >>> from equity.sample import sample_paths
+    >>> tracts = read_boundaries(sample_paths()["tract"])
+    >>> tracts.crs.to_epsg()
+    4326
+    """
+    p = check_file(path)
+    kwargs: dict[str, object] = {}
+    if p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists():
+        kwargs["encoding"] = "latin-1"  # 2010 Census shapefiles: DBF in latin-1, no .cpg
+    if layer is not None:
+        kwargs["layer"] = layer
+    try:
+        if p.suffix.lower() == ".parquet":
+            gdf = gpd.read_parquet(p)
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*Measured \\(M\\) geometry.*")
+                gdf = gpd.read_file(_vsi(p), engine="pyogrio", **kwargs)
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        OSError,
+        ValueError,
+    ) as exc:
+        msg = f"{p}: cannot read as a vector file (shapefile, zip, GeoPackage, GeoJSON): {exc}"
+        raise DataError(msg) from exc
+    if len(gdf) == 0:
+        msg = f"{p}: no features"
+        raise DataError(msg)
+    if gdf.crs is None:
+        if crs is None:
+            msg = (
+                f"{p}: the file has no CRS (missing .prj?); pass crs= (Census files are "
+                "EPSG:4269, NAD83)"
+            )
+            raise DataError(msg)
+        gdf = gdf.set_crs(crs)
+
+    # cached downloads are named by a hash: the Census name is the zip member's
+    census_name = (
+        Path(zip_member(p, (".shp", ".gpkg", ".geojson")) or p.name)
+        if p.suffix.lower() == ".zip"
+        else p
+    )
+    if level_from_filename(census_name) is None and vintage_from_name(census_name) is None:
+        census_name = p
+    geoid, id_source = _find_id(gdf, p, id_column)
+    geography = level or level_from_filename(census_name)
+    if geography is None and id_column is None:
+        geography = level_from_geoids(geoid, path=p, column=id_source)
+    if geography == "town" or geography is None:
+        width = None
+    elif geography in GEOID_WIDTH:
+        width = GEOID_WIDTH[geography]
+    else:
+        valid = ", ".join(sorted(set(GEOID_WIDTH) | {"town"}))
+        msg = f"unknown level {geography!r}; valid levels: {valid}"
+        raise SchemaError([msg], source=str(p))
+    if id_column is None or geography in GEOID_WIDTH:
+        geoid = clean_geoid(geoid, width=width, path=p, column=id_source)
+    else:
+        geoid = geoid.astype("str").str.strip()
+
+    # tracts and block groups: NAME is just the number ("2001.06"); NAMELSAD says what it is
+    name_cands = ("NAME", "NAME20", "NAME10", "NAMELSAD", "NAMELSAD20")
+    if geography in ("tract", "blockgroup"):
+        name_cands = ("NAMELSAD", "NAMELSAD20", "NAMELSAD10", *name_cands)
+    name_col = name_column or find_column(gdf, *name_cands)
+    if name_col is None:
+        name = geoid.copy()
+    else:
+        name = gdf[name_col].astype("str").str.strip()
+
+    out = gpd.GeoDataFrame(
+        {
+            "GEOID": geoid.to_numpy(),
+            "NAME": name.to_numpy(),
+            "level": CONTRACT_LEVEL.get(geography or "town", geography or "town"),
+            "vintage": vintage or vintage_from_name(census_name),
+        },
+        geometry=gdf.geometry.to_numpy(),
+        crs=gdf.crs,
+    )
+    for target, cands in (
+        ("ALAND", ("ALAND", "ALAND20", "ALAND10")),
+        ("AWATER", ("AWATER", "AWATER20", "AWATER10")),
+    ):
+        col = find_column(gdf, *cands)
+        if col is not None:
+            out[target] = pd.to_numeric(gdf[col], errors="coerce").astype("float64").to_numpy()
+    out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+
+    # exact duplicates (same id and shape) are dropped; conflicting ids are an error
+    n0 = len(out)
+    wkb = pd.Series(out.geometry.to_wkb(), index=out.index)
+    dup_exact = pd.concat([out.drop(columns="geometry"), wkb.rename("wkb")], axis=1).duplicated()
+    if dup_exact.any():
+        warnings.warn(
+            f"{p}: {int(dup_exact.sum())} exact duplicate feature(s) dropped", stacklevel=2
+        )
+        out = out.loc[~dup_exact.to_numpy()].reset_index(drop=True)
+    dup = out["GEOID"].duplicated(keep=False)
+    if dup.any():
+        ex = out.loc[dup, "GEOID"].iloc[0]
+        msg = f"column {id_source!r} has {int(dup.sum())} features sharing an id, e.g. {ex!r}"
+        raise SchemaError([msg], source=str(p))
+    empty = out.geometry.isna() | out.geometry.is_empty
+    if empty.any():
+        warnings.warn(f"{p}: {int(empty.sum())} feature(s) with empty geometry kept", stacklevel=2)
+    out = out.to_crs(4326)
+    logger.info(
+        "read_boundaries %s: %d features (%d read), level %s, vintage %s",
+        p,
+        len(out),
+        n0,
+        geography,
+        out["vintage"].iloc[0],
+    )
+    title = {
+        "cb": "Census cartographic boundary file",
+        "tl": "Census TIGER/Line shapefile",
+        "gz": "Census cartographic boundary file (2010)",
+    }.get(census_name.name[:2].lower(), "Boundaries")
+    census = census_name.name[:3].lower() in ("cb_", "tl_", "gz_")
+    return set_provenance(
+        out,
+        source="boundaries",
+        title=title,
+        publisher="US Census Bureau, Geography Division" if census else "unknown",
+        vintage=vintage or vintage_from_name(census_name),
+        licence="Public domain (US federal government work)" if census else "unknown",
+        attribution="US Census Bureau TIGER/Line and cartographic boundaries" if census else "",
+        path=p,
+        level=CONTRACT_LEVEL.get(geography or "town", "town"),
+        geography=geography,
+        id_source=id_source,
+    )
+
+
+def _find_id(gdf: gpd.GeoDataFrame, path: Path, id_column: str | None) -> tuple[pd.Series, str]:
+    if id_column is not None:
+        if id_column not in gdf.columns:
+            cols = ", ".join(c for c in gdf.columns if c != "geometry")
+            msg = f"id_column {id_column!r} not in the file (columns: {cols})"
+            raise SchemaError([msg], source=str(path))
+        return gdf[id_column], id_column
+    col = find_column(gdf, *_ID_COLUMNS)
+    if col is not None:
+        return gdf[col], col
+    col = find_column(gdf, "GEO_ID", "AFFGEOID", "AFFGEOID20", "AFFGEOID10", "GEO_ID10")
+    if col is not None:
+        s = gdf[col].astype("string").str.strip()
+        has_us = s.str.contains("US", regex=False).fillna(False)
+        if has_us.all():
+            return s.str.split("US", n=1).str[1], col
+    parts: list[pd.Series] = []
+    names: list[str] = []
+    try:
+        for cands, width in zip(_PART_COLUMNS, _PART_WIDTH, strict=True):
+            c = find_column(gdf, *cands)
+            if c is None:
+                break
+            parts.append(clean_geoid(gdf[c], width=width, path=path, column=c))
+            names.append(c)
+    except SchemaError:
+        parts = []  # a column named like a FIPS part that holds something else
+    if parts:
+        geoid = parts[0]
+        for part in parts[1:]:
+            geoid = geoid + part
+        return geoid, "+".join(names)
+    cols = ", ".join(c for c in gdf.columns if c != "geometry")
+    msg = (
+        "no Census id column (GEOID, GEOID20, GEOID10, GEO_ID, ZCTA5CE10, STATEFP...) found; "
+        f"pass id_column= naming one of: {cols}"
+    )
+    raise SchemaError([msg], source=str(path))

@@ -1,0 +1,346 @@
+"""Ookla Speedtest open-data performance tiles, and tract/county aggregates derived from them.
+
+Tiles are zoom-16 web-mercator squares (~610 m at the equator) keyed by a 16-digit quadkey.
+The open data come as Parquet (``tile`` column of WKT polygons), shapefile (zipped or not) or
+GeoJSON. Speeds are published in kbps and returned in Mbps (kbps / 1000). When a file has no
+geometry the tile polygon is rebuilt from the quadkey (:func:`quadkey_to_bounds`, vectorised).
+Quadkeys that lost leading zeros (written as integers) are zero-padded to 16 digits (zoom 16).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from equity.errors import DataError, SchemaError
+from equity.sources._common import (
+    PathLike,
+    check_file,
+    check_nonnegative,
+    clean_geoid,
+    drop_duplicate_rows,
+    find_column,
+    read_csv_text,
+    require_rows,
+    set_provenance,
+    to_number,
+)
+
+__all__ = ["quadkey_to_bounds", "read_ookla", "read_ookla_aggregates"]
+
+logger = logging.getLogger("equity.sources")
+
+#: Zoom level of the Ookla open-data tiles (16-digit quadkeys).
+OOKLA_ZOOM = 16
+
+_ATTRIBUTION = (
+    "Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps (CC BY-NC-SA 4.0)"
+)
+
+
+def quadkey_to_bounds(quadkeys: pd.Series | np.ndarray | list[str]) -> np.ndarray:
+    """Longitude/latitude bounds of Bing-maps quadkeys, vectorised.
+
+    Parameters
+    ----------
+    quadkeys
+        Quadkeys (strings of digits 0-3); they may differ in length (zoom).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 4)`` array of ``minx, miny, maxx, maxy`` in degrees (EPSG:4326).
+
+    Raises
+    ------
+    DataError
+        A quadkey holds characters other than 0-3.
+
+    Examples
+    --------
+    >>> quadkey_to_bounds(["0", "3"]).round(4).tolist()
+    [[-180.0, 0.0, 0.0, 85.0511], [0.0, -85.0511, 180.0, 0.0]]
+    """
+    q = np.asarray(quadkeys, dtype="U")
+    n = len(q)
+    out = np.full((n, 4), np.nan)
+    if n == 0:
+        return out
+    lengths = np.char.str_len(q)
+    for zoom in np.unique(lengths):
+        sel = np.flatnonzero(lengths == zoom)
+        # UCS4 code points of each character, one row per quadkey
+        codes = np.asarray(q[sel], dtype=f"U{int(zoom)}").view(np.uint32)
+        vals = codes.reshape(len(sel), int(zoom)).astype(np.int64) - ord("0")
+        if ((vals < 0) | (vals > 3)).any():
+            bad = q[sel][((vals < 0) | (vals > 3)).any(axis=1)][0]
+            msg = f"quadkey {bad!r} holds characters other than 0-3"
+            raise DataError(msg)
+        weights = (1 << np.arange(int(zoom) - 1, -1, -1)).astype(np.int64)
+        x = ((vals & 1).astype(np.int64) * weights).sum(axis=1)
+        y = ((vals >> 1).astype(np.int64) * weights).sum(axis=1)
+        size = float(1 << int(zoom))
+        lon0 = x / size * 360.0 - 180.0
+        lon1 = (x + 1) / size * 360.0 - 180.0
+        lat0 = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * (y + 1) / size))))
+        lat1 = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * y / size))))
+        out[sel] = np.column_stack([lon0, lat0, lon1, lat1])
+    return out
+
+
+def _read_table(p: Path) -> pd.DataFrame | gpd.GeoDataFrame:
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(p)
+            return table.to_pandas()
+        if suffix == ".csv":
+            return read_csv_text(p)
+        src = f"/vsizip/{p}" if suffix == ".zip" else str(p)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+            return gpd.read_file(src, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        msg = f"{p}: cannot read as Ookla tiles (Parquet, shapefile, zip, GeoJSON): {exc}"
+        raise DataError(msg) from exc
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid on a cut file
+        if type(exc).__module__.startswith("pyarrow"):
+            msg = f"{p}: cannot read as Parquet (truncated or not Parquet): {exc}"
+            raise DataError(msg) from exc
+        raise
+
+
+def read_ookla(
+    path: PathLike, *, service: str = "fixed", vintage: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read Ookla open-data performance tiles.
+
+    Parameters
+    ----------
+    path
+        Parquet (``quadkey``, ``tile`` WKT, ``avg_d_kbps``...), shapefile, zipped shapefile,
+        GeoJSON or CSV with a ``quadkey`` column.
+    service
+        ``"fixed"`` or ``"mobile"``; recorded in ``attrs["service"]``.
+    vintage
+        Quarter, e.g. ``"2021Q1"``; from the file name (``2021-01-01_performance_...``) when
+        omitted.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``quadkey`` (str), ``download_mbps``, ``upload_mbps``, ``latency_ms``, ``tests``,
+        ``devices`` (float64; ``latency_down_ms``/``latency_up_ms`` too when the file has
+        them) and the tile polygon in EPSG:4326.
+
+    Raises
+    ------
+    DataError
+        Unreadable or empty file, bad quadkeys.
+    SchemaError
+        Missing columns, non-numeric or negative values, duplicate quadkeys.
+
+    Examples
+    --------
+    >>> from equity.sample import sample_paths
+    >>> tiles = read_ookla(sample_paths()["ookla"])
+    >>> tiles.attrs["service"]
+    'fixed'
+    """
+    if service not in ("fixed", "mobile"):
+        msg = f"service must be 'fixed' or 'mobile', not {service!r}"
+        raise ValueError(msg)
+    p = check_file(path)
+    raw = _read_table(p)
+    require_rows(raw, path=p)
+    needed = {
+        "quadkey": ("quadkey",),
+        "avg_d_kbps": ("avg_d_kbps",),
+        "avg_u_kbps": ("avg_u_kbps",),
+        "avg_lat_ms": ("avg_lat_ms",),
+        "tests": ("tests",),
+        "devices": ("devices",),
+    }
+    cols = {k: find_column(raw, *v) for k, v in needed.items()}
+    missing = [k for k, v in cols.items() if v is None]
+    if missing:
+        found = ", ".join(str(c) for c in raw.columns if c != "geometry")
+        msg = f"not an Ookla tile file: missing column(s) {', '.join(missing)} (found: {found})"
+        raise SchemaError([msg], source=str(p))
+    qcol = cols["quadkey"]
+    assert qcol is not None
+    quadkey = clean_geoid(raw[qcol], width=None, path=p, column=qcol)
+    # Ookla open data are zoom-16 tiles: integer quadkeys drop the leading zero of tiles in
+    # the north-west quadrant (all of the Americas), so pad to 16 (or the longest key)
+    width = max(int(quadkey.str.len().max()), OOKLA_ZOOM)
+    short = quadkey.str.len() < width
+    if short.any():
+        logger.info("%s: %d quadkeys zero-padded to %d digits", p, int(short.sum()), width)
+        quadkey = quadkey.str.zfill(width)
+    problems = []
+    out = pd.DataFrame({"quadkey": quadkey.to_numpy()})
+    for target, source, scale in (
+        ("download_mbps", cols["avg_d_kbps"], 1000.0),
+        ("upload_mbps", cols["avg_u_kbps"], 1000.0),
+        ("latency_ms", cols["avg_lat_ms"], 1.0),
+        ("tests", cols["tests"], 1.0),
+        ("devices", cols["devices"], 1.0),
+    ):
+        try:
+            out[target] = (to_number(raw[source], path=p, column=source) / scale).to_numpy()
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+    for target, names in (
+        ("latency_down_ms", ("avg_lat_down_ms",)),
+        ("latency_up_ms", ("avg_lat_up_ms",)),
+    ):
+        c = find_column(raw, *names)
+        if c is not None:
+            out[target] = to_number(raw[c], path=p, column=c).to_numpy()
+    if problems:
+        raise SchemaError(problems, source=str(p))
+    check_nonnegative(out, [c for c in out.columns if c != "quadkey"], path=p)
+
+    geometry = None
+    if isinstance(raw, gpd.GeoDataFrame) and raw.geometry.notna().all():
+        geometry = raw.to_crs(4326).geometry.to_numpy() if raw.crs is not None else None
+    elif (tile := find_column(raw, "tile")) is not None:
+        try:
+            geometry = shapely.from_wkt(raw[tile].astype("str").to_numpy())
+        except shapely.errors.GEOSException as exc:
+            msg = f"column {tile!r} is not WKT, e.g. {raw[tile].iloc[0]!r}"
+            raise SchemaError([msg], source=str(p)) from exc
+    if geometry is None:
+        b = quadkey_to_bounds(out["quadkey"].to_numpy())
+        geometry = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
+    gdf = gpd.GeoDataFrame(out, geometry=geometry, crs=4326)
+    n0 = len(gdf)
+    exact = pd.DataFrame(gdf.drop(columns="geometry")).duplicated()
+    if exact.any():
+        warnings.warn(f"{p}: {int(exact.sum())} exact duplicate tile row(s) dropped", stacklevel=2)
+        gdf = gdf.loc[~exact.to_numpy()].reset_index(drop=True)
+    dup = gdf["quadkey"].duplicated(keep=False)
+    if dup.any():
+        msg = (
+            f"column {qcol!r} repeats {int(dup.sum())} quadkeys with different values, "
+            f"e.g. {gdf.loc[dup, 'quadkey'].iloc[0]!r}"
+        )
+        raise SchemaError([msg], source=str(p))
+    logger.info("read_ookla %s: %d tiles (%d read), service %s", p, len(gdf), n0, service)
+    return set_provenance(
+        gdf,
+        source="ookla",
+        title=f"Ookla Speedtest open data, {service} network performance tiles",
+        publisher="Ookla",
+        vintage=vintage or _vintage(p),
+        licence="CC BY-NC-SA 4.0 (non-commercial)",
+        attribution=_ATTRIBUTION,
+        path=p,
+        service=service,
+    )
+
+
+def _vintage(p: Path) -> str | None:
+    name = p.name
+    m = re.search(r"(20\d\d)[-_]?(0[1-9]|1[0-2])[-_]01", name)
+    if m:
+        return f"{m.group(1)}Q{(int(m.group(2)) - 1) // 3 + 1}"
+    m = re.search(r"(20\d\d)[-_ ]?Q([1-4])", name, flags=re.IGNORECASE)
+    if m:
+        return f"{m.group(1)}Q{m.group(2)}"
+    m = re.search(r"(?<!\d)(20\d\d)(?!\d)", name)
+    return m.group(1) if m else None
+
+
+def read_ookla_aggregates(path: PathLike, *, region_type: str | None = "tract") -> pd.DataFrame:
+    """Read UVA SDAD's long-format Ookla aggregates (tract/county/health district by year).
+
+    Parameters
+    ----------
+    path
+        ``va_hdcttr_*_speed_measurements_*.csv``: ``geoid, region_type, region_name, year,
+        measure, value, measure_type, measure_units``.
+    region_type
+        Keep only this region type (``"tract"``, ``"county"``, ``"health district"``);
+        ``None`` keeps all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``GEOID`` and ``year``: ``GEOID`` (str), ``region_type``, ``NAME``,
+        ``year`` (int), then one float column per measure with units in the name:
+        ``download_mbps``, ``upload_mbps``, ``latency_ms`` (device-weighted),
+        ``download_mbps_tests``, ``upload_mbps_tests``, ``latency_ms_tests`` (test-weighted),
+        ``devices``, ``tests``. Tract ids are **2010** tracts (``attrs["geography_vintage"]``).
+
+    Raises
+    ------
+    SchemaError
+        Missing columns or non-numeric values.
+    """
+    p = check_file(path)
+    raw = read_csv_text(p)
+    require_rows(raw, path=p)
+    raw = drop_duplicate_rows(raw, path=p)
+    need = ["geoid", "region_type", "region_name", "year", "measure", "value"]
+    missing = [c for c in need if c not in raw.columns]
+    if missing:
+        found = ", ".join(raw.columns)
+        msg = f"not an Ookla aggregate file: missing {', '.join(missing)} (found: {found})"
+        raise SchemaError([msg], source=str(p))
+    if region_type is not None:
+        raw = raw.loc[raw["region_type"] == region_type]
+        if raw.empty:
+            msg = f"no rows with region_type {region_type!r}"
+            raise SchemaError([msg], source=str(p))
+    raw = raw.assign(value=to_number(raw["value"], path=p, column="value"))
+    fips = raw["region_type"].isin(["tract", "county", "block group", "state"])
+    geoid = raw["geoid"].astype("str").str.strip()
+    if fips.any():
+        geoid = geoid.mask(
+            fips, clean_geoid(geoid.where(fips, "0"), width=None, path=p, column="geoid")
+        )
+    raw = raw.assign(geoid=geoid)
+    names = {
+        "avg_down_using_devices": "download_mbps",
+        "avg_up_using_devices": "upload_mbps",
+        "avg_lat_using_devices": "latency_ms",
+        "avg_down_using_tests": "download_mbps_tests",
+        "avg_up_using_tests": "upload_mbps_tests",
+        "avg_lat_using_tests": "latency_ms_tests",
+        "devices": "devices",
+        "tests": "tests",
+    }
+    wide = raw.pivot_table(
+        index=["geoid", "region_type", "region_name", "year"],
+        columns="measure",
+        values="value",
+        aggfunc="first",
+    ).rename(columns=names)
+    wide.columns.name = None
+    wide = wide.reset_index().rename(columns={"geoid": "GEOID", "region_name": "NAME"})
+    wide["year"] = wide["year"].astype("int64")
+    wide["GEOID"] = wide["GEOID"].astype("str")
+    check_nonnegative(wide, [c for c in names.values() if c in wide.columns], path=p)
+    logger.info("read_ookla_aggregates %s: %d rows", p, len(wide))
+    return set_provenance(
+        wide,
+        source="ookla_uva_sdad",
+        title="Ookla fixed speeds aggregated to Virginia tracts, counties and health districts",
+        publisher="UVA Biocomplexity Institute SDAD (from Ookla open data)",
+        vintage="2019-2021",
+        licence="CC BY 4.0 (derived); Ookla data CC BY-NC-SA 4.0",
+        attribution=f"UVA SDAD, from {_ATTRIBUTION}",
+        path=p,
+        geography_vintage="2010",
+    )
