@@ -1,0 +1,289 @@
+"""Hot spots of need: local spatial statistics on the index, with multiple-testing correction.
+
+:func:`local_hotspots` runs Local Moran's I (clusters and outliers: ``High-High``, ``Low-Low``,
+``High-Low``, ``Low-High``) or Getis-Ord Gi* (``hot spot``, ``cold spot``) from PySAL's esda on
+one column of a GeoDataFrame, with conditional-permutation pseudo p-values (folded, as GeoDa:
+:math:`(\\min(M, P - M) + 1)/(P + 1)` for :math:`M` of :math:`P` permutations at least as
+extreme) and a Benjamini-Hochberg
+false-discovery-rate correction (Caldas de Castro and Singer 2006, the correction esda's ``fdr``
+and GeoDa use). Places below a population threshold are left out of the analysis and labelled
+``suppressed``: their index rests on too few people to be compared with their neighbours.
+
+esda runs without numba (numba is not a dependency of `equity`): its permutation inference
+falls back to numpy. With numba installed, esda compiles its kernels on first use, which costs
+seconds per new process; without it, 999 permutations on about 500 polygons take a fraction of a
+second, so the default stays at 999.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from equity import settings
+from equity.errors import ConfigError, SchemaError
+
+__all__ = ["HOTSPOT_METHODS", "benjamini_hochberg", "local_hotspots", "spatial_weights"]
+
+logger = logging.getLogger(__name__)
+
+#: Local statistics by name.
+HOTSPOT_METHODS: dict[str, str] = {
+    "moran": "Local Moran's I (Anselin 1995): High-High, Low-Low, High-Low, Low-High",
+    "gi": "Getis-Ord Gi* (Getis and Ord 1992, Ord and Getis 1995): hot spot, cold spot",
+}
+
+_MORAN_LABELS = {1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"}
+
+
+def benjamini_hochberg(pvalues: Any, *, alpha: float = 0.05) -> np.ndarray:
+    """Which p-values are significant under the Benjamini-Hochberg false-discovery rate.
+
+    Parameters
+    ----------
+    pvalues
+        P-values (NaN are never significant and do not count as tests).
+    alpha
+        False-discovery rate.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask.
+
+    Notes
+    -----
+    With the :math:`m` p-values sorted, :math:`p_{(1)} \\le \\dots \\le p_{(m)}`, the largest
+    :math:`k` with :math:`p_{(k)} \\le k\\alpha/m` is found and every :math:`p \\le p_{(k)}` is
+    significant.
+
+    Examples
+    --------
+    >>> benjamini_hochberg([0.001, 0.02, 0.03, 0.5], alpha=0.05).tolist()
+    [True, True, True, False]
+    """
+    p = np.asarray(pvalues, dtype=float)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    out = np.zeros(p.shape, dtype=bool)
+    if m == 0:
+        return out
+    ps = np.sort(p[ok])
+    below = ps <= alpha * np.arange(1, m + 1) / m
+    if below.any():
+        threshold = ps[np.flatnonzero(below).max()]
+        out[ok] = p[ok] <= threshold
+    return out
+
+
+def spatial_weights(gdf: gpd.GeoDataFrame, *, k: int = 6) -> Any:
+    """Spatial weights of polygons (Queen contiguity, islands attached) or points (k nearest).
+
+    Parameters
+    ----------
+    gdf
+        Places; polygons (including H3 cells, which share edges) or points.
+    k
+        Neighbours of points, and of every place when contiguity leaves most places isolated.
+
+    Returns
+    -------
+    libpysal.weights.W
+        Binary weights; ``attrs`` of the result's ``.kind`` say which were built.
+    """
+    from libpysal import weights as lw
+
+    n = len(gdf)
+    geom_types = set(gdf.geometry.geom_type.dropna())
+    k = max(1, min(k, n - 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # libpysal warns about islands; they are handled below
+        if geom_types <= {"Point", "MultiPoint"}:
+            pts = gdf.geometry.to_crs(6933) if gdf.crs is not None else gdf.geometry
+            w = lw.KNN.from_dataframe(gpd.GeoDataFrame(geometry=pts.centroid), k=k)
+            w.kind = f"knn{k}"
+            return w
+        w = lw.Queen.from_dataframe(gdf, use_index=False)
+        if w.islands:
+            if len(w.islands) > n / 2:
+                pts = gdf.geometry.to_crs(6933) if gdf.crs is not None else gdf.geometry
+                w = lw.KNN.from_dataframe(gpd.GeoDataFrame(geometry=pts.centroid), k=k)
+                w.kind = f"knn{k}"
+                return w
+            pts = gdf.geometry.to_crs(6933) if gdf.crs is not None else gdf.geometry
+            knn1 = lw.KNN.from_dataframe(gpd.GeoDataFrame(geometry=pts.centroid), k=1)
+            n_islands = len(w.islands)
+            w = lw.util.attach_islands(w, knn1)
+            w.kind = f"queen+{n_islands} islands attached to their nearest neighbour"
+            return w
+    w.kind = "queen"
+    return w
+
+
+def local_hotspots(
+    gdf: gpd.GeoDataFrame,
+    column: str = "equity_index",
+    *,
+    method: str = "moran",
+    alpha: float = 0.05,
+    fdr: bool = True,
+    min_population: float = 100.0,
+    population_column: str = "population",
+    permutations: int = 999,
+    seed: int | None = None,
+    id_column: str = "GEOID",
+) -> pd.DataFrame:
+    """Local clusters of need (Local Moran's I or Getis-Ord Gi*) with FDR correction.
+
+    Parameters
+    ----------
+    gdf
+        Places with geometry (polygons or points), `column` and `id_column`.
+    column
+        Value analysed, by default the index.
+    method
+        ``"moran"`` or ``"gi"`` (:data:`HOTSPOT_METHODS`).
+    alpha
+        Significance level (the false-discovery rate when `fdr`).
+    fdr
+        Correct for testing every place (Benjamini-Hochberg); else each place at `alpha`.
+    min_population
+        Places with fewer people are suppressed (used when `population_column` exists).
+    population_column
+        Column of population counts.
+    permutations
+        Conditional permutations for the pseudo p-values.
+    seed
+        Seed of the permutations; default :data:`equity.settings.seed`.
+    id_column
+        Key column copied to the result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per place, in the input order: `id_column`, ``hotspot`` (label),
+        ``hotspot_p`` (pseudo p-value), ``hotspot_stat`` (local I or Gi* z-score) and
+        ``hotspot_significant``. Labels: ``High-High``, ``Low-Low``, ``High-Low``,
+        ``Low-High`` (Moran) or ``hot spot``, ``cold spot`` (Gi*), else ``not significant``;
+        ``suppressed`` for small populations, ``no data`` where `column` is missing.
+        ``attrs["hotspots"]`` records the method, weights, counts and options.
+
+    Raises
+    ------
+    SchemaError
+        If `column` or `id_column` is missing or there is no geometry.
+    ConfigError
+        If `method` is unknown or `alpha` is not in (0, 1).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> cells = [box(i, j, i + 1, j + 1) for i in range(6) for j in range(6)]
+    >>> gdf = gpd.GeoDataFrame({"GEOID": [f"{k:02d}" for k in range(36)],
+    ...                         "equity_index": [90.0 if k < 12 else 10.0 for k in range(36)]},
+    ...                        geometry=cells)
+    >>> out = local_hotspots(gdf, permutations=199, seed=1)
+    >>> sorted(set(out["hotspot"]))
+    ['High-High', 'Low-Low', 'not significant']
+    """
+    if method not in HOTSPOT_METHODS:
+        msg = f"unknown hot-spot method {method!r}; valid: {', '.join(HOTSPOT_METHODS)}"
+        raise ConfigError(msg)
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
+    problems = [f"column {c!r} not found" for c in (column, id_column) if c not in gdf.columns]
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
+        problems.append("a GeoDataFrame with geometry is required")
+    if problems:
+        raise SchemaError(problems, source="local_hotspots")
+    seed = settings.seed if seed is None else int(seed)
+    n = len(gdf)
+    y_all = pd.to_numeric(gdf[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    has_data = (
+        np.isfinite(y_all) & ~gdf.geometry.is_empty.to_numpy() & gdf.geometry.notna().to_numpy()
+    )
+    small = np.zeros(n, dtype=bool)
+    if population_column in gdf:
+        pop = pd.to_numeric(gdf[population_column], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        small = ~(pop >= min_population)
+    use = has_data & ~small
+    labels = np.full(n, "not significant", dtype=object)
+    labels[~has_data] = "no data"
+    labels[has_data & small] = "suppressed"
+    p = np.full(n, np.nan)
+    stat = np.full(n, np.nan)
+    sig = np.zeros(n, dtype=bool)
+    idx = np.flatnonzero(use)
+    kind = None
+    if idx.size >= 3 and np.nanstd(y_all[idx]) > 0:
+        sub = gdf.iloc[idx]
+        w = spatial_weights(sub)
+        kind = w.kind
+        y = y_all[idx]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # esda announces a future change of its default alternative; the classes do not
+            # take the argument yet, and the current (folded, GeoDa) pseudo p-value is documented
+            warnings.filterwarnings(
+                "ignore", message="The alternative hypothesis", category=DeprecationWarning
+            )
+            if method == "moran":
+                from esda import Moran_Local
+
+                w.transform = "r"
+                res = Moran_Local(y, w, permutations=permutations, seed=seed, n_jobs=1)
+                ps, st, quad = res.p_sim, res.Is, res.q
+            else:
+                from esda import G_Local
+                from libpysal.weights import fill_diagonal
+
+                w.transform = "b"
+                wd = fill_diagonal(w, 1.0)  # Gi*: each place counts in its own neighbourhood
+                res = G_Local(y, wd, transform="R", permutations=permutations, star=None,
+                              seed=seed, n_jobs=1)  # fmt: skip
+                ps, st = res.p_sim, res.Zs
+        significant = benjamini_hochberg(ps, alpha=alpha) if fdr else ps <= alpha
+        p[idx] = ps
+        stat[idx] = st
+        sig[idx] = significant
+        if method == "moran":
+            lab = np.array([*_MORAN_LABELS.values(), "not significant"], dtype=object)
+            code = np.where(significant, np.asarray(quad, dtype=int) - 1, 4)
+            labels[idx] = lab[code]
+        else:
+            labels[idx] = np.where(
+                significant, np.where(st > 0, "hot spot", "cold spot"), "not significant"
+            )
+    out = pd.DataFrame(
+        {
+            id_column: gdf[id_column].to_numpy(),
+            "hotspot": pd.array(labels, dtype="string"),
+            "hotspot_p": p,
+            "hotspot_stat": stat,
+            "hotspot_significant": sig,
+        },
+        index=gdf.index,
+    )
+    counts = out["hotspot"].value_counts().to_dict()
+    out.attrs["hotspots"] = {
+        "method": method,
+        "column": column,
+        "alpha": alpha,
+        "fdr": fdr,
+        "permutations": permutations,
+        "seed": seed,
+        "weights": kind,
+        "min_population": min_population if population_column in gdf else None,
+        "n_tested": int(idx.size),
+        "counts": {str(k): int(v) for k, v in counts.items()},
+    }
+    logger.info("local_hotspots: %s on %s, %d places tested, %s", method, column, idx.size, counts)
+    return out

@@ -1,0 +1,148 @@
+"""Tests of equity.hotspots: local Moran's I, Gi*, FDR, suppression, weights."""
+
+from __future__ import annotations
+
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from equity.errors import ConfigError, SchemaError
+from equity.hotspots import benjamini_hochberg, local_hotspots, spatial_weights
+
+
+def _grid(values: np.ndarray, side: int, **cols) -> gpd.GeoDataFrame:
+    cells = [box(i, j, i + 1, j + 1) for i in range(side) for j in range(side)]
+    return gpd.GeoDataFrame(
+        {"GEOID": [f"{k:04d}" for k in range(side * side)], "equity_index": values, **cols},
+        geometry=cells,
+        crs="EPSG:4326",
+    )
+
+
+def _corner(side: int = 8, block: int = 3, seed: int = 0) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ij = np.array([(i, j) for i in range(side) for j in range(side)])
+    hot = (ij[:, 0] < block) & (ij[:, 1] < block)
+    values = np.where(hot, 80.0, 20.0) + rng.normal(0, 2, side * side)
+    return _grid(values, side), hot
+
+
+def test_moran_finds_the_high_cluster():
+    gdf, hot = _corner()
+    out = local_hotspots(gdf, permutations=499, seed=1)
+    assert out["GEOID"].tolist() == gdf["GEOID"].tolist()
+    # the interior of the hot block is High-High; nothing outside it is
+    assert (out.loc[hot, "hotspot"] == "High-High").sum() >= 4
+    assert not (out.loc[~hot, "hotspot"] == "High-High").any()
+    assert set(out["hotspot"]) <= {
+        "High-High",
+        "Low-Low",
+        "High-Low",
+        "Low-High",
+        "not significant",
+    }
+    assert out["hotspot_p"].between(0, 1).all()
+    meta = out.attrs["hotspots"]
+    assert meta["weights"] == "queen" and meta["n_tested"] == 64
+
+
+def test_gi_star_hot_spots_inside_the_block():
+    gdf, hot = _corner()
+    out = local_hotspots(gdf, method="gi", permutations=499, seed=1)
+    assert (out.loc[hot, "hotspot"] == "hot spot").sum() >= 4
+    assert not (out.loc[~hot, "hotspot"] == "hot spot").any()
+    assert set(out["hotspot"]) <= {"hot spot", "cold spot", "not significant"}
+    # hot spots have positive z, cold spots negative
+    assert (out.loc[out["hotspot"] == "hot spot", "hotspot_stat"] > 0).all()
+    assert (out.loc[out["hotspot"] == "cold spot", "hotspot_stat"] < 0).all()
+
+
+def test_fdr_is_never_more_permissive_and_noise_has_few_clusters():
+    rng = np.random.default_rng(5)
+    gdf = _grid(rng.random(100), 10)
+    raw = local_hotspots(gdf, fdr=False, permutations=199, seed=2)
+    fdr = local_hotspots(gdf, fdr=True, permutations=199, seed=2)
+    assert fdr["hotspot_significant"].sum() <= raw["hotspot_significant"].sum()
+    assert fdr["hotspot_significant"].sum() <= 5
+    assert (fdr["hotspot_significant"] <= raw["hotspot_significant"]).all()
+
+
+def test_suppression_and_missing_values():
+    gdf, _ = _corner()
+    gdf["population"] = 1000.0
+    gdf.loc[[0, 5], "population"] = 20.0
+    gdf.loc[7, "equity_index"] = np.nan
+    before = gdf.copy()
+    out = local_hotspots(gdf, permutations=99, seed=1, min_population=100)
+    pd.testing.assert_frame_equal(gdf, before)
+    assert out.loc[[0, 5], "hotspot"].tolist() == ["suppressed", "suppressed"]
+    assert out.loc[7, "hotspot"] == "no data"
+    assert out.loc[[0, 5, 7], "hotspot_p"].isna().all()
+    assert out.attrs["hotspots"]["n_tested"] == 61
+
+
+def test_benjamini_hochberg_matches_esda_fdr():
+    from esda import fdr as esda_fdr
+
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.uniform(0, 0.003, 10), rng.uniform(0, 1, 90)])
+    mine = benjamini_hochberg(p, alpha=0.05)
+    assert mine.sum() >= 10
+    np.testing.assert_array_equal(mine, p <= esda_fdr(p, 0.05))
+    assert not benjamini_hochberg([np.nan, 0.9]).any()
+
+
+def test_points_use_nearest_neighbours_and_islands_are_attached():
+    pts = gpd.GeoDataFrame(
+        {"GEOID": list("abcdefghij"), "equity_index": np.arange(10.0)},
+        geometry=[Point(i, i % 3) for i in range(10)],
+        crs="EPSG:4326",
+    )
+    w = spatial_weights(pts)
+    assert w.kind == "knn6" and min(w.cardinalities.values()) == 6
+    out = local_hotspots(pts, permutations=99, seed=1)
+    assert len(out) == 10
+    polys = _grid(np.arange(9.0), 3)
+    island = gpd.GeoDataFrame(
+        {"GEOID": ["isl"], "equity_index": [5.0]}, geometry=[box(10, 10, 11, 11)], crs="EPSG:4326"
+    )
+    both = pd.concat([polys, island], ignore_index=True)
+    w = spatial_weights(both)
+    assert "islands attached" in w.kind and not w.islands
+
+
+def test_bad_input_errors():
+    gdf, _ = _corner()
+    with pytest.raises(ConfigError, match="moran, gi"):
+        local_hotspots(gdf, method="lisa")
+    with pytest.raises(SchemaError, match="nope"):
+        local_hotspots(gdf, column="nope")
+    with pytest.raises(ConfigError, match="alpha"):
+        local_hotspots(gdf, alpha=1.5)
+
+
+@pytest.mark.shared_data
+def test_real_counties_run_fast(shared_data):
+    counties = gpd.read_file(shared_data / "boundaries/us/cb_2018_us_county_20m.shp")
+    usage = pd.read_csv(
+        shared_data / "broadband/microsoft_broadband_data_2020October.csv",
+        dtype=str,
+        skipinitialspace=True,
+    )
+    usage.columns = [c.strip() for c in usage.columns]
+    usage["GEOID"] = usage["COUNTY ID"].str.strip().str.zfill(5)
+    usage["need"] = 100 * (1 - pd.to_numeric(usage["BROADBAND USAGE"].str.strip(), errors="coerce"))
+    region = counties[counties["STATEFP"].isin(["51", "37", "47", "54", "21", "24"])]
+    gdf = region.merge(usage[["GEOID", "need"]], on="GEOID", how="left").to_crs(4326)
+    assert len(gdf) > 450
+    t0 = time.perf_counter()
+    out = local_hotspots(gdf, column="need", permutations=999, seed=1)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 20  # a fraction of a second on an idle machine, without numba
+    counts = out["hotspot"].value_counts()
+    # broadband usage is strongly clustered (Appalachia): both cluster types are found
+    assert counts.get("High-High", 0) > 10 and counts.get("Low-Low", 0) > 10
