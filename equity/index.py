@@ -33,6 +33,7 @@ import logging
 import math
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,8 +157,12 @@ PRESETS: dict[str, Preset] = {
                 "share_limited_english": 1.0,
             },
             "affordability": {"median_household_income": 1.0, "share_below_poverty": 1.0},
-            "education": {"schools_per_10k": 1.0, "libraries_per_10k": 1.0},
-            "transformation": {"share_small_business": 1.0, "establishments_per_1k": 1.0},
+            "education": {"km_to_school": 1.0, "km_to_library": 1.0},
+            "transformation": {
+                "share_small_business": 1.0,
+                "establishments_per_1k": 1.0,
+                "nonprofits_per_10k": 1.0,
+            },
         },
         pillar_weights={p: 1.0 for p in PILLARS},
         description=(
@@ -1026,27 +1031,48 @@ def _rank_desc(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _reliability(table: pd.DataFrame, model: _Model) -> pd.Series:
-    cvs = []
-    for name, ind in model.indicators.items():
-        if ind.unit != "share" or ind.moe_column not in table:
-            continue
-        est = model.values[name]
-        moe = pd.to_numeric(table[ind.moe_column], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan
-        )
+def _reliability(
+    table: pd.DataFrame,
+    model: _Model,
+    *,
+    point: np.ndarray | None = None,
+    lo: np.ndarray | None = None,
+    hi: np.ndarray | None = None,
+) -> pd.Series:
+    """high / medium / low from a coefficient of variation, by the ACS thresholds.
+
+    With Monte Carlo intervals, the CV is the index's own: SE = (hi - lo) / (2 * 1.645) over
+    the index. Without draws, it is the median CV of the place's share indicators (a single
+    tiny share, e.g. 1% limited English, must not mark a whole place unreliable).
+    """
+    hi_cv, lo_cv = RELIABILITY_CV
+    if point is not None and lo is not None and hi is not None and np.isfinite(hi - lo).any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            cv = (moe / settings.moe_z) / np.abs(est)
-        cv = np.where((est == 0) & (moe > 0), np.inf, np.where((est == 0) & (moe == 0), 0.0, cv))
-        cvs.append(cv)
-    labels = np.full(len(table), pd.NA, dtype=object)
-    if cvs:
+            cv = ((hi - lo) / (2 * settings.moe_z)) / np.abs(point)
+        cv = np.where((point == 0) & (hi - lo == 0), 0.0, cv)
+        ok = np.isfinite(point) & np.isfinite(hi - lo)
+    else:
+        cvs = []
+        for name, ind in model.indicators.items():
+            if ind.unit != "share" or ind.moe_column not in table:
+                continue
+            est = model.values[name]
+            moe = pd.to_numeric(table[ind.moe_column], errors="coerce").to_numpy(
+                dtype=float, na_value=np.nan
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = (moe / settings.moe_z) / np.abs(est)
+            c = np.where((est == 0) & (moe > 0), np.inf, np.where((est == 0) & (moe == 0), 0.0, c))
+            cvs.append(c)
+        if not cvs:
+            return pd.Series(pd.array([pd.NA] * len(table), dtype="string"), index=table.index)
         stack = np.vstack(cvs)
-        any_ok = np.isfinite(stack).any(axis=0) | np.isinf(stack).any(axis=0)
-        worst = np.nanmax(np.where(np.isnan(stack), -np.inf, stack), axis=0)
-        hi, lo = RELIABILITY_CV
-        labels = np.where(worst < hi, "high", np.where(worst < lo, "medium", "low")).astype(object)
-        labels[~any_ok] = pd.NA
+        ok = ~np.isnan(stack).all(axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cv = np.nanmedian(stack, axis=0)
+    labels = np.where(cv < hi_cv, "high", np.where(cv < lo_cv, "medium", "low")).astype(object)
+    labels[~ok] = pd.NA
     return pd.Series(pd.array(labels, dtype="string"), index=table.index)
 
 
@@ -1128,9 +1154,10 @@ def compute_index(
     ``p_top_k`` is the share of draws in which the place ranks within the top `top_k` of its
     state.
 
-    ``reliability`` is ``high`` / ``medium`` / ``low`` for a largest coefficient of variation
-    (:math:`CV = (MOE/1.645)/\\hat p`) of the place's share indicators below 0.15 / below 0.30
-    / from 0.30 (:data:`RELIABILITY_CV`); a zero share with a positive MOE counts as low.
+    ``reliability`` is ``high`` / ``medium`` / ``low`` for a coefficient of variation below
+    0.15 / below 0.30 / from 0.30 (:data:`RELIABILITY_CV`, the common ACS guidance): with
+    draws, the index's own CV, :math:`((hi - lo) / (2 \\cdot 1.645)) / index`; without draws,
+    the median CV :math:`(MOE/1.645)/\\hat p` of the place's share indicators.
 
     Examples
     --------
@@ -1227,7 +1254,13 @@ def compute_index(
     new["intervention"] = intervention
     for k, v in new.items():
         out[k] = v
-    out["reliability"] = _reliability(table, model)
+    out["reliability"] = _reliability(
+        table,
+        model,
+        point=np.where(finite, point, np.nan) if n_draws > 0 else None,
+        lo=new["equity_index_lo"] if n_draws > 0 else None,
+        hi=new["equity_index_hi"] if n_draws > 0 else None,
+    )
     flat = {k: w for m in model.pillars.values() for k, w in m.items()}
     out.attrs = dict(table.attrs)
     out.attrs["index"] = {

@@ -104,7 +104,7 @@ ACS_COUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "median_household_income": (("B19013_001",), ()),
 }
 
-_UNITS = ("share", "mbps", "usd", "per_1k", "per_10k", "value")
+_UNITS = ("share", "mbps", "usd", "per_1k", "per_10k", "km", "value")
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class Indicator:
     description
         One line for the methods card.
     unit
-        ``"share"`` (0-1), ``"mbps"``, ``"usd"``, ``"per_1k"``, ``"per_10k"`` or ``"value"``.
+        ``"share"`` (0-1), ``"mbps"``, ``"usd"``, ``"per_1k"``, ``"per_10k"``, ``"km"`` or ``"value"``.
     """
 
     name: str
@@ -379,6 +379,29 @@ _BUILTIN: list[Indicator] = [
         source="imls",
         unit="per_10k",
         description="Public library outlets per 10,000 people (IMLS PLS)",
+    ),
+    Indicator(
+        "km_to_school",
+        "education",
+        1,
+        value="km_to_school",
+        moe_rule="none",
+        source="nces",
+        unit="km",
+        description="Household-weighted mean straight-line distance to the nearest public school "
+        "(NCES EDGE), from the street cells' centres; comparable at every level, unlike "
+        "schools per person inside small polygons",
+    ),
+    Indicator(
+        "km_to_library",
+        "education",
+        1,
+        value="km_to_library",
+        moe_rule="none",
+        source="imls",
+        unit="km",
+        description="Household-weighted mean straight-line distance to the nearest public "
+        "library outlet (IMLS PLS), where digital-skills classes and public computers are",
     ),
     # transformation: County Business Patterns (administrative counts, no sampling error)
     Indicator(

@@ -629,11 +629,47 @@ def _top_indicators(cand: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :3]
     # norm_ values are 0-1 from equity.index; pillar scores 0-100
     fmt = "{:.2f}" if np.nanmax(np.abs(values), initial=0.0) <= 1.0 else "{:.1f}"
+    if prefix == "score_":
+        return [
+            "; ".join(f"{names[j]} {fmt.format(row[j])}" for j in idx if np.isfinite(row[j]))
+            for row, idx in zip(values, order, strict=True)
+        ]
+    raw = {
+        n: pd.to_numeric(cand[n], errors="coerce").to_numpy(dtype=float) for n in names if n in cand
+    }
     out = []
-    for row, idx in zip(values, order, strict=True):
-        parts = [f"{names[j]} {fmt.format(row[j])}" for j in idx if np.isfinite(row[j])]
+    for i, (row, idx) in enumerate(zip(values, order, strict=True)):
+        parts = []
+        for j in idx:
+            if not np.isfinite(row[j]):
+                continue
+            name = str(names[j])
+            shown = _format_value(name, raw[name][i]) if name in raw else ""
+            parts.append(
+                f"{name} {shown} (need {row[j]:.2f})" if shown else f"{name} (need {row[j]:.2f})"
+            )
         out.append("; ".join(parts))
     return out
+
+
+def _format_value(name: str, value: float) -> str:
+    """An indicator's raw value with its unit, for explanations ("31%", "24 Mbps", "4.2 km")."""
+    from equity.indicators import REGISTRY
+
+    if not np.isfinite(value):
+        return ""
+    unit = REGISTRY[name].unit if name in REGISTRY else "value"
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "mbps":
+        return f"{value:.0f} Mbps"
+    if unit == "usd":
+        return f"${value:,.0f}"
+    if unit == "km":
+        return f"{value:.1f} km"
+    if unit in ("per_1k", "per_10k"):
+        return f"{value:.1f} {unit.replace('_', ' ')}"
+    return f"{value:.3g}"
 
 
 def _group_codes(states: pd.Series, per_state: bool) -> np.ndarray:

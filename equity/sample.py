@@ -58,6 +58,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import math
@@ -1704,7 +1705,9 @@ def _tiles_by_bg(region: _Region, tiles: pd.DataFrame) -> pd.DataFrame:
 def sample_paths(*, seed: int = settings.seed) -> dict[str, Path]:
     """Paths of the cached sample region, generating it on first use.
 
-    The files live in ``settings.cache_folder / f"sample-{equity.__version__}-{seed}"``. A new
+    The files live in ``settings.cache_folder / f"sample-{equity.__version__}-{seed}-{digest}"``,
+    where ``digest`` is a short hash of this generator's source, so a changed generator never
+    reuses a stale copy. A new
     copy is generated into a temporary folder beside it and renamed into place, so two
     processes racing to create it both end up using one complete copy.
 
@@ -1724,7 +1727,8 @@ def sample_paths(*, seed: int = settings.seed) -> dict[str, Path]:
     >>> paths["blockgroup"].exists()
     True
     """
-    target = Path(settings.cache_folder) / f"sample-{equity.__version__}-{seed}"
+    digest = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:10]
+    target = Path(settings.cache_folder) / f"sample-{equity.__version__}-{seed}-{digest}"
     paths = {k: target / v for k, v in FILES.items()}
     if (target / "README.md").is_file() and all(p.is_file() for p in paths.values()):
         return paths

@@ -37,6 +37,22 @@ CHROMIUM_ARGS = [
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 
 
+def require_chromium() -> None:
+    """Skip (outside CI) or fail (in CI) when Chromium or Playwright is missing.
+
+    Browser tests are how the maps are known to work; in CI a missing browser is a failure,
+    not a reason to skip.
+    """
+    import pytest
+
+    if chromium_available():
+        return
+    msg = f"headless Chromium not available at {CHROMIUM} (apt-get install chromium) or Playwright missing"
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(msg + "; CI must install it")
+    pytest.skip(msg)
+
+
 def chromium_available() -> bool:
     """Whether the Chromium binary and the Playwright package are installed."""
     try:

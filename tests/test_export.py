@@ -273,3 +273,15 @@ def test_methods_bad_input(tmp_path):
     with pytest.raises(ConfigError, match="provenance"):
         write_methods(tmp_path, provenance=["acs"], parameters={}, command="equity run")
     assert not any(tmp_path.iterdir())
+
+
+def test_readme_documents_every_candidates_column() -> None:
+    """README.md's column table is export.COLUMNS, so the documentation cannot drift."""
+    from pathlib import Path
+
+    from equity import export
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("<!-- columns:start -->", 1)[1].split("<!-- columns:end -->", 1)[0]
+    documented = [line.split("|")[1].strip().strip("`") for line in table.strip().splitlines()[2:]]
+    assert documented == list(export.COLUMNS)

@@ -548,8 +548,9 @@ def test_real_virginia_block_groups(shared_data):
     assert (out.loc[ok, "equity_index_lo"] <= out.loc[ok, "equity_index"]).all()
     assert (out.loc[ok, "equity_index_hi"] >= out.loc[ok, "equity_index"]).all()
     assert out.attrs["index"]["missing_pillars"] == ["education", "transformation"]
-    # block-group ACS margins are wide: most places' share CVs exceed 0.30
-    assert out["reliability"].value_counts().idxmax() == "low"
+    # block-group ACS margins are wide: the index's own CV is rarely below 0.15
+    counts = out["reliability"].value_counts()
+    assert counts["high"] < 0.25 * ok.sum() < counts["low"]
 
 
 @pytest.mark.shared_data

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from _browser import chromium_available, launch, open_page
+from _browser import launch, open_page, require_chromium
 
 from equity import _mapassets, maps
 from equity.errors import EquityError, SchemaError
@@ -25,7 +25,12 @@ XSS = "<img src=x onerror=alert(1)>"
 US_BUDGET = 2_500_000
 STATE_TRACT_BUDGET = 1_500_000
 
-needs_browser = pytest.mark.skipif(not chromium_available(), reason="Chromium/Playwright missing")
+needs_browser = pytest.mark.usefixtures("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> None:
+    require_chromium()
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -84,8 +89,7 @@ def candidate_table(level: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not chromium_available():
-        pytest.skip("Chromium/Playwright missing")
+    require_chromium()
     with launch() as b:
         yield b
 

@@ -369,7 +369,9 @@ def test_top_indicators_are_the_three_highest_norm_values(places):
         parts = out.loc[geoid, "top_indicators"].split("; ")
         assert len(parts) == 3
         expected = norms.loc[geoid].sort_values(ascending=False).index[:3].str.removeprefix("norm_")
-        assert [p.rsplit(" ", 1)[0] for p in parts] == list(expected)
+        assert [p.split(" ", 1)[0] for p in parts] == list(expected)
+        # each part gives the raw value with its unit (when the table has it) and the need
+        assert all(re.search(r"\(need \d+\.\d\d\)$", p) for p in parts)
 
 
 def test_indicator_weights_from_attrs_reorder_top_indicators(places):
@@ -377,7 +379,8 @@ def test_indicator_weights_from_attrs_reorder_top_indicators(places):
     p["norm_share_65_plus"] = 1.0  # lowest value ...
     p.attrs["index"] = {"indicator_weights": {"share_65_plus": 1000.0}}  # ... but dominant weight
     out = rank_candidates(p, radius_km=30)
-    assert out["top_indicators"].str.startswith("share_65_plus 1.0").all()
+    assert out["top_indicators"].str.startswith("share_65_plus").all()
+    assert out["top_indicators"].str.split(";").str[0].str.endswith("(need 1.00)").all()
 
 
 def test_why_and_sensitivity_are_true_statements(places, anchors):

@@ -1,0 +1,285 @@
+"""The ``equity`` command.
+
+Subcommands mirror the library's modules::
+
+    equity run       the whole job (bundled sample when no --config): maps, candidates, tables
+    equity sample    write the bundled sample region's files
+    equity index     compute an index (techspark, ddi, svi) from a table
+    equity rank      rank candidate communities for fellow placement
+    equity map       write a self-contained HTML map of a level table
+    equity fetch     download one state's public inputs into the cache
+    equity validate  check a file's schema and report every problem
+
+Exit status: 0 on success, 2 on bad input or a failed step (with a one-line reason on
+stderr), 1 when ``validate`` found problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from equity import __version__
+from equity.errors import EquityError
+
+__all__ = ["build_parser", "main"]
+
+_DESCRIPTION = """\
+equity: where digital need is greatest, street by street and town by town, and where to
+place a local fellow. Run `equity run` to process the bundled sample region offline."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``equity`` command (documented in README.md)."""
+    parser = argparse.ArgumentParser(
+        prog="equity",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"equity {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log details (one line per public call)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "run",
+        help="run the whole job: index at every level, ranked candidates, maps (bundled sample by default)",
+        description="Load the inputs (the bundled sample region when no --config is given), compute the "
+        "digital-equity index at street (H3), block-group, tract, town and county level, rank candidate "
+        "towns for one fellow per state, and write maps/*.html, candidates.csv/.xlsx/.geojson, "
+        "index_<level>.parquet and METHODS.md under --out.",
+    )
+    p.add_argument(
+        "--config", type=Path, help="TOML run configuration (see README: configuration reference)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("."), help="output folder (default: current folder)"
+    )
+    p.add_argument("--no-maps", action="store_true", help="skip the HTML maps")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines, only the final summary"
+    )
+
+    p = sub.add_parser(
+        "sample",
+        help="write the bundled sample region (fictional states, real file formats)",
+        description="Write the sample region's files (Census-format boundaries and ACS tables, Ookla tiles, "
+        "Microsoft usage, business patterns, libraries and anchors) to --out. The same seed gives "
+        "byte-identical files.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("data/sample"), help="output folder (default: data/sample)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: equity.settings.seed)"
+    )
+
+    p = sub.add_parser(
+        "index",
+        help="compute an index from a CSV table (techspark, ddi or the CDC/ATSDR SVI)",
+        description="Compute an index from INPUT (a CSV keyed by GEOID/FIPS). With --preset svi on a CDC/ATSDR "
+        "SVI file, EPL_*, SPL_THEME*, RPL_THEME*, SPL_THEMES, RPL_THEMES and F_* are computed from the EP_* inputs.",
+    )
+    p.add_argument("input", type=Path, help="input CSV")
+    p.add_argument("--preset", choices=("techspark", "ddi", "svi"), default="techspark")
+    p.add_argument(
+        "--reference",
+        choices=("nation", "state"),
+        default="nation",
+        help="percentile reference region",
+    )
+    p.add_argument("--id-column", help="name of the id column when it is not GEOID/FIPS/GEO_ID")
+    p.add_argument("--out", type=Path, required=True, help="output CSV")
+
+    p = sub.add_parser(
+        "rank",
+        help="rank candidate communities for fellow placement (top, coverage or robust)",
+        description="Compute the index (bundled sample unless --config) and rank candidates: top k per state, "
+        "maximal coverage of need-weighted population within --radius-km, or robust over the index's "
+        "uncertainty. Writes candidates.csv/.xlsx/.geojson and METHODS.md under --out.",
+    )
+    p.add_argument("--config", type=Path)
+    p.add_argument("--mode", choices=("top", "coverage", "robust"), default=None)
+    p.add_argument("--k", type=int, default=None, help="fellows per state (default 1)")
+    p.add_argument("--radius-km", type=float, default=None, help="service radius in km")
+    p.add_argument("--level", choices=("town", "tract", "county", "blockgroup"), default=None)
+    p.add_argument("--out", type=Path, default=Path("."))
+    p.add_argument("-q", "--quiet", action="store_true")
+
+    p = sub.add_parser(
+        "map",
+        help="write a self-contained HTML choropleth of a level table (GeoParquet/GeoJSON/GeoPackage)",
+        description="Write a self-contained HTML map (Leaflet inlined; opens with no network) of COLUMN in INPUT.",
+    )
+    p.add_argument("input", type=Path, help="e.g. index_tract.parquet from `equity run`")
+    p.add_argument("--column", default="equity_index")
+    p.add_argument(
+        "--scheme",
+        default="quantiles",
+        help="mapclassify scheme (quantiles, fisherjenks, equalinterval, ...)",
+    )
+    p.add_argument("--k", type=int, default=5, help="number of classes")
+    p.add_argument("--title", default=None)
+    p.add_argument("--out", type=Path, required=True, help="output HTML file")
+
+    p = sub.add_parser(
+        "fetch",
+        help="download one state's public inputs (Census API, boundaries, Microsoft, CBP) into the cache",
+        description="Download what one state's run needs into the cache (equity.settings.cache_folder), with "
+        "retries; prints the paths. Needs network access to the public sources.",
+    )
+    p.add_argument("--state", required=True, help="USPS code or FIPS, e.g. VA or 51")
+    p.add_argument("--year", type=int, default=2021)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also copy the files here under their published names",
+    )
+
+    p = sub.add_parser(
+        "validate",
+        help="check a file's schema and report every problem in one go",
+        description="Report every schema problem of PATH (missing columns, duplicate GEOIDs, non-numeric values, "
+        "shares outside 0-1 or 0-100, negative counts, unknown CRS). Exit 1 when problems were found.",
+    )
+    p.add_argument("path", type=Path)
+    p.add_argument(
+        "--kind", default=None, help="force the file kind (acs, boundaries, usage, ookla, ...)"
+    )
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity import pipeline
+    from equity.config import load_config
+
+    cfg = load_config(args.config)
+    command = "equity " + " ".join(shlex.quote(a) for a in argv)
+    pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=not args.no_maps)
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity import sample, settings
+
+    files = sample.write_sample(
+        args.out, seed=args.seed if args.seed is not None else settings.seed
+    )
+    print(f"equity sample: wrote {len(files)} files to {args.out}")
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity import index
+
+    out = index.run_index_file(
+        args.input,
+        preset=args.preset,
+        reference=args.reference,
+        id_column=args.id_column,
+        out=args.out,
+    )
+    print(f"equity index: wrote {out}")
+    return 0
+
+
+def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity import pipeline
+    from equity.config import load_config
+
+    levels = None
+    cfg = load_config(
+        args.config, mode=args.mode, k=args.k, radius_km=args.radius_km, placement_level=args.level
+    )
+    if cfg.placement_level not in cfg.levels:
+        levels = (*cfg.levels, cfg.placement_level)
+        cfg = cfg.replace(levels=levels)
+    command = "equity " + " ".join(shlex.quote(a) for a in argv)
+    pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=False)
+    return 0
+
+
+def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import geopandas as gpd
+
+    from equity import maps
+    from equity.errors import DataError
+
+    path = args.input
+    try:
+        gdf = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
+    except Exception as exc:
+        msg = f"{path}: cannot read as a GeoParquet/GeoJSON/GeoPackage file: {exc}"
+        raise DataError(msg) from None
+    if args.column not in gdf.columns:
+        msg = f"{path}: no column {args.column!r}; columns are {', '.join(map(str, gdf.columns))}"
+        raise DataError(msg)
+    m = maps.choropleth(gdf, args.column, scheme=args.scheme, k=args.k, title=args.title)
+    out = maps.save_map(m, args.out)
+    print(f"equity map: wrote {out}")
+    return 0
+
+
+def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity.sources import fetch
+
+    files = fetch.fetch_state(args.state, year=args.year, out=args.out)
+    for key, path in files.items():
+        print(f"{key}\t{path}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity.sources import validate
+
+    problems = validate(args.path, kind=args.kind)
+    if not problems:
+        print(f"{args.path}: no problems found")
+        return 0
+    print(f"{args.path}: {len(problems)} problem(s)")
+    for p in problems:
+        print(f"  - {p}")
+    return 1
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "sample": _cmd_sample,
+    "index": _cmd_index,
+    "rank": _cmd_rank,
+    "map": _cmd_map,
+    "fetch": _cmd_fetch,
+    "validate": _cmd_validate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``equity`` console command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return _COMMANDS[args.command](args, argv)
+    except EquityError as exc:
+        reason = " ".join(str(exc).split())
+        print(f"equity {args.command}: error: {reason}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print(f"equity {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Run configuration: defaults, TOML reading, every problem reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from equity.config import Config, load_config
+from equity.errors import ConfigError
+
+
+def test_defaults_use_the_sample() -> None:
+    cfg = load_config()
+    assert cfg.uses_sample
+    assert cfg.preset == "techspark" and cfg.k == 1 and cfg.placement_level == "town"
+
+
+def test_toml_values_and_relative_paths(tmp_path: Path) -> None:
+    (tmp_path / "bg.zip").write_bytes(b"")
+    (tmp_path / "acs.csv").write_text("GEOID\n")
+    toml = tmp_path / "equity.toml"
+    toml.write_text(
+        '[data]\nblockgroups = "bg.zip"\nacs = "acs.csv"\n'
+        '[index]\npreset = "ddi"\nreference = "state"\n[index.weights]\naccess = 2.0\n'
+        "[placement]\nk = 2\nradius_km = 10\n"
+    )
+    cfg = load_config(toml)
+    assert not cfg.uses_sample
+    assert Path(cfg.data["blockgroups"]) == (tmp_path / "bg.zip").resolve()
+    assert (cfg.preset, cfg.reference, cfg.k, cfg.radius_km) == ("ddi", "state", 2, 10)
+    assert cfg.pillar_weights == {"access": 2.0}
+
+
+def test_every_problem_reported_at_once(tmp_path: Path) -> None:
+    toml = tmp_path / "bad.toml"
+    toml.write_text('[index]\npreset = "nope"\n[placement]\nk = 0\nradius_km = -1\nmode = "best"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(toml)
+    text = str(info.value)
+    for needle in ("bad.toml", "'nope'", "techspark", "k = 0", "radius_km = -1", "'best'"):
+        assert needle in text
+
+
+def test_unknown_section_key_and_missing_file(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[grid]\nresolutoin = 8\n[data]\nacs = "missing.csv"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(toml)
+    text = str(info.value)
+    assert "resolutoin" in text and "missing.csv" in text and "blockgroups" in text
+
+
+def test_not_toml_and_absent_file(tmp_path: Path) -> None:
+    bad = tmp_path / "x.toml"
+    bad.write_text("[index\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_overrides_are_validated() -> None:
+    assert load_config(k=3).k == 3
+    with pytest.raises(ConfigError, match="radius_km"):
+        load_config(radius_km=0.0)
+    with pytest.raises(ConfigError, match="placement.level"):
+        Config().replace(placement_level="street")
