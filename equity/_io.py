@@ -41,7 +41,9 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str | None = None) -> I
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=suffix if suffix is not None else dest.suffix, dir=dest.parent
+        prefix=f".{dest.name}.",
+        suffix=suffix if suffix is not None else dest.suffix,
+        dir=dest.parent,
     )
     os.close(fd)
     tmp = Path(tmp_name)
