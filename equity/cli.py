@@ -218,7 +218,9 @@ def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
         msg = f"{path}: cannot read as a GeoParquet/GeoJSON/GeoPackage file: {exc}"
         raise DataError(msg) from None
     if args.column not in gdf.columns:
-        msg = f"{path}: no column {args.column!r}; columns are {', '.join(map(str, gdf.columns))}"
+        names = [str(c) for c in gdf.columns if c != "geometry"]
+        more = f" and {len(names) - 25} more" if len(names) > 25 else ""
+        msg = f"{path}: no column {args.column!r}; columns are {', '.join(names[:25])}{more}"
         raise DataError(msg)
     m = maps.choropleth(gdf, args.column, scheme=args.scheme, k=args.k, title=args.title)
     out = maps.save_map(m, args.out)

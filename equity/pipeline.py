@@ -299,27 +299,17 @@ def _county_context(ds: Dataset, county_counts: pd.DataFrame) -> pd.DataFrame | 
 
 def _town_crosswalk(
     cells: gpd.GeoDataFrame, crosswalk: pd.DataFrame, towns: gpd.GeoDataFrame
-) -> pd.DataFrame:
-    """Block group -> town weights, composed from block group -> cell and cell -> town (by centroid).
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Block group -> town weights, composed from block group -> cell and cell -> town.
 
     A cell belongs to the town containing its centroid (the nearest town when it falls in
-    none), so every block group's weights still sum to one and totals are conserved.
+    none; ``geographies.polygon_crosswalk``), so every block group's weights still sum to one
+    and totals are conserved. Also returns the cell -> town map.
     """
-    centroids = cells.geometry.to_crs("EPSG:6933").centroid.to_crs(cells.crs)
-    pts = gpd.GeoDataFrame(
-        {"cell": cells["GEOID"].to_numpy()}, geometry=centroids.to_numpy(), crs=cells.crs
+    cell_xw = geographies.polygon_crosswalk(
+        cells[["GEOID", "geometry"]], towns[["GEOID", "geometry"]], method="centroid"
     )
-    hit = gpd.sjoin(pts, towns[["GEOID", "geometry"]], how="left", predicate="within")
-    hit = hit[~hit.index.duplicated(keep="first")]
-    miss = hit["GEOID"].isna()
-    if miss.any():
-        metric = "EPSG:6933"
-        near = gpd.sjoin_nearest(
-            pts[miss].to_crs(metric), towns[["GEOID", "geometry"]].to_crs(metric), how="left"
-        )
-        near = near[~near.index.duplicated(keep="first")]
-        hit.loc[miss, "GEOID"] = near["GEOID"]
-    cell_town = pd.Series(hit["GEOID"].to_numpy(), index=hit["cell"].to_numpy())
+    cell_town = cell_xw.set_index("source_GEOID")["target_GEOID"]
     xw = crosswalk.assign(target_GEOID=crosswalk["target_GEOID"].map(cell_town))
     return xw.groupby(["source_GEOID", "target_GEOID"], as_index=False)["weight"].sum(), cell_town
 

@@ -138,3 +138,24 @@ def test_conservation_check_names_the_level() -> None:
     }
     with pytest.raises(EquityError, match="tract 3.500"):
         pipeline.check_conservation({"blockgroup": a, "tract": b})
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("level", ["town", "street"])
+def test_generated_map_renders_offline(run_out: tuple[Path, float, str], level: str) -> None:
+    """A map written by `equity run` opens in headless Chromium with the network blocked:
+    every layer draws as many polygons as the level table has places, without console errors."""
+    from _browser import open_page, require_chromium
+
+    require_chromium()
+    out = run_out[0]
+    n_places = len(pd.read_parquet(out / f"index_{level}.parquet", columns=["GEOID"]))
+    with open_page(out / "maps" / f"{level}.html") as view:
+        features = view.feature_counts()
+        polygon_layers = [name for name in features if name.startswith(("Equity index", "Pillar"))]
+        assert polygon_layers and features["Equity index"] == n_places
+        for name in polygon_layers:
+            view.show_layer(name)
+            assert view.rendered()[name] == features[name], name
+        assert view.console_errors == [] and view.page_errors == []
+        assert view.external_requests == [] and view.dialogs == []
