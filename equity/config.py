@@ -86,7 +86,6 @@ REFERENCES = ("nation", "state")
 LEVELS = ("street", "blockgroup", "tract", "town", "county", "state")
 PLACEMENT_LEVELS = ("town", "tract", "county", "blockgroup")
 MODES = ("top", "coverage", "robust")
-PILLARS = ("access", "devices_skills", "affordability", "education", "transformation")
 SCORES = ("need", "readiness", "reach")
 
 
@@ -176,8 +175,14 @@ def _validate(cfg: Config, earlier: list[str] | None = None) -> None:
     if cfg.min_spacing_km < 0:
         problems.append(f"placement.min_spacing_km = {cfg.min_spacing_km} must be >= 0")
     if cfg.pillar_weights is not None:
+        from equity.indicators import PILLARS, REGISTRY
+
         for name, w in cfg.pillar_weights.items():
-            choice("index.weights key", name, PILLARS)
+            if name not in PILLARS and name not in REGISTRY:
+                problems.append(
+                    f"index.weights key {name!r} is neither a pillar ({', '.join(PILLARS)}) "
+                    "nor a registered indicator"
+                )
             if not isinstance(w, int | float) or w < 0:
                 problems.append(f"index.weights.{name} = {w!r} must be a number >= 0")
         if sum(float(w) for w in cfg.pillar_weights.values() if isinstance(w, int | float)) <= 0:

@@ -49,6 +49,7 @@ import shapely
 from equity import _mapassets as assets
 from equity._io import atomic_path, atomic_write_text
 from equity.errors import DataError, SchemaError
+from equity.indicators import PILLARS
 
 __all__ = [
     "DEFAULT_PALETTE",
@@ -63,13 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PILLARS: tuple[str, ...] = (
-    "access",
-    "devices_skills",
-    "affordability",
-    "education",
-    "transformation",
-)
 PILLAR_LABELS: dict[str, str] = {
     "access": "Access",
     "devices_skills": "Devices and skills",

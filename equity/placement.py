@@ -69,6 +69,8 @@ from scipy.stats import rankdata
 
 from equity import settings
 from equity.errors import PlacementError, SchemaError
+from equity.index import INTERVENTIONS
+from equity.indicators import PILLARS
 from equity.sources._states import STATES
 
 __all__ = [
@@ -101,23 +103,6 @@ ANCHOR_WEIGHTS: dict[str, float] = {
     "community_center": 1.0,
 }
 
-#: Pillars of the index (``score_<pillar>`` columns).
-PILLARS: tuple[str, ...] = (
-    "access",
-    "devices_skills",
-    "affordability",
-    "education",
-    "transformation",
-)
-
-#: Suggested intervention by driving pillar, used when the level table has no ``intervention``.
-INTERVENTIONS: dict[str, str] = {
-    "access": "connectivity: subscription sign-ups, hotspot lending, provider outreach",
-    "devices_skills": "devices and digital-skills training",
-    "affordability": "low-cost plans and device subsidies",
-    "education": "computer-science and school partnerships",
-    "transformation": "digital support for small businesses and nonprofits",
-}
 
 EARTH_RADIUS_KM = 6371.0088
 _CHUNK_ELEMENTS = 4_000_000  # distance-matrix elements computed at once (~32 MB of float64)

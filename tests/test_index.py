@@ -564,3 +564,171 @@ def test_run_index_file_on_raw_acs_masks_sentinels(shared_data, tmp_path):
     assert out["median_household_income"].min() > 0  # -666666666 never used as an income
     assert out["median_household_income"].isna().sum() == (raw["B19013_001E"] < 0).sum()
     assert out["equity_index"].dropna().between(0, 100).all()
+
+
+# --- binned Monte Carlo ranks (large tables) ------------------------------------------------
+
+
+def test_binned_draw_ranks_within_documented_bound():
+    from equity import index as im
+
+    rng = np.random.default_rng(7)
+    c, n = 4, 30_000
+    assert n > im.BINNED_RANK_MIN_PLACES
+    x = rng.lognormal(4.5, 0.6, (c, n)).astype(np.float32)  # heavy right tail
+    x[:, :3000] = 0.0  # a large tie at zero (truncated counts)
+    x[:, 3000:3020] = np.float32(90.0)  # an interior tie
+    x[1] = np.round(x[1], 1)  # many small ties
+    valid = rng.random(n) > 0.05  # NaN places
+    nation = np.zeros(n, dtype=np.int64)
+    lay = im._layout(valid, nation, allow_binned=True)
+    assert lay.binned and not im._layout(valid, nation).binned
+    xin = np.where(valid, x, 0).astype(np.float32)
+    got, bound = im._draw_percentile_bound(xin, lay)
+    m = int(valid.sum())
+    res = im._binned_ranks(xin[:, valid], np.arange(m + 1, dtype=np.int64))
+    assert res is not None
+    assert bound == pytest.approx((res[1] - 1) / (m - 1))
+    assert 0 < bound < 2e-3  # the big tie at the minimum has a bin of its own
+    for r in range(c):
+        exact = percent_rank_inc(np.where(valid, x[r], np.nan))
+        err = np.abs(got[r, valid] - exact[valid])
+        # the unrounded ratio is off by at most `bound`; rounding to 4 decimals adds < 1e-4
+        assert err.max() <= bound + 1.0001e-4
+        assert err.mean() < 1e-4 and np.mean(err <= 2.0001e-4) > 0.95  # typically a rank or two
+        assert (got[r, ~valid] == 0).all()
+        assert (got[r, valid] <= exact[valid] + 1.0001e-4).all()  # ties of a bin take its lowest
+    idx = rng.random((c, n)).astype(np.float32)
+    idx[:, :50] = 0.5  # tied index values
+    ranks, rank_bound = im._draw_rank_desc_bound(np.where(valid, idx, 0).astype(np.float32), lay)
+    exact_lay = im._layout(valid, nation)
+    exact, zero = im._draw_rank_desc_bound(np.where(valid, idx, 0).astype(np.float32), exact_lay)
+    assert zero == 0
+    assert (ranks[:, ~valid] == 0).all()
+    diff = exact[:, valid].astype(np.int64) - ranks[:, valid]
+    assert (diff >= 0).all() and diff.max() <= rank_bound  # binned rank never below 1 + exact
+    assert rank_bound < 60  # the bound counts the (up to 50) genuine ties of a bin too
+
+
+def test_binned_ranks_handle_constant_and_nonfinite_rows():
+    from equity import index as im
+
+    sub = np.zeros((2, 25_000), dtype=np.float32)
+    sub[1] = 3.0
+    table = np.arange(25_001, dtype=np.int64)
+    below, cmax = im._binned_ranks(sub, table)
+    assert (below == 0).all() and cmax == 1  # all tied at the minimum: rank 0
+    above, _ = im._binned_ranks(sub, table, descending=True)
+    assert (above == 0).all()
+    sub[0, 5] = np.inf
+    assert im._binned_ranks(sub, table) is None  # the caller falls back to exact ranks
+
+
+def _tracts(n, seed=0):
+    rng = np.random.default_rng(seed)
+    uni = rng.integers(300, 3000, n).astype(float)
+    part = np.floor(uni * rng.uniform(0, 0.4, n))
+    part[:50] = 0.0
+    inc = np.round(rng.lognormal(11, 0.4, n))
+    inc[rng.random(n) < 0.02] = np.nan
+    return pd.DataFrame(
+        {
+            "state_GEOID": rng.integers(1, 4, n).astype(str),
+            "hh_internet_universe": uni,
+            "moe_hh_internet_universe": np.sqrt(uni) * 2,
+            "hh_no_internet": part,
+            "moe_hh_no_internet": np.sqrt(part) * 2 + 10,
+            "hh_computer_universe": uni,
+            "moe_hh_computer_universe": np.sqrt(uni) * 2,
+            "hh_no_computer": np.floor(uni * rng.uniform(0, 0.3, n)),
+            "moe_hh_no_computer": np.full(n, 40.0),
+            "median_household_income": inc,
+            "moe_median_household_income": inc * 0.1,
+        }
+    )
+
+
+def test_large_table_binned_draws_keep_exact_point_and_contain_it(monkeypatch):
+    from equity import index as im
+
+    t = _tracts(30_000)
+    out = compute_index(t, n_draws=40, seed=3)
+    ok = out["equity_index"].notna().to_numpy()
+    meta = out.attrs["index"]
+    assert 0 < meta["mc_percentile_error_bound"] < 2e-3
+    assert 0 <= meta["mc_rank_error_bound"] < 20
+    # the point estimate stays exact CDC percentile ranks
+    exact_norm = 1 - percent_rank_inc(out["median_household_income"])
+    np.testing.assert_array_equal(out["norm_median_household_income"], exact_norm)
+    assert (out.loc[ok, "equity_index_lo"] <= out.loc[ok, "equity_index"]).all()
+    assert (out.loc[ok, "equity_index"] <= out.loc[ok, "equity_index_hi"]).all()
+    assert (out.loc[ok, "rank_lo"] <= out.loc[ok, "rank"]).all()
+    assert (out.loc[ok, "rank"] <= out.loc[ok, "rank_hi"]).all()
+    # same draws ranked exactly: the intervals barely move
+    monkeypatch.setattr(im, "BINNED_RANK_MIN_PLACES", 10**9)
+    ex = compute_index(t, n_draws=40, seed=3)
+    assert ex.attrs["index"]["mc_percentile_error_bound"] == 0
+    for col in ("equity_index", "rank", "rank_in_state"):
+        assert out[col].equals(ex[col])
+    for col in ("equity_index_lo", "equity_index_hi"):
+        assert np.nanmax(np.abs(out[col] - ex[col])) < 0.05  # index points (0-100)
+    assert np.nanmax(np.abs(out["rank_lo"] - ex["rank_lo"]).astype(float)) < 60
+    np.testing.assert_allclose(out["p_top_k"], ex["p_top_k"], atol=0.05)
+
+
+def test_small_tables_rank_draws_exactly_and_threads_do_not_matter(monkeypatch):
+    from equity import index as im
+
+    t = _tracts(3_000, seed=1)
+    out = compute_index(t, n_draws=30, seed=5)
+    assert out.attrs["index"]["mc_percentile_error_bound"] == 0
+    monkeypatch.setattr(im, "MC_THREADS", 1)
+    one = compute_index(t, n_draws=30, seed=5)
+    pd.testing.assert_frame_equal(out, one)
+    big = _tracts(25_000, seed=2)
+    a = compute_index(big, n_draws=12, seed=5)
+    monkeypatch.setattr(im, "MC_THREADS", 2)
+    b = compute_index(big, n_draws=12, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_top1_in_state_counts_equal_ranked_counts():
+    t = _tracts(2_000, seed=4)
+    for top_k in (1, 2):
+        out = compute_index(t, n_draws=20, seed=2, top_k=top_k)
+        p = out["p_top_k"].dropna()
+        assert len(p) and p.between(0, 1).all()
+    from equity import index as im
+
+    rng = np.random.default_rng(0)
+    ok = rng.random((6, 500)).astype(np.float32)
+    ok[:, :20] = ok[:, [0]]  # ties at the maximum
+    codes = rng.integers(0, 5, 500)
+    perm = np.argsort(codes, kind="stable")
+    starts = im._segments(codes[perm])
+    sizes = np.diff(np.r_[starts, perm.size])
+    got = np.zeros(500, dtype=np.int64)
+    got[perm] = im._top1_counts(ok, perm, starts, sizes)
+    lay = im._layout(np.ones(500, bool), codes)
+    ranks = im._draw_rank_desc(ok, lay)
+    np.testing.assert_array_equal(got, (ranks == 1).sum(axis=0))
+
+
+def test_sqrt_spacing_for_right_skewed_values_keeps_the_bound():
+    from equity import index as im
+
+    rng = np.random.default_rng(11)
+    n = 40_000
+    x = rng.lognormal(4.5, 0.6, n)
+    assert im._sqrt_spacing(x) and not im._sqrt_spacing(1.0 - rng.beta(1, 6, n))
+    valid = np.ones(n, dtype=bool)
+    lay = im._layout(valid, np.zeros(n, dtype=np.int64), allow_binned=True)
+    draws = (x * rng.normal(1.0, 0.05, (3, n))).astype(np.float32)
+    lin, lin_bound = im._draw_percentile_bound(draws, lay)
+    lay.sqrt = True
+    got, bound = im._draw_percentile_bound(draws, lay)
+    assert bound < lin_bound  # the fullest bin holds fewer values
+    for r in range(3):
+        exact = percent_rank_inc(draws[r])
+        assert np.abs(got[r] - exact).max() <= bound + 1.0001e-4
+        assert (got[r] <= exact + 1.0001e-4).all()
