@@ -161,7 +161,10 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     cfg = load_config(args.config)
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
-    pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=not args.no_maps)
+    result = pipeline.run(
+        cfg, out=args.out, quiet=args.quiet, command=command, write_maps=not args.no_maps
+    )
+    print(result.summary)
     return 0
 
 
@@ -201,7 +204,8 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
         levels = (*cfg.levels, cfg.placement_level)
         cfg = cfg.replace(levels=levels)
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
-    pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=False)
+    result = pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=False)
+    print(result.summary.replace("equity run:", "equity rank:", 1))
     return 0
 
 

@@ -131,6 +131,7 @@ class RunResult:
     files: list[Path]
     conservation: dict[str, float]
     seconds: float
+    summary: str = ""
 
 
 def _record(prov: list[dict[str, Any]], df: pd.DataFrame) -> None:
@@ -194,13 +195,8 @@ def load_dataset(cfg: Config) -> Dataset:
         libs = libs.assign(kind="library", anchor_id=libs["library_id"])
         points.append(libs)
     for key in ("schools", "anchors"):
-        for p in (
-            paths.get(key, [])
-            if isinstance(paths.get(key), list)
-            else [paths[key]]
-            if key in paths
-            else []
-        ):
+        value = paths.get(key)
+        for p in value if isinstance(value, list) else [value] if value else []:
             pts = sources.read_anchors(p)
             _record(prov, pts)
             points.append(pts)
@@ -450,7 +446,8 @@ def build_levels(
             )
     extras: dict[str, Any] = {}
     cell_town = None
-    if "street" in cfg.levels or "town" in cfg.levels:
+    town_polygons = ds.boundaries.get("town")
+    if "street" in cfg.levels or ("town" in cfg.levels and town_polygons is not None):
         with progress.step(f"street grid (H3 resolution {cfg.grid_resolution})"):
             cells, xwalk = geographies.street_grid(
                 bg,
@@ -466,7 +463,7 @@ def build_levels(
             tables["street"] = cells
     if "town" in cfg.levels:
         with progress.step("towns"):
-            towns = ds.boundaries.get("town")
+            towns = town_polygons
             if towns is not None:
                 town_xw, cell_town = _town_crosswalk(cells, xwalk, towns)
                 town = geographies.apply_crosswalk(
@@ -540,11 +537,17 @@ def build_levels(
                 top_k=cfg.k,
                 min_indicators_per_pillar=cfg.min_indicators_per_pillar,
             )
+            # pandas does not carry attrs through the merges below: keep the index's record
+            meta = dict(table.attrs.get("index", {}))
+            extras.setdefault("index_meta", {})[level] = meta
             if level == cfg.placement_level and cfg.mode == "robust":
                 extras["draws"] = index.simulate_index(
                     table,
                     preset=cfg.preset,
                     weights=cfg.pillar_weights,
+                    normalisation=cfg.normalisation,
+                    reference=cfg.reference,
+                    min_indicators_per_pillar=cfg.min_indicators_per_pillar,
                     n_draws=max(cfg.n_draws, 50),
                     seed=cfg.seed,
                 )
@@ -554,6 +557,7 @@ def build_levels(
                 )
                 table = table.merge(hs, on="GEOID", how="left")
             levels[level] = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
+            levels[level].attrs["index"] = meta
     return levels, extras
 
 
@@ -619,7 +623,8 @@ def run(
     Returns
     -------
     RunResult
-        Level tables, candidates, written files, conserved household totals, wall time.
+        Level tables, candidates, written files, conserved household totals, wall time and
+        a one-line summary of what was written where (the CLI prints it).
     """
     progress = Progress(quiet=quiet)
     out = Path(out)
@@ -669,10 +674,36 @@ def run(
             written += export_.write_level_tables(levels, tmp)
             written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"))
             params = cfg.as_dict()
-            params["index"] = levels[cfg.placement_level].attrs.get("index", {})
+            meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
+            params["index"] = {
+                k: meta[k]
+                for k in (
+                    "preset",
+                    "normalisation",
+                    "reference",
+                    "aggregation",
+                    "pillar_weights",
+                    "missing_pillars",
+                    "redistributed_weight",
+                    "missing_indicators",
+                    "n_draws",
+                    "seed",
+                )
+                if k in meta
+            }
+            params["placement"] = cands.attrs.get("placement", {})
+            notes = [
+                f"{cfg.placement_level} level: pillars without data, weight redistributed: "
+                + (", ".join(meta.get("missing_pillars", [])) or "none")
+            ]
             written.append(
                 export_.write_methods(
-                    tmp, provenance=ds.provenance, parameters=params, command=command
+                    tmp,
+                    provenance=ds.provenance,
+                    parameters=params,
+                    command=command,
+                    weights=meta.get("pillar_weights"),
+                    notes=notes,
                 )
             )
         if write_maps:
@@ -682,13 +713,13 @@ def run(
                 )
         files = [out / Path(p).relative_to(tmp) for p in written]
     seconds = progress.elapsed()
-    result = RunResult(levels, cands, files, conservation, seconds)
     selected = cands[cands["selected"]] if "selected" in cands else cands
     n_maps = sum(1 for f in files if f.suffix == ".html")
-    progress.write(
+    summary = (
         f"equity run: {len(levels)} levels ("
         + ", ".join(f"{lv} {len(t):,}" for lv, t in levels.items())
-        + f"), {len(selected)} selected candidates -> {out / 'candidates.csv'}; {n_maps} maps in {out / 'maps'}; "
-        f"METHODS.md; {seconds:.1f}s"
+        + f"), {len(selected)} selected candidates -> {out / 'candidates.csv'}; "
+        + (f"{n_maps} maps in {out / 'maps'}; " if n_maps else "no maps; ")
+        + f"METHODS.md; {seconds:.1f}s"
     )
-    return result
+    return RunResult(levels, cands, files, conservation, seconds, summary)
