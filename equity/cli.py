@@ -196,13 +196,10 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
-    levels = None
-    cfg = load_config(
-        args.config, mode=args.mode, k=args.k, radius_km=args.radius_km, placement_level=args.level
-    )
-    if cfg.placement_level not in cfg.levels:
-        levels = (*cfg.levels, cfg.placement_level)
-        cfg = cfg.replace(levels=levels)
+    cfg = load_config(args.config, mode=args.mode, k=args.k, radius_km=args.radius_km)
+    # ranking needs the placement level (and the block groups for reach), not the street grid
+    level = args.level or cfg.placement_level
+    cfg = cfg.replace(placement_level=level, levels=tuple(dict.fromkeys(("blockgroup", level))))
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
     result = pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=False)
     print(result.summary.replace("equity run:", "equity rank:", 1))
@@ -211,9 +208,10 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import geopandas as gpd
+    import pandas as pd
 
     from equity import maps
-    from equity.errors import DataError
+    from equity.errors import ConfigError, DataError
 
     path = args.input
     try:
@@ -226,7 +224,15 @@ def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
         more = f" and {len(names) - 25} more" if len(names) > 25 else ""
         msg = f"{path}: no column {args.column!r}; columns are {', '.join(names[:25])}{more}"
         raise DataError(msg)
-    m = maps.choropleth(gdf, args.column, scheme=args.scheme, k=args.k, title=args.title)
+    if not pd.api.types.is_numeric_dtype(gdf[args.column]):
+        msg = f"{path}: column {args.column!r} is not numeric (dtype {gdf[args.column].dtype}); map a number"
+        raise DataError(msg)
+    try:
+        m = maps.choropleth(gdf, args.column, scheme=args.scheme, k=args.k, title=args.title)
+    except EquityError:
+        raise
+    except ValueError as exc:  # bad --scheme / --k: the library's message lists the valid choices
+        raise ConfigError(f"{path}: {exc}") from None
     out = maps.save_map(m, args.out)
     print(f"equity map: wrote {out}")
     return 0
@@ -242,9 +248,15 @@ def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity.errors import ConfigError
     from equity.sources import validate
 
-    problems = validate(args.path, kind=args.kind)
+    try:
+        problems = validate(args.path, kind=args.kind)
+    except EquityError:
+        raise
+    except ValueError as exc:  # unknown --kind: the message lists the valid kinds
+        raise ConfigError(str(exc)) from None
     if not problems:
         print(f"{args.path}: no problems found")
         return 0

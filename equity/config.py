@@ -150,6 +150,28 @@ def _validate(cfg: Config, earlier: list[str] | None = None) -> None:
         if value not in valid:
             problems.append(f"{name} = {value!r} is not one of {', '.join(valid)}")
 
+    numbers = {
+        "run.seed": (cfg.seed, int),
+        "grid.resolution": (cfg.grid_resolution, int),
+        "index.n_draws": (cfg.n_draws, int),
+        "index.min_indicators_per_pillar": (cfg.min_indicators_per_pillar, int),
+        "placement.k": (cfg.k, int),
+        "placement.radius_km": (cfg.radius_km, float),
+        "placement.min_households": (cfg.min_households, float),
+        "placement.min_spacing_km": (cfg.min_spacing_km, float),
+    }
+    wrong = {}
+    for name, (value, kind) in numbers.items():
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or (kind is int and not isinstance(value, int)):
+            wrong[name] = value
+            what = "a whole number" if kind is int else "a number"
+            problems.append(f"{name} = {value!r} must be {what}")
+    if wrong:  # the range checks below need numbers
+        raise ConfigError(_join(cfg.source, problems))
+    for name in ("preset", "reference", "placement_level", "mode", "grid_weight", "title"):
+        if not isinstance(getattr(cfg, name), str):
+            problems.append(f"{name} = {getattr(cfg, name)!r} must be text")
     choice("index.preset", cfg.preset, PRESETS)
     if cfg.normalisation is not None:
         choice("index.normalisation", cfg.normalisation, NORMALISATIONS)

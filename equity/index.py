@@ -649,14 +649,44 @@ def _pillar_layout(model: _Model) -> tuple[dict[str, dict[str, np.ndarray]], dic
     return eff, valid
 
 
-def _aggregate(scores: dict[str, np.ndarray], model: _Model, valid_all: np.ndarray) -> np.ndarray:
-    """Index (0-1) from pillar scores (0-1), rows x places; NaN where a pillar is missing."""
+#: A place gets an index when the pillars it has data for carry more than this share of the
+#: pillar weight; their weights are renormalised for that place (``pillars_missing`` says which
+#: pillars were left out), so a place missing one of several pillars is neither dropped nor
+#: given a zero, while a place with half its pillars or fewer (e.g. no households) gets none.
+MIN_PILLAR_WEIGHT_SHARE = 0.5
+
+
+def _place_pillar_weights(
+    model: _Model, valid: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Per-place pillar weights renormalised over the pillars the place has, and index validity."""
+    covered = sum(model.pillar_weights[p] * valid[p] for p in model.pillars)
+    covered = np.asarray(covered, dtype=float)
+    ok = covered > MIN_PILLAR_WEIGHT_SHARE + 1e-12
+    denom = np.where(covered > 0, covered, 1.0)
+    weights = {p: np.where(valid[p], model.pillar_weights[p] / denom, 0.0) for p in model.pillars}
+    return weights, ok
+
+
+def _aggregate(
+    scores: dict[str, np.ndarray],
+    model: _Model,
+    valid_all: np.ndarray,
+    weights: Mapping[str, np.ndarray | float] | None = None,
+) -> np.ndarray:
+    """Index (0-1) from pillar scores (0-1), rows x places; NaN where the index is not valid.
+
+    `weights` are per-place pillar weights (:func:`_place_pillar_weights`); by default the
+    model's pillar weights.
+    """
+    w = weights if weights is not None else model.pillar_weights
     if model.aggregation == "arithmetic":
-        out = sum(model.pillar_weights[p] * s for p, s in scores.items())
+        out = sum(w[p] * s for p, s in scores.items())
     else:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             logs = sum(
-                model.pillar_weights[p] * np.log(np.clip(s, 0.0, 1.0)) for p, s in scores.items()
+                np.where(np.asarray(w[p]) > 0, w[p] * np.log(np.clip(s, 0.0, 1.0)), 0.0)
+                for p, s in scores.items()
             )
         out = np.exp(logs)
     return np.where(valid_all, np.clip(out, 0.0, 1.0), np.nan)
@@ -672,8 +702,8 @@ def _point_index(model: _Model) -> tuple[dict[str, np.ndarray], dict[str, np.nda
     for pillar, members in eff.items():
         s = sum(members[k] * np.nan_to_num(norms[k]) for k in members)
         scores[pillar] = np.where(valid[pillar], s, np.nan)
-    valid_all = np.logical_and.reduce([valid[p] for p in scores])
-    index = _aggregate({p: np.nan_to_num(s) for p, s in scores.items()}, model, valid_all)
+    place_w, valid_all = _place_pillar_weights(model, valid)
+    index = _aggregate({p: np.nan_to_num(s) for p, s in scores.items()}, model, valid_all, place_w)
     return norms, scores, index
 
 
@@ -1054,7 +1084,7 @@ def _simulate(
     n = len(table)
     specs, counts, n_unknown = _draw_specs(table, model)
     eff, valid = _pillar_layout(model)
-    valid_all = np.logical_and.reduce([valid[p] for p in model.pillars])
+    place_w, valid_all = _place_pillar_weights(model, valid)
     out: dict[str, Any] = {"n_unknown_moe": n_unknown, "varying": [s.ind.name for s in specs]}
     nation = np.zeros(n, dtype=np.int64)
     if not specs or n_draws == 0:
@@ -1077,7 +1107,7 @@ def _simulate(
     coef: dict[tuple[str, str], np.ndarray] = {}
     for p, members in eff.items():
         target = p if geometric else "index"
-        pw = 1.0 if geometric else model.pillar_weights[p]
+        pw = 1.0 if geometric else place_w[p]
         for k, w in members.items():
             w = pw * w
             if k not in varying:
@@ -1195,7 +1225,7 @@ def _simulate(
                     acc[target] += norm
                     break
         if geometric:
-            idx = _aggregate({p: acc[p].astype(np.float64) for p in eff}, model, valid_all)
+            idx = _aggregate({p: acc[p].astype(np.float64) for p in eff}, model, valid_all, place_w)
             idx = idx.astype(np.float32)
         else:
             idx = np.clip(acc["index"], 0.0, 1.0)
@@ -1511,6 +1541,16 @@ def compute_index(
         new[f"score_{pillar}"] = np.full(n, np.nan)
     point = 100.0 * index
     new["equity_index"] = point
+    # pillars left out of each place's index (weights renormalised over the others)
+    missing_here = np.full(n, "", dtype=object)
+    for pillar, sc in scores.items():
+        gap = np.isnan(sc) & np.isfinite(index)
+        missing_here[gap] = np.where(
+            missing_here[gap] == "", pillar, missing_here[gap] + ", " + pillar
+        )
+    new["pillars_missing"] = pd.array(
+        np.where(np.isfinite(index), missing_here, pd.NA), dtype="string"
+    )
     sim = _simulate(
         table, model, n_draws=n_draws, seed=seed, top_k=top_k, point_index=index, point_norms=norms
     )
@@ -1584,6 +1624,8 @@ def compute_index(
         "mc_percentile_error_bound": float(sim["pr_error_bound"]),
         "mc_rank_error_bound": int(sim["rank_error_bound"]),
         "n_missing_index": int((~finite).sum()),
+        "n_partial_pillars": int((pd.Series(new["pillars_missing"]).fillna("") != "").sum()),
+        "min_pillar_weight_share": MIN_PILLAR_WEIGHT_SHARE,
         "ookla_test_cv": float(_indicators.OOKLA_TEST_CV),
         "reliability_cv": RELIABILITY_CV,
     }
@@ -1758,7 +1800,8 @@ def sensitivity(
             np.vstack([sum(eff[p][k] * np.nan_to_num(norms[k]) for k in eff[p]) for p in pillars])
         )
     scores = np.stack(stacks)
-    valid_all = np.logical_and.reduce([valid[p] for p in pillars])
+    valid_all = _place_pillar_weights(model, valid)[1]
+    avail = np.stack([valid[p] for p in pillars]).astype(float)  # (pillars, places)
     rng = np.random.default_rng(seed)
     w0 = np.array([model.pillar_weights[p] for p in pillars])
     w = (
@@ -1768,11 +1811,15 @@ def sensitivity(
     )
     which = np.arange(n) % len(methods)
     sc = scores[which]  # (n, pillars, places)
+    # perturbed weights renormalised, per place, over the pillars the place has
+    den = np.einsum("sp,pi->si", w, avail)
+    den = np.where(den > 0, den, 1.0)
     if aggregation == "arithmetic":
-        idx = np.einsum("sp,spi->si", w, sc)
+        idx = np.einsum("sp,spi->si", w, sc * avail[None]) / den
     else:
-        with np.errstate(divide="ignore"):
-            idx = np.exp(np.einsum("sp,spi->si", w, np.log(np.clip(sc, 0, 1))))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(avail[None] > 0, np.log(np.clip(sc, 0, 1)), 0.0)
+            idx = np.exp(np.einsum("sp,spi->si", w, logs) / den)
     idx = np.where(valid_all[None, :], idx, np.nan)
     ranks = _rank_desc(idx, np.zeros(idx.shape[1], dtype=np.int64))
     base_rank = _rank_desc(base_index.reshape(1, -1), np.zeros(len(base_index), dtype=np.int64))[0]

@@ -267,11 +267,24 @@ def _county_context(ds: Dataset, county_counts: pd.DataFrame) -> pd.DataFrame | 
         if "naics" in biz.columns:
             naics = biz["naics"].astype(str)
             total = biz[naics.str.strip("-/ ") == ""].set_index("GEOID")
-            nonprofit = biz[naics.str.startswith("813")].groupby("GEOID")["establishments"].sum()
+            # "813///" is the subsector total; its children (8131//, 81311/, ...) would double count
+            nonprofit = biz[naics == "813///"].groupby("GEOID")["establishments"].sum()
         else:
             total, nonprofit = biz.set_index("GEOID"), None
+        if biz.attrs.get("geography") == "zip" or total.index.str.len().max() != 5:
+            msg = (
+                f"{biz.attrs.get('path', 'business')}: data.business must be a County Business "
+                "Patterns county file (5-digit county GEOIDs), not ZIP totals"
+            )
+            raise DataError(msg)
         est = total["establishments"].astype(float)
-        pop = county_counts.set_index("GEOID")["population"].reindex(total.index).astype(float)
+        if "population" not in county_counts:
+            log.warning(
+                "business rates per person skipped: the ACS table has no population (B01003_001)"
+            )
+            pop = pd.Series(np.nan, index=total.index)
+        else:
+            pop = county_counts.set_index("GEOID")["population"].reindex(total.index).astype(float)
         ctx = pd.DataFrame(index=total.index)
         ctx["county_establishments"] = est
         ctx["county_population"] = pop
@@ -310,9 +323,6 @@ def _town_crosswalk(
     return xw.groupby(["source_GEOID", "target_GEOID"], as_index=False)["weight"].sum(), cell_town
 
 
-EARTH_RADIUS_KM = 6371.0088
-
-
 def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     lon, lat = np.radians(lon), np.radians(lat)
     return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
@@ -337,7 +347,7 @@ def nearest_km(origins: gpd.GeoSeries, points: gpd.GeoSeries) -> np.ndarray:
         return np.full(len(origins), np.nan)
     tree = cKDTree(_unit_xyz(points.x.to_numpy(), points.y.to_numpy()))
     chord, _ = tree.query(_unit_xyz(origins.x.to_numpy(), origins.y.to_numpy()))
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+    return 2.0 * placement.EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
 def _distance_indicators(
@@ -427,20 +437,15 @@ def build_levels(
     tables: dict[str, pd.DataFrame] = {"blockgroup": bg}
     with progress.step("aggregating block groups to tracts, counties and states"):
         flat = pd.DataFrame(bg.drop(columns="geometry"))
+        medians = {m: w for m, w in MEDIANS.items() if m in flat and w in flat}
+        carried = [
+            "GEOID",
+            *count_cols,
+            *medians,
+            *[f"moe_{c}" for c in (*count_cols, *medians) if f"moe_{c}" in flat],
+        ]
         for level in HIERARCHY:
-            agg = geographies.aggregate(
-                flat[
-                    [
-                        "GEOID",
-                        *count_cols,
-                        *[f"moe_{c}" for c in count_cols if f"moe_{c}" in flat],
-                        *MEDIANS,
-                    ]
-                ],
-                to=level,
-                counts=count_cols,
-                medians=MEDIANS,
-            )
+            agg = geographies.aggregate(flat[carried], to=level, counts=count_cols, medians=medians)
             tables[level] = _with_geometry(
                 _parents(agg, level), ds.boundaries.get(level), level, bg
             )
@@ -455,7 +460,7 @@ def build_levels(
                 resolution=cfg.grid_resolution,
                 tiles=ds.tiles,
                 weight_column=cfg.grid_weight,
-                medians=MEDIANS,
+                medians=medians,
             )
             cells = cells.copy()
             cells["level"] = "street"
@@ -467,10 +472,10 @@ def build_levels(
             if towns is not None:
                 town_xw, cell_town = _town_crosswalk(cells, xwalk, towns)
                 town = geographies.apply_crosswalk(
-                    flat[["GEOID", *count_cols, *[f"moe_{c}" for c in count_cols], *MEDIANS]],
+                    flat[carried],
                     town_xw,
                     counts=count_cols,
-                    medians=MEDIANS,
+                    medians=medians,
                 )
                 dominant = (
                     town_xw.assign(
@@ -497,7 +502,7 @@ def build_levels(
                 town = gpd.GeoDataFrame(town, geometry="geometry", crs="EPSG:4326")
                 town["level"] = "town"
             else:
-                town = geographies.build_towns(bg, counts=count_cols, medians=MEDIANS)
+                town = geographies.build_towns(bg, counts=count_cols, medians=medians)
             tables["town"] = town
     if ds.anchors is not None:
         _distance_indicators(tables, ds.anchors, cell_town)
@@ -556,6 +561,8 @@ def build_levels(
                     gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326"), seed=cfg.seed
                 )
                 table = table.merge(hs, on="GEOID", how="left")
+            else:  # Queen contiguity on tens of thousands of cells is left to equity.hotspots
+                table["hotspot"] = "not computed"
             levels[level] = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
             levels[level].attrs["index"] = meta
     return levels, extras
@@ -633,9 +640,13 @@ def run(
     levels, extras = build_levels(ds, cfg, progress=progress)
     business = None
     context = extras.get("county_context")
-    if context is not None and "establishments" in context:
+    if context is not None and "county_establishments" in context:
         business = context.rename(
-            columns={"county_GEOID": "GEOID", "county_population": "population"}
+            columns={
+                "county_GEOID": "GEOID",
+                "county_establishments": "establishments",
+                "county_population": "population",
+            }
         )
         business = business[
             [c for c in ("GEOID", "establishments", "population") if c in business]

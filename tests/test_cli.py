@@ -84,3 +84,22 @@ def test_sample_command_regenerates_byte_identically(
     }
     assert fresh.keys() == first.keys()
     assert all(fresh[name] == first[name] for name in fresh)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["rank", "--k", "99"], "larger than the"),
+        (["rank", "--radius-km", "-1"], "radius_km"),
+        (["validate", "README.md", "--kind", "nope"], "unknown kind 'nope'"),
+    ],
+)
+def test_bad_input_is_one_line_status_2_and_nothing_written(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    extra = ["--out", str(out), "-q"] if argv[0] == "rank" else []
+    status = main([*argv, *extra])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and needle in err
+    assert not out.exists() or not any(out.iterdir())

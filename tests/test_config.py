@@ -66,3 +66,14 @@ def test_overrides_are_validated() -> None:
         load_config(radius_km=0.0)
     with pytest.raises(ConfigError, match="placement.level"):
         Config().replace(placement_level="street")
+
+
+def test_wrong_types_are_problems_not_tracebacks(tmp_path: Path) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text('[placement]\nk = "2"\nradius_km = true\n[grid]\nresolution = 8.5\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(toml)
+    text = str(info.value)
+    assert "placement.k = '2' must be a whole number" in text
+    assert "placement.radius_km = True must be a number" in text
+    assert "grid.resolution = 8.5 must be a whole number" in text

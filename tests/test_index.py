@@ -292,8 +292,22 @@ def test_min_indicators_per_pillar_policy():
     loose = compute_index(t, n_draws=0)
     strict = compute_index(t, n_draws=0, min_indicators_per_pillar=3)
     assert np.isfinite(loose.loc[0, "score_access"]) and np.isnan(strict.loc[0, "score_access"])
-    assert np.isnan(strict.loc[0, "equity_index"])
+    # the place keeps an index from its other pillars (weights renormalised) and says so
+    assert strict.loc[0, "pillars_missing"] == "access"
+    others = [c for c in strict.columns if c.startswith("score_") and c != "score_access"]
+    others = [c for c in others if np.isfinite(strict.loc[0, c])]
+    assert strict.loc[0, "equity_index"] == pytest.approx(strict.loc[0, others].mean())
+    assert (strict.loc[1:, "pillars_missing"] == "").all()
     assert np.isfinite(strict.loc[1:, "equity_index"]).all()
+
+
+def test_place_missing_most_pillars_gets_no_index():
+    t = _places(10)
+    t.loc[0, [c for c in t.columns if c not in ("GEOID", "state_GEOID", "share_no_internet")]] = (
+        np.nan
+    )
+    out = compute_index(t, n_draws=0)
+    assert np.isnan(out.loc[0, "equity_index"]) and pd.isna(out.loc[0, "pillars_missing"])
 
 
 def test_weights_override_and_missing_pillar_redistribution():
@@ -539,8 +553,11 @@ def test_real_virginia_block_groups(shared_data):
     # block groups without households (water, group quarters) have no index, never 0
     no_hh = table["hh_internet_universe"].fillna(0).eq(0)
     assert (~ok[no_hh]).all() and ok.sum() > 5600
-    # the affordability pillar here is income alone: no income estimate, no index
-    assert (~ok[table["median_household_income"].isna()]).all()
+    # the affordability pillar here is income alone: a suppressed income leaves the place
+    # an index from its other pillars, with the gap named (not silently dropped)
+    no_income = table["median_household_income"].isna() & ~no_hh
+    assert ok[no_income].all()
+    assert (out.loc[no_income, "pillars_missing"] == "affordability").all()
     assert out.loc[ok, "equity_index"].between(0, 100).all()
     ranks = np.sort(out.loc[ok, "rank"].to_numpy(dtype=int))
     assert ranks[0] == 1 and (ranks <= np.arange(1, ok.sum() + 1)).all()  # ties share the lowest

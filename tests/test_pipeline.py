@@ -93,6 +93,10 @@ def test_one_fellow_per_state_with_reasons(run_out: tuple[Path, float, str]) -> 
     assert chosen["why"].str.len().gt(20).all()
     for col in ("need_score", "readiness_score", "reach_score", "combined_score"):
         assert cands[col].between(0, 100).all(), col
+    # the county business base reaches readiness (County Business Patterns in the sample)
+    assert cands["establishments_per_1k"].gt(0).all()
+    street = pd.read_parquet(out / "index_street.parquet", columns=["hotspot"])
+    assert (street["hotspot"] == "not computed").all()
     methods = (out / "METHODS.md").read_text()
     for needle in ("Ookla", "CC BY-NC-SA", "Microsoft", "O-UDA", "equity run"):
         assert needle in methods
