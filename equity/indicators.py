@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from equity import settings
+from equity import _moe, settings
 from equity.errors import ConfigError, SchemaError
 
 __all__ = [
@@ -500,34 +500,6 @@ def get_indicator(name: str | Indicator) -> Indicator:
 # --- MOE helpers (Census approximations), vectorised --------------------------------------
 
 
-def _moe_sum(moes: Iterable[np.ndarray]) -> np.ndarray:
-    """MOE of a sum or difference: sqrt of the sum of squared MOEs."""
-    arrays = [np.asarray(m, dtype=float) for m in moes]
-    return np.sqrt(np.sum(np.square(arrays), axis=0))
-
-
-def _moe_proportion(
-    num: np.ndarray,
-    den: np.ndarray,
-    moe_num: np.ndarray,
-    moe_den: np.ndarray,
-    *,
-    subset: bool = True,
-) -> np.ndarray:
-    """MOE of ``num / den`` (proportion formula when `subset`, ratio formula otherwise)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = num / den
-        sq_num = np.square(moe_num)
-        sq_den = np.square(p) * np.square(moe_den)
-        if subset:
-            rad = sq_num - sq_den
-            rad = np.where(rad < 0, sq_num + sq_den, rad)
-        else:
-            rad = sq_num + sq_den
-        out = np.sqrt(rad) / den
-    return np.where(den > 0, out, np.nan)
-
-
 # --- counts from ACS ------------------------------------------------------------------------
 
 
@@ -593,7 +565,12 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
         for v in minus:
             est = est - acs[f"{v}E"].to_numpy(dtype=float, na_value=np.nan)
         out[name] = np.asarray(est, dtype=float)
-        out[f"moe_{name}"] = _moe_sum(_acs_moe(acs, v) for v in variables)
+        moes = [_acs_moe(acs, v) for v in variables]
+        if minus:  # a difference: plain root sum of squares
+            out[f"moe_{name}"] = np.asarray(_moe.moe_sum(moes), dtype=float)
+        else:  # a sum: of the parts estimated at 0, only the largest MOE counts (Handbook)
+            parts = [acs[f"{v}E"].to_numpy(dtype=float, na_value=np.nan) for v in plus]
+            out[f"moe_{name}"] = np.asarray(_moe.moe_sum(moes, estimates=parts), dtype=float)
         produced.append(name)
     result = pd.DataFrame(out, index=acs.index)
     result.attrs = {k: v for k, v in acs.attrs.items() if isinstance(v, str | int | float)}
@@ -703,11 +680,16 @@ def compute_indicators(
                 ratio = np.where(den > 0, num / den, np.nan)
             new[ind.name] = ind.scale * ((1.0 - ratio) if ind.complement else ratio)
             if ind.moe_rule != "none" and any(f"moe_{c}" in table for c in ind.inputs):
-                moe_num = _moe_sum(count_moe(table, c) for c in ind.numerator)
-                moe_den = count_moe(table, ind.denominator)  # type: ignore[arg-type]
-                moe = _moe_proportion(
-                    num, den, moe_num, moe_den, subset=ind.moe_rule == "proportion"
+                moe_num = np.asarray(
+                    _moe.moe_sum(
+                        [count_moe(table, c) for c in ind.numerator],
+                        estimates=[_column(table, c) for c in ind.numerator],
+                    ),
+                    dtype=float,
                 )
+                moe_den = count_moe(table, ind.denominator)  # type: ignore[arg-type]
+                rule = _moe.moe_proportion if ind.moe_rule == "proportion" else _moe.moe_ratio
+                moe = np.asarray(rule(num, den, moe_num, moe_den), dtype=float)
                 new[ind.moe_column] = ind.scale * moe
         elif ind.moe_rule in ("ookla_mean", "binomial") and ind.moe_column not in table:
             new[ind.moe_column] = value_moe(table, ind)

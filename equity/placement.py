@@ -70,7 +70,7 @@ from scipy.stats import rankdata
 from equity import settings
 from equity.errors import PlacementError, SchemaError
 from equity.index import INTERVENTIONS
-from equity.indicators import PILLARS
+from equity.indicators import PILLARS, REGISTRY
 from equity.sources._states import STATES
 
 __all__ = [
@@ -1095,7 +1095,10 @@ def rank_candidates(
         out["share_selected"] = times / draws.shape[1]
     out["longitude"] = cand_xy[:, 0]
     out["latitude"] = cand_xy[:, 1]
-    out["why"] = pd.array(_why(out, n_per_group, kinds, radius_km, mode, per_state), dtype="string")
+    out["why"] = pd.array(
+        _why(out, n_per_group, kinds, radius_km, mode, per_state, people=size_col),
+        dtype="string",
+    )
     out = gpd.GeoDataFrame(out, geometry=cand.geometry.to_numpy(), crs=4326)
     out = out.sort_values(["state_GEOID", "rank"], kind="stable").reset_index(drop=True)
     out.attrs["placement"] = {
@@ -1256,6 +1259,8 @@ def _why(
     radius_km: float,
     mode: str,
     per_state: bool,
+    *,
+    people: str = "population",
 ) -> list[str]:
     """One readable sentence per candidate."""
     lib = out["n_library"].to_numpy() if "library" in kinds else np.zeros(len(out), dtype=int)
@@ -1285,11 +1290,21 @@ def _why(
         if isinstance(drv, str) and drv:
             s += f", driven by {drv}"
         if isinstance(top, str) and top:
-            s += f" ({top.split('; ')[0]})"
+            # name the strongest indicator of the driving pillar itself, else the strongest overall
+            parts = top.split("; ")
+            own = [
+                t
+                for t in parts
+                if isinstance(drv, str)
+                and t.split(" ", 1)[0] in REGISTRY
+                and REGISTRY[t.split(" ", 1)[0]].pillar == drv
+            ]
+            s += f" ({own[0]})" if own else f"; strongest indicator {parts[0]}"
         s += f"; {na} anchor {'partner' if na == 1 else 'partners'} within {radius_km:g} km"
         if nl:
             s += f" incl. {nl} {'library' if nl == 1 else 'libraries'}"
-        s += f" and {reach:,.0f} people in need within reach"
+        unit = "people" if people == "population" else "households"
+        s += f" and {reach:,.0f} {unit} in need within reach"
         if isinstance(inter, str) and inter:
             s += f"; suggested: {inter}"
         s += f". {sens[0].upper() + sens[1:]}." if sens else "."
