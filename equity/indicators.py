@@ -556,6 +556,8 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
     specs = dict(ACS_COUNTS)
     if not all(f"{v}E" in acs for v in specs["households"][0]):
         specs["households"] = (("B28002_001",), ())
+    if "B28001_011E" in acs:  # "no computer" as published, with its own (smaller) MOE
+        specs["hh_no_computer"] = (("B28001_011",), ())
     produced = []
     for name, (plus, minus) in specs.items():
         variables = (*plus, *minus)

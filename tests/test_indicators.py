@@ -196,3 +196,25 @@ def test_registry_lookup_and_registration():
 def test_every_builtin_pillar_is_known():
     assert {ind.pillar for ind in REGISTRY.values()} <= set(indicators.PILLARS)
     assert all(ind.direction in (1, -1) for ind in REGISTRY.values())
+
+
+def test_no_computer_prefers_the_published_cell():
+    """B28001_011 ("no computer") has its own MOE; the difference 001 - 002 is the fallback."""
+    import pandas as pd
+
+    from equity.indicators import counts_from_acs
+
+    acs = pd.DataFrame(
+        {
+            "GEOID": ["900010001001"],
+            "B28001_001E": [500.0],
+            "B28001_001M": [80.0],
+            "B28001_002E": [425.0],
+            "B28001_002M": [90.0],
+        }
+    )
+    diff = counts_from_acs(acs)
+    assert diff.loc[0, "hh_no_computer"] == 75.0
+    assert diff.loc[0, "moe_hh_no_computer"] == pytest.approx((80.0**2 + 90.0**2) ** 0.5)
+    direct = counts_from_acs(acs.assign(B28001_011E=[75.0], B28001_011M=[31.0]))
+    assert direct.loc[0, "hh_no_computer"] == 75.0 and direct.loc[0, "moe_hh_no_computer"] == 31.0

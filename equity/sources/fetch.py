@@ -75,7 +75,7 @@ ACS_BLOCKGROUP_VARIABLES: tuple[str, ...] = (
     "B01003_001",  # population
     "B11001_001",  # households
     *("B28002_001", "B28002_004", "B28002_007", "B28002_013"),  # internet subscriptions
-    *("B28001_001", "B28001_002"),  # computers
+    *("B28001_001", "B28001_002", "B28001_011"),  # computers (011: no computer)
     *("C17002_001", "C17002_002", "C17002_003"),  # ratio of income to poverty
     "B01001_001",
     *_range("B01001", 20, 25),  # men 65+
