@@ -598,7 +598,14 @@ def write_methods(
     cols = ["source", "title", "publisher", "vintage", "licence", "attribution", "path"]
     if prov:
         lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| " + " | ".join(_md(p.get(c)) for c in cols) + " |" for p in prov]
+
+        def cell(p: Mapping[str, Any], c: str) -> str:
+            value = p.get(c)
+            if c == "vintage" and (value is None or str(value) in ("", "None")):
+                return "not stated (no year in the file or its name)"
+            return _md(value)
+
+        lines += ["| " + " | ".join(cell(p, c) for c in cols) + " |" for p in prov]
     else:
         lines.append("No data source recorded its provenance.")
     lines += ["", "## Licences and attribution", ""]

@@ -136,7 +136,7 @@ class RunResult:
 
 def _record(prov: list[dict[str, Any]], df: pd.DataFrame) -> None:
     keys = ("source", "title", "publisher", "vintage", "licence", "attribution", "path")
-    entry = {k: str(df.attrs.get(k, "")) for k in keys}
+    entry = {k: "" if df.attrs.get(k) is None else str(df.attrs[k]) for k in keys}
     if entry not in prov:
         prov.append(entry)
 
