@@ -432,6 +432,12 @@ def to_number(
     """
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
+    if not missing and not percent:
+        # fast path: a column of plain numbers converts in C; anything else (thousands
+        # separators, dashes, missing-value tokens) takes the careful path below
+        fast = pd.to_numeric(values, errors="coerce")
+        if (fast.isna() == values.isna()).all():
+            return fast.astype("float64")
     s = values.astype("str").str.strip()
     lowered = s.str.lower()
     na = s.isna() | lowered.isin(_MISSING_TEXT) | s.str.fullmatch(_DASHES).fillna(False)
