@@ -245,9 +245,9 @@ def _parents(df: pd.DataFrame, level: str) -> pd.DataFrame:
     """Add state_GEOID and county_GEOID from the GEOID prefix (block group, tract, county, state)."""
     out = df.copy()
     out["level"] = level
-    out["state_GEOID"] = out["GEOID"].str[:2]
+    out["state_GEOID"] = geographies.parent_geoid(out["GEOID"], "state")
     if level != "state":
-        out["county_GEOID"] = out["GEOID"].str[:5]
+        out["county_GEOID"] = geographies.parent_geoid(out["GEOID"], "county")
     return out
 
 
