@@ -583,6 +583,54 @@ def test_run_index_file_on_raw_acs_masks_sentinels(shared_data, tmp_path):
     assert out["equity_index"].dropna().between(0, 100).all()
 
 
+# --- normal deviates -------------------------------------------------------------------------
+
+
+def test_std_normal_antithetic_pairs_are_standard_normal():
+    from scipy import stats
+
+    from equity import index as im
+
+    z = im._std_normal(np.random.default_rng(3), (7, 20_000))
+    assert z.dtype == np.float32 and z.shape == (7, 20_000)
+    np.testing.assert_array_equal(z[4:], -z[:3])  # the last floor(7/2) rows mirror the first
+    fresh = z[:4].reshape(-1).astype(float)
+    assert len(np.unique(fresh)) > 30_000  # four independent rows, not copies
+    assert abs(fresh.mean()) < 0.02 and abs(fresh.std() - 1) < 0.02
+    assert stats.kstest(fresh, "norm").pvalue > 1e-3
+    one = im._std_normal(np.random.default_rng(3), (1, 5))  # a single row has no partner
+    assert np.isfinite(one).all() and len(np.unique(one)) == 5
+
+
+# --- interval quantiles of the draws -------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("d", [1, 2, 20, 201])
+def test_draw_quantiles_equal_numpy_bit_for_bit(monkeypatch, threads, d):
+    from equity import index as im
+
+    monkeypatch.setattr(im, "MC_THREADS", threads)
+    rng = np.random.default_rng(d)
+    m = 1300  # three blocks of 512 columns, the last one partial
+    draws = rng.random((d, m), dtype=np.float32)
+    draws[:, 5] = 0.25  # a constant column
+    draws[: d // 2, 6] = -0.0  # negative zero counts as zero
+    draws[:, 700:720] = np.round(draws[:, 700:720], 1)  # ties
+    draws[0, 1200] = np.nan  # a block with NaN takes numpy's own path
+    ranks = rng.integers(1, m + 1, (d, m)).astype(np.int32)
+    want_q = np.quantile(draws + np.float32(0.0), [0.05, 0.95], axis=0)
+    want_lo = np.quantile(ranks, 0.05, axis=0, method="lower")
+    want_hi = np.quantile(ranks, 0.95, axis=0, method="higher")
+    d0, r0 = draws.copy(), ranks.copy()
+    q, rlo, rhi = im._draw_quantiles(draws, ranks)
+    np.testing.assert_array_equal(q, want_q)
+    np.testing.assert_array_equal(rlo, want_lo)
+    np.testing.assert_array_equal(rhi, want_hi)
+    np.testing.assert_array_equal(draws, d0)  # inputs untouched
+    np.testing.assert_array_equal(ranks, r0)
+
+
 # --- binned Monte Carlo ranks (large tables) ------------------------------------------------
 
 
