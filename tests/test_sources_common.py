@@ -183,6 +183,25 @@ def test_to_number() -> None:
         to_number(pd.Series(["1", "two"]), path="f", column="c")
 
 
+@pytest.mark.parametrize("dtype", ["str", "object"])
+def test_to_number_fast_paths_agree_with_the_careful_one(dtype: str) -> None:
+    plain = pd.Series(["1781", "0.1", None, "-666666666", "2.5e3", "007"], dtype=dtype)
+    out = to_number(plain, path="f", column="c")
+    expected = [1781.0, 0.1, float("nan"), -666666666.0, 2500.0, 7.0]
+    pd.testing.assert_series_equal(out, pd.Series(expected, dtype="float64"))
+    # text the fast paths refuse takes the careful path: separators, padding, words
+    mixed = pd.Series(["1,234", " 12 ", "-", None], dtype=dtype)
+    assert to_number(mixed, path="f", column="c").tolist()[:2] == [1234.0, 12.0]
+    assert to_number(
+        pd.Series(["1", "NaN"], dtype=dtype), path="f", column="c"
+    ).isna().tolist() == [
+        False,
+        True,
+    ]  # "NaN" is a missing-value word, as in the careful path
+    with pytest.raises(SchemaError, match="'c' has 1 non-numeric value.*'x1'"):
+        to_number(pd.Series(["1", "x1"], dtype=dtype), path="f", column="c")
+
+
 def test_header_with_description_lines(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("Notes: blah, blah\nMore notes\n\nGEOID,VALUE\n51001,2\n")

@@ -417,6 +417,29 @@ def check_unique(df: pd.DataFrame, keys: list[str] | str, *, path: PathLike) -> 
 # --------------------------------------------------------------------------- numbers
 
 
+def _arrow_floats(values: pd.Series) -> pd.Series | None:
+    """Arrow-backed text of plain numbers as float64 (Arrow's C++ cast), else None.
+
+    Sixty times faster than ``pandas.to_numeric`` on Arrow strings (0.1 s per column of 240k
+    block groups). None when the text is not Arrow-backed or any value does not parse as a
+    number (the caller's careful path then names it) or parses to NaN (text such as "nan").
+    """
+    data = getattr(values.array, "_pa_array", None)
+    if data is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        cast = pc.cast(data, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    out = cast.to_numpy(zero_copy_only=False)
+    if int(np.isnan(out).sum()) != data.null_count:
+        return None
+    return pd.Series(out, index=values.index, name=values.name, dtype="float64")
+
+
 def to_number(
     values: pd.Series,
     *,
@@ -435,6 +458,9 @@ def to_number(
     if not missing and not percent:
         # fast path: a column of plain numbers converts in C; anything else (thousands
         # separators, dashes, missing-value tokens) takes the careful path below
+        fast = _arrow_floats(values)
+        if fast is not None:
+            return fast
         fast = pd.to_numeric(values, errors="coerce")
         if (fast.isna() == values.isna()).all():
             return fast.astype("float64")
