@@ -28,6 +28,7 @@ from equity import errors, settings
 __version__ = "0.1.0"
 
 _MODULES = (
+    "cache",
     "config",
     "export",
     "geographies",

@@ -9,6 +9,7 @@ Subcommands mirror the library's modules::
     equity map       write a self-contained HTML map of a level table
     equity fetch     download one state's public inputs into the cache
     equity validate  check a file's schema and report every problem
+    equity cache     report or clear the cached tables
 
 Exit status: 0 on success, 2 on bad input or a failed step (with a one-line reason on
 stderr), 1 when ``validate`` found problems.
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("."), help="output folder (default: current folder)"
     )
     p.add_argument("--no-maps", action="store_true", help="skip the HTML maps")
+    _add_engine_options(p)
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every input afresh and write no table cache (see `equity cache`)",
+    )
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines, only the final summary"
     )
@@ -109,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--radius-km", type=float, default=None, help="service radius in km")
     p.add_argument("--level", choices=("town", "tract", "county", "blockgroup"), default=None)
     p.add_argument("--out", type=Path, default=Path("."))
+    _add_engine_options(p)
     p.add_argument("-q", "--quiet", action="store_true")
 
     p = sub.add_parser(
@@ -152,14 +160,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--kind", default=None, help="force the file kind (acs, boundaries, usage, ookla, ...)"
     )
+
+    p = sub.add_parser(
+        "cache",
+        help="report or clear the cached tables (Parquet, keyed by their inputs)",
+        description="`equity run` stores each input table it reads as Parquet/GeoParquet, keyed by the "
+        "file's path, size, mtime and content, the reader's arguments and the code version, and the "
+        "street grid and Ookla summaries keyed by the content of their input tables, so a second "
+        "run with unchanged inputs skips that work. `info` reports the entries and their size, "
+        "`clear` removes them.",
+    )
+    p.add_argument("action", choices=("info", "clear"), help="info: report; clear: remove entries")
+    p.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="cache folder (default: the [cache] folder of --config, else "
+        "equity.settings.cache_folder/tables)",
+    )
+    p.add_argument("--config", type=Path, help="TOML run configuration naming [cache] folder")
     return parser
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default=None,
+        help="where the street grid and Ookla summaries are computed (default: the config's "
+        '[run] engine, else local; dask needs `pip install "equity[scale]"`, see docs/scale.md)',
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (implies --engine dask; "
+        "default: start a local cluster)",
+    )
+
+
+def _engine_overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    """``engine``/``scheduler`` overrides of the configuration from --engine/--scheduler."""
+    engine = args.engine or ("dask" if args.scheduler else None)
+    return {"engine": engine, "scheduler": args.scheduler}
 
 
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, **_engine_overrides(args))
+    if args.no_cache:
+        cfg = cfg.replace(cache=False)
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
     result = pipeline.run(
         cfg, out=args.out, quiet=args.quiet, command=command, write_maps=not args.no_maps
@@ -196,7 +248,9 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
-    cfg = load_config(args.config, mode=args.mode, k=args.k, radius_km=args.radius_km)
+    cfg = load_config(
+        args.config, mode=args.mode, k=args.k, radius_km=args.radius_km, **_engine_overrides(args)
+    )
     # ranking needs the placement level (and the block groups for reach), not the street grid
     level = args.level or cfg.placement_level
     cfg = cfg.replace(placement_level=level, levels=tuple(dict.fromkeys(("blockgroup", level))))
@@ -266,6 +320,21 @@ def _cmd_validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 1
 
 
+def _cmd_cache(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity.cache import cache_size, clear_cache
+    from equity.config import load_config
+
+    folder = args.folder
+    if folder is None and args.config is not None:
+        folder = load_config(args.config).cache_folder
+    if args.action == "clear":
+        removed = clear_cache(folder)
+        print(f"equity cache: removed {removed.entries} tables from {removed.folder}")
+    else:
+        print(cache_size(folder))
+    return 0
+
+
 _COMMANDS = {
     "run": _cmd_run,
     "sample": _cmd_sample,
@@ -274,6 +343,7 @@ _COMMANDS = {
     "map": _cmd_map,
     "fetch": _cmd_fetch,
     "validate": _cmd_validate,
+    "cache": _cmd_cache,
 }
 
 

@@ -18,6 +18,11 @@ Example ``equity.toml`` (every key optional)::
     libraries = "pls_fy21_outlet_pud21i.csv"
     anchors = ["edge_geocode_publicsch.csv", "my_partners.csv"]
 
+    [run]
+    engine = "local"            # local | dask: street grid and Ookla pieces on a Dask cluster
+    scheduler = ""              # dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty = local cluster
+    workers = 2                 # worker processes of that local cluster (docs/scale.md)
+
     [grid]
     resolution = 9              # H3 resolution of the street level
     weight = "devices"          # Ookla column spreading block-group counts onto cells
@@ -50,6 +55,10 @@ Example ``equity.toml`` (every key optional)::
 
     [maps]
     title = "Digital equity index"
+
+    [cache]                     # Parquet caches of the input tables (see equity.cache)
+    enabled = true              # false (or `equity run --no-cache`): read every input afresh
+    folder = "~/.cache/equity/tables"   # default: settings.cache_folder / "tables"
 """
 
 from __future__ import annotations
@@ -83,6 +92,7 @@ REQUIRED_DATA_KEYS = ("blockgroups", "acs")
 PRESETS = ("techspark", "ddi", "svi")
 NORMALISATIONS = ("percentile", "zscore", "minmax", "rank")
 REFERENCES = ("nation", "state")
+ENGINES = ("local", "dask")
 LEVELS = ("street", "blockgroup", "tract", "town", "county", "state")
 PLACEMENT_LEVELS = ("town", "tract", "county", "blockgroup")
 MODES = ("top", "coverage", "robust")
@@ -100,6 +110,9 @@ class Config:
     data: dict[str, Any] = field(default_factory=dict)
     levels: tuple[str, ...] = ("street", "blockgroup", "tract", "town", "county")
     seed: int = settings.seed
+    engine: str = "local"
+    scheduler: str | None = None
+    workers: int = 2
     grid_resolution: int = settings.h3_resolution
     grid_weight: str = "devices"
     preset: str = "techspark"
@@ -120,6 +133,8 @@ class Config:
     states: tuple[str, ...] = ()
     existing_sites: tuple[str, ...] = ()
     title: str = "Digital equity index"
+    cache: bool = True
+    cache_folder: str | None = None
     source: str | None = None
 
     @property
@@ -152,6 +167,7 @@ def _validate(cfg: Config, earlier: list[str] | None = None) -> None:
 
     numbers = {
         "run.seed": (cfg.seed, int),
+        "run.workers": (cfg.workers, int),
         "grid.resolution": (cfg.grid_resolution, int),
         "index.n_draws": (cfg.n_draws, int),
         "index.min_indicators_per_pillar": (cfg.min_indicators_per_pillar, int),
@@ -172,6 +188,22 @@ def _validate(cfg: Config, earlier: list[str] | None = None) -> None:
     for name in ("preset", "reference", "placement_level", "mode", "grid_weight", "title"):
         if not isinstance(getattr(cfg, name), str):
             problems.append(f"{name} = {getattr(cfg, name)!r} must be text")
+    if not isinstance(cfg.cache, bool):
+        problems.append(f"cache.enabled = {cfg.cache!r} must be true or false")
+    if cfg.cache_folder is not None:
+        if not isinstance(cfg.cache_folder, str):
+            problems.append(f"cache.folder = {cfg.cache_folder!r} must be text (a folder path)")
+        elif Path(cfg.cache_folder).expanduser().exists() and not (
+            Path(cfg.cache_folder).expanduser().is_dir()
+        ):
+            problems.append(f"cache.folder = {cfg.cache_folder!r} is a file, not a folder")
+    choice("run.engine", cfg.engine, ENGINES)
+    if cfg.workers < 1:
+        problems.append(f"run.workers = {cfg.workers} must be >= 1")
+    if cfg.scheduler is not None and not isinstance(cfg.scheduler, str):
+        problems.append(f"run.scheduler = {cfg.scheduler!r} must be text (e.g. 'tcp://host:8786')")
+    elif cfg.scheduler and cfg.engine != "dask":
+        problems.append(f"run.scheduler = {cfg.scheduler!r} needs run.engine = 'dask'")
     choice("index.preset", cfg.preset, PRESETS)
     if cfg.normalisation is not None:
         choice("index.normalisation", cfg.normalisation, NORMALISATIONS)
@@ -236,7 +268,13 @@ def _join(source: str | None, problems: list[str]) -> str:
 
 
 _SECTIONS: dict[str, dict[str, str]] = {
-    "run": {"levels": "levels", "seed": "seed"},
+    "run": {
+        "levels": "levels",
+        "seed": "seed",
+        "engine": "engine",
+        "scheduler": "scheduler",
+        "workers": "workers",
+    },
     "grid": {"resolution": "grid_resolution", "weight": "grid_weight"},
     "index": {
         "preset": "preset",
@@ -258,6 +296,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "existing_sites": "existing_sites",
     },
     "maps": {"title": "title"},
+    "cache": {"enabled": "cache", "folder": "cache_folder"},
 }
 
 
@@ -332,6 +371,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
                         f"[{section}] unknown key {key!r}; valid keys are {', '.join(mapping)}"
                     )
                     continue
+                if (section, key) == ("cache", "folder") and isinstance(value, str):
+                    folder = Path(value).expanduser()  # relative to the TOML file, as data paths
+                    value = str(folder if folder.is_absolute() else (p.parent / folder).resolve())
                 values[mapping[key]] = value
     values.update({k: v for k, v in overrides.items() if v is not None})
     for name in ("levels", "existing_sites", "states"):

@@ -70,6 +70,9 @@ __all__ = [
     "allocate_to_polygons",
     "apply_crosswalk",
     "build_towns",
+    "combine_ookla_grid",
+    "combine_ookla_polygons",
+    "combine_street_grid",
     "count_points",
     "interpolate_vintage",
     "moe_from_se",
@@ -78,12 +81,15 @@ __all__ = [
     "moe_ratio",
     "moe_sum",
     "moe_weighted_mean",
+    "ookla_grid_pieces",
+    "ookla_polygon_pieces",
     "ookla_to_grid",
     "ookla_to_polygons",
     "parent_geoid",
     "polygon_crosswalk",
     "se_from_moe",
     "street_grid",
+    "street_grid_pieces",
     "street_segments",
 ]
 
@@ -648,17 +654,26 @@ def _overlay(
     ia, ib = (it, iq) if swap else (iq, it)
     ga, gb = a[ia], b[ib]
     area_a, area_b = shapely.area(ga), shapely.area(gb)
-    # q is prepared, so test "q contains t" and "t within q" with q first
+    # A pair is "a inside b" when a is within b (boundaries may touch) and no larger, "b inside
+    # a" likewise. The test does not depend on which side is queried, so a pair's area is the
+    # same whatever else `a` and `b` hold (partitioned runs give bit-identical areas).
+    # q is prepared: the fast proper-containment test first, then within/contains with q first.
+    small_a, small_b = area_a <= area_b, area_b <= area_a  # only a smaller polygon can lie inside
     if swap:
-        b_in_a = shapely.contains_properly(gb, ga)  # gb prepared: a inside b
-        a_in_b, b_in_a = b_in_a, np.zeros(len(ia), dtype=bool)
-        rest = ~a_in_b & (area_b <= area_a)  # only a smaller polygon can lie inside
+        a_in_b = shapely.contains_properly(gb, ga)  # gb prepared
+        b_in_a = np.zeros(len(ia), dtype=bool)
+        rest = ~a_in_b & small_b
         b_in_a[rest] = shapely.within(gb[rest], ga[rest])
+        rest = ~a_in_b & ~b_in_a & small_a
+        a_in_b[rest] = shapely.contains(gb[rest], ga[rest])
     else:
-        b_in_a = shapely.contains_properly(ga, gb)
+        b_in_a = shapely.contains_properly(ga, gb)  # ga prepared
         a_in_b = np.zeros(len(ia), dtype=bool)
-        rest = ~b_in_a & (area_a <= area_b)  # only a smaller polygon can lie inside
+        rest = ~b_in_a & small_a
         a_in_b[rest] = shapely.within(ga[rest], gb[rest])
+        rest = ~b_in_a & ~a_in_b & small_b
+        b_in_a[rest] = shapely.contains(ga[rest], gb[rest])
+    # equal polygons are inside each other: both areas are then the same
     area = np.where(a_in_b, area_a, np.where(b_in_a, area_b, 0.0))
     other = ~(a_in_b | b_in_a)
     pieces = None
@@ -688,12 +703,18 @@ def _ancillary_mass(pieces: np.ndarray, layer: np.ndarray, mass: np.ndarray) -> 
     out = np.zeros(len(pieces))
     if not len(layer):
         return out
+    # pairs in (piece, feature) order: each piece sums its features' mass in the same order
+    # whichever subset of the layer (in its order) a partitioned run passes
     if kinds <= {3, 6}:  # polygons
         ip, il, area, _ = _overlay(pieces, layer)
+        order = np.lexsort((il, ip))
+        ip, il, area = ip[order], il[order], area[order]
         density = mass / shapely.area(layer)
         np.add.at(out, ip, density[il] * area)
     elif kinds <= {1, 2, 5}:  # lines
         il, ip = STRtree(pieces).query(layer, predicate="intersects")
+        order = np.lexsort((il, ip))
+        il, ip = il[order], ip[order]
         length = shapely.length(shapely.intersection(layer[il], pieces[ip]))
         total = shapely.length(layer)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -701,6 +722,8 @@ def _ancillary_mass(pieces: np.ndarray, layer: np.ndarray, mass: np.ndarray) -> 
         np.add.at(out, ip, density[il] * length)
     elif kinds <= {0, 4}:  # points
         il, ip = STRtree(pieces).query(layer, predicate="intersects")
+        order = np.lexsort((ip, il))  # a point on a shared edge: the piece listed first
+        il, ip = il[order], ip[order]
         first = np.unique(il, return_index=True)[1]
         np.add.at(out, ip[first], mass[il[first]])
     else:
@@ -835,7 +858,10 @@ def _hexagons(cells: np.ndarray) -> np.ndarray:
     six = n == 6
     if six.any():
         arr = np.asarray([rings[i] for i in np.flatnonzero(six)], dtype=float)[:, :, ::-1]
-        out[six] = shapely.polygons(np.concatenate([arr, arr[:, :1]], axis=1))
+        # closed rings first: shapely builds polygons from rings twice as fast as from a
+        # (n, 7, 2) coordinate array
+        closed = np.ascontiguousarray(np.concatenate([arr, arr[:, :1]], axis=1))
+        out[six] = shapely.polygons(shapely.linearrings(closed))
     for i in np.flatnonzero(~six):  # the 12 pentagons per resolution
         ring = np.asarray(rings[i], dtype=float)[:, ::-1]
         out[i] = shapely.Polygon(ring)
@@ -952,6 +978,26 @@ def street_grid(
     """
     counts = _as_list(counts)
     medians = dict(medians or {})
+    _check_street_grid(
+        blockgroups, counts=counts, medians=medians, tiles=tiles, weight_column=weight_column
+    )
+    pieces = street_grid_pieces(
+        blockgroups, resolution=resolution, tiles=tiles, weight_column=weight_column
+    )
+    return combine_street_grid(
+        blockgroups, pieces, counts=counts, medians=medians, drop_empty=drop_empty
+    )
+
+
+def _check_street_grid(
+    blockgroups: gpd.GeoDataFrame,
+    *,
+    counts: Sequence[str],
+    medians: Mapping[str, str],
+    tiles: gpd.GeoDataFrame | None,
+    weight_column: str | None,
+) -> pd.Series:
+    """Validate :func:`street_grid`'s inputs before the heavy work; the GEOIDs as strings."""
     _check_geo(blockgroups, name="street_grid: blockgroups")
     _require_columns(
         blockgroups,
@@ -962,19 +1008,74 @@ def street_grid(
     if ids.duplicated().any():
         msg = f"street_grid: blockgroups has duplicate GEOIDs (e.g. {ids[ids.duplicated()].iloc[0]!r})"
         raise SchemaError(msg)
-    if tiles is not None:  # validate before the heavy work
+    if tiles is not None:
         _check_geo(tiles, name="street_grid: tiles")
         if weight_column is not None:
             _require_columns(tiles, [weight_column], name="street_grid: tiles")
+    return ids
+
+
+#: Columns of :func:`street_grid_pieces`.
+PIECE_COLUMNS = ("source_GEOID", "target_GEOID", "weight", "weight_method", "area_m2")
+
+
+def street_grid_pieces(
+    blockgroups: gpd.GeoDataFrame,
+    *,
+    resolution: int = 9,
+    tiles: gpd.GeoDataFrame | None = None,
+    weight_column: str | None = "devices",
+) -> pd.DataFrame:
+    """The expensive part of :func:`street_grid`: block groups cut by H3 cells, with weights.
+
+    Covers the block groups with H3 cells, intersects them, measures the ancillary mass of
+    `tiles` in each piece and turns it into per-block-group weights. A block group's pieces
+    and weights depend only on its own polygon and the tiles overlapping it, so any set of
+    block groups (a county, a state) can be processed on its own, given at least the tiles
+    whose bounds meet the block groups' bounds, and give bit-identical rows
+    (:func:`combine_street_grid` then merges the cells shared across sets).
+
+    Parameters
+    ----------
+    blockgroups
+        Block-group polygons with ``GEOID`` (other columns are ignored).
+    resolution, tiles, weight_column
+        As for :func:`street_grid`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per piece with a positive weight, ordered by block group (as in
+        `blockgroups`) then cell: ``source_GEOID``, ``target_GEOID`` (H3 cell),
+        ``weight`` (sums to 1 per block group), ``weight_method`` (``"ancillary"`` or
+        ``"area"``), ``area_m2``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> bg = gpd.GeoDataFrame({"GEOID": ["900010001001"]},
+    ...     geometry=[shapely.box(-77.01, 38.0, -77.0, 38.01)], crs="EPSG:4326")
+    >>> pieces = street_grid_pieces(bg)
+    >>> list(pieces.columns), float(pieces["weight"].sum().round(12))
+    (['source_GEOID', 'target_GEOID', 'weight', 'weight_method', 'area_m2'], 1.0)
+    """
+    ids = _check_street_grid(
+        blockgroups, counts=[], medians={}, tiles=tiles, weight_column=weight_column
+    )
     geo4326 = np.asarray(blockgroups.geometry.to_crs(OUT_CRS).array, dtype=object)
     cells = _cells_covering(geo4326, resolution, tiling=True)
-    hex4326 = _hexagons(cells)
-    hex_area = np.asarray(gpd.GeoSeries(hex4326, crs=OUT_CRS).to_crs(AREA_CRS).array, dtype=object)
+    hex_area = np.asarray(
+        gpd.GeoSeries(_hexagons(cells), crs=OUT_CRS).to_crs(AREA_CRS).array, dtype=object
+    )
     bg_area = _area_geoms(blockgroups)
     ib, ic, area, pieces = _overlay(bg_area, hex_area, geometry=tiles is not None)
-
+    # canonical order (block group, then cell in H3 string order: `cells` is sorted), so the
+    # per-block-group sums below add in the same order whichever cells the cover held
+    order = np.lexsort((ic, ib))
+    ib, ic, area = ib[order], ic[order], area[order]
     mass = np.zeros(len(ib))
-    if tiles is not None:
+    if tiles is not None and pieces is not None:
+        pieces = pieces[order]
         layer = _area_geoms(tiles)
         tmass = _ancillary_weights(tiles, layer, weight_column)
         keep = tmass > 0
@@ -991,10 +1092,82 @@ def street_grid(
     weight = np.where(use_mass, mass / np.where(use_mass, bg_mass[ib], 1.0), area / bg_cover[ib])
     pos = weight > 0
     ib, ic, weight, use_mass, area = ib[pos], ic[pos], weight[pos], use_mass[pos], area[pos]
-    table = pd.DataFrame(blockgroups.drop(columns=blockgroups.geometry.name)).assign(GEOID=ids)
+    return pd.DataFrame(
+        {
+            "source_GEOID": pd.array(ids.to_numpy(dtype=object)[ib], dtype="str"),
+            "target_GEOID": pd.array(cells[ic].astype(object), dtype="str"),
+            "weight": weight,
+            "weight_method": pd.array(
+                np.where(use_mass, "ancillary", "area").astype(object), dtype="str"
+            ),
+            "area_m2": area,
+        }
+    )
+
+
+def combine_street_grid(
+    blockgroups: gpd.GeoDataFrame,
+    pieces: pd.DataFrame,
+    *,
+    counts: Sequence[str],
+    medians: Mapping[str, str] | None = None,
+    drop_empty: bool = True,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The cheap part of :func:`street_grid`: cells and crosswalk from the pieces.
+
+    Parameters
+    ----------
+    blockgroups
+        Every block group (``GEOID``, the counts, their MOEs, medians), as for
+        :func:`street_grid`.
+    pieces
+        :func:`street_grid_pieces` of `blockgroups`, in one table or concatenated from
+        several disjoint sets of block groups in any order.
+    counts, medians, drop_empty
+        As for :func:`street_grid`.
+
+    Returns
+    -------
+    cells, crosswalk
+        As :func:`street_grid`. The pieces are first put in a canonical order (block group
+        as in `blockgroups`, then cell), so the result does not depend on how the block
+        groups were split or in which order the parts arrived.
+
+    Raises
+    ------
+    SchemaError
+        When `pieces` lacks a column or names a block group not in `blockgroups`.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> bg = gpd.GeoDataFrame({"GEOID": ["900010001001"], "households": [120.0]},
+    ...     geometry=[shapely.box(-77.01, 38.0, -77.0, 38.01)], crs="EPSG:4326")
+    >>> cells, xw = combine_street_grid(bg, street_grid_pieces(bg), counts=["households"])
+    >>> float(round(cells["households"].sum(), 9))
+    120.0
+    """
+    counts = _as_list(counts)
+    medians = dict(medians or {})
+    ids = _check_street_grid(
+        blockgroups, counts=counts, medians=medians, tiles=None, weight_column=None
+    )
+    _require_columns(pieces, PIECE_COLUMNS, name="combine_street_grid: pieces")
+    bg_pos = pd.Index(ids).get_indexer(pieces["source_GEOID"].astype(object))
+    if (bg_pos < 0).any():
+        bad = pieces["source_GEOID"].iloc[int(np.flatnonzero(bg_pos < 0)[0])]
+        msg = f"combine_street_grid: pieces name block group {bad!r}, which is not in blockgroups"
+        raise SchemaError(msg)
+    cell_ids = np.asarray(pieces["target_GEOID"].astype(object).to_numpy(), dtype=str)
     # cells in use, coded 0..n-1 in H3 order
-    used, t_codes = np.unique(ic, return_inverse=True)
+    used, t_codes = np.unique(cell_ids, return_inverse=True)
+    order = np.lexsort((t_codes, bg_pos))
+    ib, t_codes = bg_pos[order], t_codes[order]
+    weight = pieces["weight"].to_numpy(dtype=float)[order]
+    use_mass = (pieces["weight_method"].astype(object) == "ancillary").to_numpy(dtype=bool)[order]
+    area = pieces["area_m2"].to_numpy(dtype=float)[order]
     n_t = len(used)
+    table = pd.DataFrame(blockgroups.drop(columns=blockgroups.geometry.name)).assign(GEOID=ids)
     moved = _move(table, ib, t_codes, weight, n_t, counts=counts, medians=medians, skipna=False)
 
     # parents: the block group contributing most of households (or of the first count)
@@ -1008,7 +1181,7 @@ def street_grid(
     bg_ids = ids.to_numpy(dtype=object)
     res = pd.DataFrame(
         {
-            "GEOID": pd.array(cells[used[keep_cell]].astype(object), dtype="str"),
+            "GEOID": pd.array(used[keep_cell].astype(object), dtype="str"),
             "level": "street",
             "blockgroup_GEOID": pd.array(bg_ids[ib[dom[keep_cell]]], dtype="str"),
         }
@@ -1021,13 +1194,13 @@ def street_grid(
     )
     for col, values in moved.items():
         res[col] = values[keep_cell]
-    out = gpd.GeoDataFrame(res, geometry=hex4326[used[keep_cell]], crs=OUT_CRS)
+    out = gpd.GeoDataFrame(res, geometry=_hexagons(used[keep_cell]), crs=OUT_CRS)
 
     piece_keep = keep_cell[t_codes]
     xw = pd.DataFrame(
         {
             "source_GEOID": pd.array(bg_ids[ib[piece_keep]], dtype="str"),
-            "target_GEOID": pd.array(cells[ic[piece_keep]].astype(object), dtype="str"),
+            "target_GEOID": pd.array(used[t_codes[piece_keep]].astype(object), dtype="str"),
             "weight": weight[piece_keep],
             "weight_method": pd.array(
                 np.where(use_mass[piece_keep], "ancillary", "area").astype(object), dtype="str"
@@ -1035,12 +1208,12 @@ def street_grid(
             "area_m2": area[piece_keep],
         }
     )
-    n_area = int((bg_mass <= 0).sum())
+    n_area = len(ids) - len(np.unique(ib[use_mass]))
     log.info(
-        "street grid: %d block groups -> %d H3 res-%d cells (%d block groups by area weights)",
+        "street grid: %d block groups -> %d H3 res-%s cells (%d block groups by area weights)",
         len(ids),
         len(out),
-        resolution,
+        h3.get_resolution(str(used[0])) if n_t else "?",
         n_area,
     )
     return out, xw
@@ -1179,12 +1352,60 @@ def ookla_to_polygons(
     tile means, not single tests); likewise for 100/20.
     """
     tt = _tile_table(tiles, name="ookla_to_polygons: tiles")
+    ids = _check_ookla_polygons(polygons, id_column=id_column)
+    pieces = ookla_polygon_pieces(tiles, polygons, method=method)
+    return _polygon_summary(
+        tt, ids, pieces, id_column=id_column, min_tests=min_tests, method=method
+    )
+
+
+def _check_ookla_polygons(polygons: gpd.GeoDataFrame, *, id_column: str) -> pd.Series:
     _check_geo(polygons, name="ookla_to_polygons: polygons")
     _require_columns(polygons, [id_column], name="ookla_to_polygons: polygons")
     ids = polygons[id_column]
     if ids.duplicated().any():
         msg = f"ookla_to_polygons: polygons has duplicate {id_column!r} (e.g. {ids[ids.duplicated()].iloc[0]!r})"
         raise SchemaError(msg)
+    return ids
+
+
+def ookla_polygon_pieces(
+    tiles: gpd.GeoDataFrame,
+    polygons: gpd.GeoDataFrame,
+    *,
+    method: Literal["area", "centroid"] = "area",
+) -> pd.DataFrame:
+    """The expensive part of :func:`ookla_to_polygons`: which share of each tile each polygon gets.
+
+    A tile's shares depend only on the tile and the polygons overlapping it, so disjoint sets
+    of tiles (each with at least the polygons whose bounds meet the tiles' bounds) can be
+    processed apart and give bit-identical rows.
+
+    Parameters
+    ----------
+    tiles
+        Ookla tiles (only the geometry is used).
+    polygons
+        Places (only the geometry is used).
+    method
+        As for :func:`ookla_to_polygons`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tile`` (row position in `tiles`), ``polygon`` (row position in `polygons`),
+        ``share`` (of the tile's tests and devices), ordered by tile then polygon.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame(geometry=[shapely.box(0.0, 0.0, 0.01, 0.01)], crs="EPSG:4326")
+    >>> polys = gpd.GeoDataFrame(geometry=[shapely.box(-1.0, -1.0, 0.005, 1.0)], crs="EPSG:4326")
+    >>> ookla_polygon_pieces(tiles, polys)["share"].round(9).tolist()
+    [0.5]
+    """
+    _check_geo(tiles, name="ookla_to_polygons: tiles")
+    _check_geo(polygons, name="ookla_to_polygons: polygons")
     tile_geo = _area_geoms(tiles)
     poly_geo = _area_geoms(polygons)
     if method == "area":
@@ -1192,19 +1413,99 @@ def ookla_to_polygons(
         share = area / shapely.area(tile_geo)[it]
     elif method == "centroid":
         it, ip = STRtree(poly_geo).query(shapely.centroid(tile_geo), predicate="intersects")
-        first = np.unique(it, return_index=True)[1]
-        it, ip = it[first], ip[first]
         share = np.ones(len(it))
     else:
         msg = f"ookla_to_polygons: unknown method {method!r}; valid: 'area', 'centroid'"
         raise SchemaError(msg)
-    out = _summarise_ookla(it, ip, share, len(polygons), tt, min_tests)
+    order = np.lexsort((ip, it))
+    it, ip, share = it[order], ip[order], share[order]
+    if method == "centroid":  # a centroid on a shared border: the polygon listed first
+        first = np.unique(it, return_index=True)[1]
+        it, ip, share = it[first], ip[first], share[first]
+    return pd.DataFrame({"tile": it, "polygon": ip, "share": share})
+
+
+def combine_ookla_polygons(
+    tiles: gpd.GeoDataFrame,
+    polygons: gpd.GeoDataFrame,
+    pieces: pd.DataFrame,
+    *,
+    id_column: str = "GEOID",
+    min_tests: float = settings.min_ookla_tests,
+) -> pd.DataFrame:
+    """The cheap part of :func:`ookla_to_polygons`: summaries from the tile pieces.
+
+    Parameters
+    ----------
+    tiles, polygons, id_column, min_tests
+        As for :func:`ookla_to_polygons` (every tile and polygon).
+    pieces
+        :func:`ookla_polygon_pieces` with ``tile`` and ``polygon`` as row positions in
+        `tiles` and `polygons`, in one table or concatenated from disjoint sets of tiles in
+        any order (they are put in canonical order first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`ookla_to_polygons`.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame({"download_mbps": [50.0], "upload_mbps": [10.0],
+    ...     "tests": [8.0], "devices": [2.0]},
+    ...     geometry=[shapely.box(0.0, 0.0, 0.01, 0.01)], crs="EPSG:4326")
+    >>> polys = gpd.GeoDataFrame({"GEOID": ["a"]},
+    ...     geometry=[shapely.box(-1.0, -1.0, 1.0, 1.0)], crs="EPSG:4326")
+    >>> out = combine_ookla_polygons(tiles, polys, ookla_polygon_pieces(tiles, polys))
+    >>> float(out["ookla_tests"].iloc[0])
+    8.0
+    """
+    tt = _tile_table(tiles, name="ookla_to_polygons: tiles")
+    ids = _check_ookla_polygons(polygons, id_column=id_column)
+    return _polygon_summary(tt, ids, pieces, id_column=id_column, min_tests=min_tests)
+
+
+def _canonical_pieces(
+    pieces: pd.DataFrame, target: str, n_tiles: int, n_targets: int | None, *, name: str
+) -> pd.DataFrame:
+    """Pieces sorted by (tile, target), checked against the tables they point into."""
+    _require_columns(pieces, ["tile", target, "share"], name=name)
+    tile = pieces["tile"].to_numpy(dtype=np.intp)
+    bad = (tile < 0) | (tile >= n_tiles)
+    if n_targets is not None:
+        tgt = pieces[target].to_numpy(dtype=np.intp)
+        bad |= (tgt < 0) | (tgt >= n_targets)
+    if bad.any():
+        msg = f"{name}: piece {int(np.flatnonzero(bad)[0])} points outside the tiles or targets"
+        raise SchemaError(msg)
+    if n_targets is not None:
+        order = np.lexsort((pieces[target].to_numpy(), tile))
+    else:
+        order = np.lexsort((np.asarray(pieces[target].astype(object).to_numpy(), dtype=str), tile))
+    return pieces.iloc[order]
+
+
+def _polygon_summary(
+    tt: pd.DataFrame,
+    ids: pd.Series,
+    pieces: pd.DataFrame,
+    *,
+    id_column: str,
+    min_tests: float,
+    method: str = "area",
+) -> pd.DataFrame:
+    name = "ookla_to_polygons: pieces"
+    pieces = _canonical_pieces(pieces, "polygon", len(tt), len(ids), name=name)
+    it = pieces["tile"].to_numpy(dtype=np.intp)
+    ip = pieces["polygon"].to_numpy(dtype=np.intp)
+    out = _summarise_ookla(it, ip, pieces["share"].to_numpy(dtype=float), len(ids), tt, min_tests)
     res = pd.DataFrame({id_column: ids.to_numpy(), **out})
     res.attrs["ookla_tests_outside"] = float(tt["tests"].sum() - out["ookla_tests"].sum())
     log.info(
         "ookla: %d tiles onto %d polygons (%s), %.0f tests outside",
-        len(tiles),
-        len(polygons),
+        len(tt),
+        len(ids),
         method,
         res.attrs["ookla_tests_outside"],
     )
@@ -1241,18 +1542,100 @@ def ookla_to_grid(
     conserved exactly); speeds are test-weighted (and device-weighted) means over the pieces.
     """
     tt = _tile_table(tiles, name="ookla_to_grid: tiles")
+    pieces = ookla_grid_pieces(tiles, resolution=resolution)
+    return _grid_summary(tt, pieces, min_tests=min_tests, resolution=resolution)
+
+
+def ookla_grid_pieces(tiles: gpd.GeoDataFrame, *, resolution: int = 9) -> pd.DataFrame:
+    """The expensive part of :func:`ookla_to_grid`: which share of each tile each H3 cell gets.
+
+    A tile's shares depend only on the tile, so disjoint sets of tiles can be processed
+    apart and give bit-identical rows.
+
+    Parameters
+    ----------
+    tiles
+        Ookla tiles (only the geometry is used).
+    resolution
+        H3 resolution of the cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tile`` (row position in `tiles`), ``GEOID`` (H3 cell), ``share`` (of the tile's
+        tests and devices; a tile's shares sum to 1), ordered by tile then cell.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame(geometry=[shapely.box(0.0, 0.0, 0.01, 0.01)], crs="EPSG:4326")
+    >>> float(ookla_grid_pieces(tiles)["share"].sum().round(12))
+    1.0
+    """
+    _check_geo(tiles, name="ookla_to_grid: tiles")
     geo4326 = np.asarray(tiles.geometry.to_crs(OUT_CRS).array, dtype=object)
     cells = _cells_covering(geo4326, resolution, tiling=True)  # tiles never overlap
     hexes = np.asarray(
         gpd.GeoSeries(_hexagons(cells), crs=OUT_CRS).to_crs(AREA_CRS).array, dtype=object
     )
     it, ic, area, _ = _overlay(_area_geoms(tiles), hexes)
+    order = np.lexsort((ic, it))  # `cells` is sorted: (tile, cell in H3 order)
+    it, ic, area = it[order], ic[order], area[order]
     covered = np.bincount(it, weights=area, minlength=len(tiles))
     share = area / covered[it]
-    used, codes = np.unique(ic, return_inverse=True)
+    return pd.DataFrame(
+        {"tile": it, "GEOID": pd.array(cells[ic].astype(object), dtype="str"), "share": share}
+    )
+
+
+def combine_ookla_grid(
+    tiles: gpd.GeoDataFrame,
+    pieces: pd.DataFrame,
+    *,
+    min_tests: float = settings.min_ookla_tests,
+) -> pd.DataFrame:
+    """The cheap part of :func:`ookla_to_grid`: cell summaries from the tile pieces.
+
+    Parameters
+    ----------
+    tiles, min_tests
+        As for :func:`ookla_to_grid` (every tile).
+    pieces
+        :func:`ookla_grid_pieces` with ``tile`` as row positions in `tiles`, in one table or
+        concatenated from disjoint sets of tiles in any order (they are put in canonical
+        order first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`ookla_to_grid`.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> tiles = gpd.GeoDataFrame({"download_mbps": [50.0], "upload_mbps": [10.0],
+    ...     "tests": [8.0], "devices": [2.0]},
+    ...     geometry=[shapely.box(0.0, 0.0, 0.01, 0.01)], crs="EPSG:4326")
+    >>> out = combine_ookla_grid(tiles, ookla_grid_pieces(tiles))
+    >>> float(out["ookla_tests"].sum().round(9))
+    8.0
+    """
+    tt = _tile_table(tiles, name="ookla_to_grid: tiles")
+    return _grid_summary(tt, pieces, min_tests=min_tests)
+
+
+def _grid_summary(
+    tt: pd.DataFrame, pieces: pd.DataFrame, *, min_tests: float, resolution: int | None = None
+) -> pd.DataFrame:
+    pieces = _canonical_pieces(pieces, "GEOID", len(tt), None, name="ookla_to_grid: pieces")
+    it = pieces["tile"].to_numpy(dtype=np.intp)
+    used, codes = np.unique(
+        np.asarray(pieces["GEOID"].astype(object).to_numpy(), dtype=str), return_inverse=True
+    )
+    share = pieces["share"].to_numpy(dtype=float)
     out = _summarise_ookla(it, codes, share, len(used), tt, min_tests)
-    res = pd.DataFrame({"GEOID": pd.array(cells[used].astype(object), dtype="str"), **out})
-    log.info("ookla: %d tiles onto %d H3 res-%d cells", len(tiles), len(res), resolution)
+    res = pd.DataFrame({"GEOID": pd.array(used.astype(object), dtype="str"), **out})
+    log.info("ookla: %d tiles onto %d H3 res-%s cells", len(tt), len(res), resolution or "?")
     return res
 
 

@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from equity import _io, geographies, hotspots, index, indicators, placement, sample, sources
+from equity import engine as engine_
 from equity import export as export_
 from equity import maps as maps_
+from equity.cache import TableCache, frame_digest
 from equity.config import Config
 from equity.errors import DataError, EquityError
 
@@ -111,6 +113,9 @@ class Dataset:
     provenance
         One dict per loaded source (``source``, ``title``, ``publisher``, ``vintage``,
         ``licence``, ``attribution``, ``path``).
+    cache
+        The table cache the inputs went through (disabled when ``[cache] enabled = false``),
+        for later stages to cache theirs (see :mod:`equity.cache`); None when built by hand.
     """
 
     boundaries: dict[str, gpd.GeoDataFrame]
@@ -120,6 +125,7 @@ class Dataset:
     business: pd.DataFrame | None = None
     anchors: gpd.GeoDataFrame | None = None
     provenance: list[dict[str, Any]] = field(default_factory=list)
+    cache: TableCache | None = None
 
 
 @dataclass
@@ -148,19 +154,39 @@ def _input_paths(cfg: Config) -> dict[str, Any]:
     return {SAMPLE_KEYS[k]: v for k, v in files.items() if k in SAMPLE_KEYS}
 
 
-def load_dataset(cfg: Config) -> Dataset:
+def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     """Read every configured input (or the bundled sample) through the real readers.
+
+    Each reader call goes through the table cache (:mod:`equity.cache`), keyed by its input
+    file (path, size, mtime, content), the reader's arguments and the readers' source: a
+    second run with unchanged inputs reads the stored Parquet tables instead.
 
     Parameters
     ----------
     cfg
-        Run configuration.
+        Run configuration (``cache``, ``cache_folder``).
+    cache
+        Table cache to use; by default one in ``cfg.cache_folder`` (or
+        ``settings.cache_folder / "tables"``), disabled when ``cfg.cache`` is False.
 
     Returns
     -------
     Dataset
-        The loaded tables and their provenance.
+        The loaded tables, their provenance and the cache (``Dataset.cache``).
     """
+    if cache is None:
+        cache = TableCache(cfg.cache_folder, enabled=cfg.cache)
+
+    def read(reader: str, path: Any, **kwargs: Any) -> Any:
+        func = getattr(sources, reader)  # looked up per call, so tests can replace a reader
+        return cache.table(
+            reader,
+            {"path": str(path), "kwargs": kwargs},  # attrs["path"] keeps the path as given
+            lambda: func(path, **kwargs),
+            inputs=[path],
+            code=sources,
+        )
+
     paths = _input_paths(cfg)
     prov: list[dict[str, Any]] = []
     levels = {
@@ -173,31 +199,31 @@ def load_dataset(cfg: Config) -> Dataset:
     boundaries: dict[str, gpd.GeoDataFrame] = {}
     for key, level in levels.items():
         if key in paths:
-            gdf = sources.read_boundaries(paths[key])
+            gdf = read("read_boundaries", paths[key])
             _record(prov, gdf)
             boundaries[level] = gdf
-    acs = sources.read_acs(paths["acs"])
+    acs = read("read_acs", paths["acs"])
     _record(prov, acs)
     tiles = usage = business = anchors = None
     if "ookla" in paths:
-        tiles = sources.read_ookla(paths["ookla"])
+        tiles = read("read_ookla", paths["ookla"])
         _record(prov, tiles)
     if "usage" in paths:
-        usage = sources.read_broadband_usage(paths["usage"])
+        usage = read("read_broadband_usage", paths["usage"])
         _record(prov, usage)
     if "business" in paths:
-        business = sources.read_business_patterns(paths["business"])
+        business = read("read_business_patterns", paths["business"])
         _record(prov, business)
     points = []
     if "libraries" in paths:
-        libs = sources.read_libraries(paths["libraries"])
+        libs = read("read_libraries", paths["libraries"])
         _record(prov, libs)
         libs = libs.assign(kind="library", anchor_id=libs["library_id"])
         points.append(libs)
     for key in ("schools", "anchors"):
         value = paths.get(key)
         for p in value if isinstance(value, list) else [value] if value else []:
-            pts = sources.read_anchors(p)
+            pts = read("read_anchors", p)
             _record(prov, pts)
             points.append(pts)
     if points:
@@ -207,7 +233,11 @@ def load_dataset(cfg: Config) -> Dataset:
             geometry="geometry",
             crs="EPSG:4326",
         )
-    return Dataset(boundaries, acs, tiles, usage, business, anchors, prov)
+    if cache.enabled:
+        log.info(
+            "inputs: %d tables from the cache, %d read (%s)", cache.hits, cache.misses, cache.folder
+        )
+    return Dataset(boundaries, acs, tiles, usage, business, anchors, prov, cache)
 
 
 def _count_columns(counts: pd.DataFrame) -> list[str]:
@@ -399,7 +429,11 @@ def _distance_indicators(
 
 
 def build_levels(
-    ds: Dataset, cfg: Config, *, progress: Progress | None = None
+    ds: Dataset,
+    cfg: Config,
+    *,
+    progress: Progress | None = None,
+    engine: engine_.Engine | None = None,
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     """Counts at every level, indicators, index and hot spots.
 
@@ -408,9 +442,13 @@ def build_levels(
     ds
         Loaded dataset.
     cfg
-        Run configuration (levels, grid, index settings).
+        Run configuration (levels, grid, index settings, ``engine``).
     progress
         Progress reporter.
+    engine
+        Where the street grid and Ookla summaries are computed; default: the engine of
+        ``cfg.engine`` (``equity.engine.engine_from_config``), closed on return. The results
+        are identical whichever engine runs them.
 
     Returns
     -------
@@ -419,6 +457,41 @@ def build_levels(
         (``draws``: Monte Carlo index draws of the placement level).
     """
     progress = progress or Progress(quiet=True)
+    if engine is not None:
+        return _build_levels(ds, cfg, progress, engine)
+    if cfg.engine == "local":
+        eng = engine_.engine_from_config(cfg)
+    else:
+        with progress.step(f"starting the {cfg.engine} engine"):
+            eng = engine_.engine_from_config(cfg)
+    with eng:
+        return _build_levels(ds, cfg, progress, eng)
+
+
+class _Digests:
+    """Content digests of a dataset's large tables, computed once and only when needed."""
+
+    def __init__(self, ds: Dataset, *, enabled: bool) -> None:
+        self._ds = ds
+        self._enabled = enabled
+        self._tiles: str | None = None
+
+    def tiles(self) -> str | None:
+        if self._enabled and self._tiles is None and self._ds.tiles is not None:
+            self._tiles = frame_digest(self._ds.tiles)
+        return self._tiles
+
+    def of(self, df: pd.DataFrame) -> str | None:
+        return frame_digest(df) if self._enabled else None
+
+
+def _build_levels(
+    ds: Dataset, cfg: Config, progress: Progress, eng: engine_.Engine
+) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+    # the street grid and Ookla summaries go through the table cache too, keyed by the
+    # content of their input tables (results do not depend on the engine)
+    cache = ds.cache if ds.cache is not None else TableCache(enabled=False)
+    digests = _Digests(ds, enabled=cache.enabled)
     with progress.step("counts and margins of error by block group"):
         counts = indicators.counts_from_acs(ds.acs)
         bg_poly = ds.boundaries.get("blockgroup")
@@ -453,15 +526,32 @@ def build_levels(
     cell_town = None
     town_polygons = ds.boundaries.get("town")
     if "street" in cfg.levels or ("town" in cfg.levels and town_polygons is not None):
-        with progress.step(f"street grid (H3 resolution {cfg.grid_resolution})"):
-            cells, xwalk = geographies.street_grid(
-                bg,
-                counts=count_cols,
-                resolution=cfg.grid_resolution,
-                tiles=ds.tiles,
-                weight_column=cfg.grid_weight,
-                medians=medians,
-            )
+        on = "" if eng.name == "local" else f", {eng.describe()}"
+        with progress.step(f"street grid (H3 resolution {cfg.grid_resolution}{on})"):
+            grid: dict[str, tuple[gpd.GeoDataFrame, pd.DataFrame]] = {}
+
+            def street() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+                if "v" not in grid:  # one computation feeds both cache entries
+                    grid["v"] = eng.street_grid(
+                        bg,
+                        counts=count_cols,
+                        resolution=cfg.grid_resolution,
+                        tiles=ds.tiles,
+                        weight_column=cfg.grid_weight,
+                        medians=medians,
+                    )
+                return grid["v"]
+
+            key = {
+                "blockgroups": digests.of(bg),
+                "tiles": digests.tiles(),
+                "counts": count_cols,
+                "medians": medians,
+                "resolution": cfg.grid_resolution,
+                "weight": cfg.grid_weight,
+            }
+            cells = cache.table("street_grid_cells", key, lambda: street()[0], code=geographies)
+            xwalk = cache.table("street_grid_crosswalk", key, lambda: street()[1], code=geographies)
             cells = cells.copy()
             cells["level"] = "street"
             cells["NAME"] = "Cell " + cells["GEOID"].astype(str)
@@ -518,10 +608,17 @@ def build_levels(
         table = tables[level]
         with progress.step(f"indicators and index: {level} ({len(table):,} places)"):
             if ds.tiles is not None:
-                if level == "street":
-                    speeds = geographies.ookla_to_grid(ds.tiles, resolution=cfg.grid_resolution)
-                else:
-                    speeds = geographies.ookla_to_polygons(ds.tiles, table)
+                # every level, the street grid too, takes its tiles' area shares of its own
+                # polygons: for the street level that reuses the cells' hexagons (six times
+                # faster than ookla_to_grid covering the tiles with cells afresh; equal on
+                # the populated cells to 1e-13)
+                places = table[["GEOID", "geometry"]]
+                speeds = cache.table(
+                    "ookla_to_polygons",
+                    {"tiles": digests.tiles(), "polygons": digests.of(places)},
+                    lambda places=places: eng.ookla_to_polygons(ds.tiles, places),
+                    code=geographies,
+                )
                 table = table.merge(speeds, on="GEOID", how="left")
             if context is not None and "county_GEOID" in table:
                 table = table.merge(context, on="county_GEOID", how="left")
@@ -610,6 +707,7 @@ def run(
     quiet: bool = False,
     command: str | None = None,
     write_maps: bool = True,
+    cache: TableCache | None = None,
 ) -> RunResult:
     """Run the whole job: load, levels, index, placement, maps, exports.
 
@@ -626,6 +724,8 @@ def run(
         The command line recorded in METHODS.md (defaults to ``equity run`` with `out`).
     write_maps
         Write the HTML maps (and PNGs) under ``out/maps``.
+    cache
+        Table cache of the inputs (see :func:`load_dataset`); by default from `cfg`.
 
     Returns
     -------
@@ -636,7 +736,12 @@ def run(
     progress = Progress(quiet=quiet)
     out = Path(out)
     with progress.step("loading inputs" + (" (bundled sample region)" if cfg.uses_sample else "")):
-        ds = load_dataset(cfg)
+        ds = load_dataset(cfg, cache=cache)
+    if ds.cache is not None and ds.cache.enabled:
+        progress.write(
+            f"[{progress.elapsed():6.1f}s]   inputs: {ds.cache.hits} from the table cache, "
+            f"{ds.cache.misses} read ({ds.cache.folder})"
+        )
     levels, extras = build_levels(ds, cfg, progress=progress)
     business = None
     context = extras.get("county_context")

@@ -5,11 +5,15 @@ the test with a reason; in CI (``CI`` set) it fails, because those tests are the
 contact with reality.
 
 ``sample_paths``: the bundled sample region, generated once per session into a temporary cache.
+
+Every test runs with ``equity.settings.cache_folder`` in a session-wide temporary folder, so the
+sample region and the table cache (``equity.cache``) never land in the user's real cache.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,17 @@ SHARED_DATA = Path(
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ``settings.cache_folder`` at a temporary folder for the whole session."""
+    from equity import settings
+
+    folder = tmp_path_factory.mktemp("equity-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(settings, "cache_folder", folder)
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,676 @@
+"""Where the heavy geometry of a run is computed: on this machine, or partitioned on Dask.
+
+The expensive steps of :func:`equity.pipeline.build_levels` are the street grid
+(:func:`equity.geographies.street_grid`: H3 cover, overlay, ancillary mass) and the Ookla
+summaries (:func:`~equity.geographies.ookla_to_grid`,
+:func:`~equity.geographies.ookla_to_polygons`). Each is split in :mod:`equity.geographies`
+into a *pieces* function, whose rows for one block group (or one tile) depend only on that
+block group (tile) and the features overlapping it, and a cheap *combine* function that
+orders the pieces canonically and sums them. An engine decides where the pieces are computed:
+
+* :class:`LocalEngine` (``engine = "local"``, the default) calls the stage functions directly;
+  it never imports dask.
+* :class:`DaskEngine` (``engine = "dask"``) partitions the block groups by county (or state)
+  and the tiles by a 0.5-degree lon/lat grid with ``dask_geopandas.from_geopandas``, gives each
+  partition only the features whose bounds meet its own (no worker receives the whole tile
+  table), runs the *same* pieces functions with ``map_partitions`` on a
+  ``dask.distributed`` cluster, gathers the pieces and combines them on the client with the
+  *same* combine functions.
+
+Results are identical, bit for bit: every block group (tile) lies wholly in one partition, a
+piece's area does not depend on the other polygons in the overlay, per-feature sums run in a
+canonical order, and the combine step sorts the pieces before summing. What stays on the
+client: reading the inputs, aggregation up the hierarchy, indicators and the index (its
+percentile ranks need every place), hot spots, placement and the outputs.
+
+Examples
+--------
+>>> with get_engine("local") as eng:
+...     eng.name
+'local'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import STRtree
+
+from equity import geographies, settings
+from equity.config import ENGINES
+from equity.errors import ConfigError, EquityError, SchemaError
+
+if TYPE_CHECKING:
+    from equity.config import Config
+
+__all__ = [
+    "ENGINES",
+    "DaskEngine",
+    "Engine",
+    "LocalEngine",
+    "assign_partitions",
+    "engine_from_config",
+    "get_engine",
+    "partitions_overlapping",
+]
+
+log = logging.getLogger(__name__)
+
+#: Width of the block-group GEOID prefix used as partition key.
+PARTITION_WIDTH: dict[str, int] = {"county": 5, "state": 2}
+#: Side (degrees) of the lon/lat grid cells partitioning Ookla tiles by their centroid.
+TILE_GRID_DEG = 0.5
+_INSTALL = 'pip install "equity[scale]"'
+
+
+class Engine:
+    """Runs the expensive stage functions of a run; a context manager closing its resources.
+
+    Subclasses override where the work happens; results are the same whichever engine runs.
+    """
+
+    #: The ``[run] engine`` value of this engine.
+    name: str = "local"
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the engine's resources (a cluster it started, a client)."""
+
+    def describe(self) -> str:
+        """One line naming the engine (for progress lines)."""
+        return self.name
+
+    def street_grid(
+        self,
+        blockgroups: gpd.GeoDataFrame,
+        *,
+        counts: Sequence[str],
+        resolution: int = 9,
+        tiles: gpd.GeoDataFrame | None = None,
+        weight_column: str | None = "devices",
+        medians: Mapping[str, str] | None = None,
+        drop_empty: bool = True,
+    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+        """:func:`equity.geographies.street_grid` (same arguments, same result)."""
+        return geographies.street_grid(
+            blockgroups,
+            counts=counts,
+            resolution=resolution,
+            tiles=tiles,
+            weight_column=weight_column,
+            medians=medians,
+            drop_empty=drop_empty,
+        )
+
+    def ookla_to_grid(
+        self,
+        tiles: gpd.GeoDataFrame,
+        *,
+        resolution: int = 9,
+        min_tests: float = settings.min_ookla_tests,
+    ) -> pd.DataFrame:
+        """:func:`equity.geographies.ookla_to_grid` (same arguments, same result)."""
+        return geographies.ookla_to_grid(tiles, resolution=resolution, min_tests=min_tests)
+
+    def ookla_to_polygons(
+        self,
+        tiles: gpd.GeoDataFrame,
+        polygons: gpd.GeoDataFrame,
+        *,
+        id_column: str = "GEOID",
+        min_tests: float = settings.min_ookla_tests,
+        method: Literal["area", "centroid"] = "area",
+    ) -> pd.DataFrame:
+        """:func:`equity.geographies.ookla_to_polygons` (same arguments, same result)."""
+        return geographies.ookla_to_polygons(
+            tiles, polygons, id_column=id_column, min_tests=min_tests, method=method
+        )
+
+
+class LocalEngine(Engine):
+    """Runs every stage function directly in this process (``engine = "local"``)."""
+
+    name = "local"
+
+
+# ---------------------------------------------------------------------------------------------
+# partitioning (plain functions: no dask needed, tested on their own)
+
+
+def assign_partitions(keys: Sequence[Any] | np.ndarray, n: int) -> np.ndarray:
+    """Group rows into at most `n` partitions of whole keys, balanced by row count.
+
+    Parameters
+    ----------
+    keys
+        One partition key per row (e.g. county GEOIDs); rows with the same key always share
+        a partition.
+    n
+        Wanted number of partitions (fewer when there are fewer keys).
+
+    Returns
+    -------
+    numpy.ndarray
+        Partition number (0, 1, ... consecutive) of each row; keys are taken in sorted order
+        and cut into contiguous runs of about equal row counts.
+
+    Examples
+    --------
+    >>> assign_partitions(["51003", "51001", "51001", "24001"], 2).tolist()
+    [1, 0, 0, 0]
+    """
+    keys = np.asarray(keys)
+    if not len(keys):
+        return np.zeros(0, dtype=np.intp)
+    uniq, inverse, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+    n = max(1, min(int(n), len(uniq)))
+    before = np.cumsum(sizes) - sizes  # rows of the keys sorted before each key
+    group = np.floor(before / len(keys) * n).astype(np.intp)
+    _, group = np.unique(group, return_inverse=True)  # consecutive numbers
+    return group[inverse.ravel()]
+
+
+def partitions_overlapping(
+    part: np.ndarray, owners: gpd.GeoSeries, features: gpd.GeoSeries
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which features each partition needs: those whose bounds meet one of its owners' bounds.
+
+    Parameters
+    ----------
+    part
+        Partition number of each owner (e.g. of each block group).
+    owners
+        Geometries assigning the work (block groups, tiles).
+    features
+        Geometries the work needs (tiles, polygons), in the same CRS as `owners`.
+
+    Returns
+    -------
+    partition, feature
+        Pairs (partition number, row position in `features`), unique, sorted by partition then
+        feature: a feature appears once per partition that needs it, in its original order.
+
+    Notes
+    -----
+    Bounding boxes are compared, which errs on the side of sending more: every feature whose
+    polygon overlaps an owner's polygon is among them. Bounds are compared in the features'
+    CRS; an equal-area CRS such as EPSG:6933 maps longitude and latitude monotonically, so
+    features overlapping in it overlap in bounds here too.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> owners = gpd.GeoSeries([shapely.box(0, 0, 1, 1), shapely.box(5, 5, 6, 6)])
+    >>> feats = gpd.GeoSeries([shapely.box(0.5, 0.5, 2, 2), shapely.box(9, 9, 10, 10)])
+    >>> [x.tolist() for x in partitions_overlapping([0, 1], owners, feats)]
+    [[0], [0]]
+    """
+    part = np.asarray(part, dtype=np.intp)
+    if not len(owners) or not len(features):
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    boxes = shapely.box(*np.asarray(owners.bounds).T)
+    io, jf = STRtree(shapely.box(*np.asarray(features.bounds).T)).query(boxes)
+    pairs = np.unique(np.column_stack([part[io], jf]), axis=0)
+    return pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
+
+
+def _tile_grid_keys(tiles: gpd.GeoDataFrame) -> np.ndarray:
+    """Key of the 0.5-degree lon/lat cell holding each tile's centroid (bounds centre)."""
+    b = np.asarray(tiles.geometry.to_crs("EPSG:4326").bounds)
+    lon, lat = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    row = np.floor((lat + 90.0) / TILE_GRID_DEG).astype(np.int64)
+    col = np.floor((lon + 180.0) / TILE_GRID_DEG).astype(np.int64)
+    return row * 10_000 + col
+
+
+# ---------------------------------------------------------------------------------------------
+# per-partition functions (run on the workers)
+
+
+def _frame(part: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(part.reset_index(drop=True), geometry="geometry", crs=crs)
+
+
+def _street_grid_part(
+    bg_part: pd.DataFrame,
+    tiles_part: pd.DataFrame | None,
+    *,
+    bg_crs: Any,
+    tiles_crs: Any,
+    resolution: int,
+    weight_column: str | None,
+) -> pd.DataFrame:
+    if not len(bg_part):
+        return _empty_pieces()
+    # an empty tile partition is still a tile layer: the pieces are then cut by the same
+    # (exact) intersections as when tiles are given, so the areas stay bit-identical
+    tiles = None if tiles_part is None else _frame(tiles_part, tiles_crs)
+    return geographies.street_grid_pieces(
+        _frame(bg_part, bg_crs), resolution=resolution, tiles=tiles, weight_column=weight_column
+    )
+
+
+def _ookla_grid_part(tiles_part: pd.DataFrame, *, crs: Any, resolution: int) -> pd.DataFrame:
+    if not len(tiles_part):
+        return _empty_tile_pieces("GEOID")
+    tiles = _frame(tiles_part, crs)
+    pieces = geographies.ookla_grid_pieces(tiles, resolution=resolution)
+    rows = tiles["_row"].to_numpy(dtype=np.intp)
+    return pieces.assign(tile=rows[pieces["tile"].to_numpy(dtype=np.intp)])
+
+
+def _ookla_polygon_part(
+    tiles_part: pd.DataFrame,
+    polys_part: pd.DataFrame,
+    *,
+    tiles_crs: Any,
+    polys_crs: Any,
+    method: Literal["area", "centroid"],
+) -> pd.DataFrame:
+    if not len(tiles_part) or not len(polys_part):
+        return _empty_tile_pieces("polygon")
+    tiles, polys = _frame(tiles_part, tiles_crs), _frame(polys_part, polys_crs)
+    pieces = geographies.ookla_polygon_pieces(tiles, polys, method=method)
+    t_rows = tiles["_row"].to_numpy(dtype=np.intp)
+    p_rows = polys["_row"].to_numpy(dtype=np.intp)
+    return pieces.assign(
+        tile=t_rows[pieces["tile"].to_numpy(dtype=np.intp)],
+        polygon=p_rows[pieces["polygon"].to_numpy(dtype=np.intp)],
+    )
+
+
+def _empty_pieces() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source_GEOID": pd.array([], dtype="str"),
+            "target_GEOID": pd.array([], dtype="str"),
+            "weight": np.zeros(0),
+            "weight_method": pd.array([], dtype="str"),
+            "area_m2": np.zeros(0),
+        }
+    )
+
+
+def _empty_tile_pieces(target: str) -> pd.DataFrame:
+    tgt = pd.array([], dtype="str") if target == "GEOID" else np.zeros(0, dtype=np.intp)
+    return pd.DataFrame({"tile": np.zeros(0, dtype=np.intp), target: tgt, "share": np.zeros(0)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Dask
+
+
+def _import_dask() -> tuple[Any, Any]:
+    try:
+        import dask_geopandas
+        import distributed
+    except ImportError as exc:
+        msg = (
+            f'engine = "dask" needs dask.distributed and dask-geopandas ({exc.name} is not '
+            f"installed); install them with: {_INSTALL}"
+        )
+        raise ConfigError(msg) from None
+    return dask_geopandas, distributed
+
+
+class DaskEngine(Engine):
+    """Computes the street grid and Ookla pieces per partition on a ``dask.distributed`` cluster.
+
+    Parameters
+    ----------
+    scheduler
+        Address of a running scheduler (``"tcp://host:8786"``); ``None`` or ``""`` starts a
+        ``distributed.LocalCluster`` on this machine.
+    workers
+        Worker processes of the LocalCluster (one thread each); ignored with `scheduler`.
+    partition_by
+        ``"county"`` or ``"state"``: the GEOID prefix keying the block-group partitions.
+    timeout
+        Seconds to wait for the scheduler.
+    client
+        An existing ``distributed.Client`` to use (left open on close).
+
+    Raises
+    ------
+    ConfigError
+        When dask is not installed, `partition_by` or `workers` is invalid, or the scheduler
+        cannot be reached (the message names the address).
+
+    Notes
+    -----
+    Use it as a context manager, so the cluster it started is closed::
+
+        with DaskEngine(scheduler="tcp://10.0.0.5:8786") as eng:
+            cells, xwalk = eng.street_grid(blockgroups, counts=["households"], tiles=tiles)
+
+    Every input goes from this process to the workers, a partition at a time; the workers
+    need the ``equity`` package (same version), not the input files.
+    """
+
+    name = "dask"
+    #: Block groups per partition aimed at (more partitions than workers keeps them busy).
+    blockgroups_per_partition = 2_000
+    #: Tiles per partition aimed at.
+    tiles_per_partition = 50_000
+
+    def __init__(
+        self,
+        *,
+        scheduler: str | None = None,
+        workers: int = 2,
+        partition_by: Literal["county", "state"] = "county",
+        timeout: float = 10.0,
+        client: Any = None,
+    ) -> None:
+        self._dgpd, distributed = _import_dask()
+        if partition_by not in PARTITION_WIDTH:
+            msg = f"partition_by = {partition_by!r} is not one of {', '.join(PARTITION_WIDTH)}"
+            raise ConfigError(msg)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            msg = f"run.workers = {workers!r} must be a whole number >= 1"
+            raise ConfigError(msg)
+        self.partition_by = partition_by
+        self.scheduler = scheduler or None
+        self.cluster: Any = None
+        self._own_client = client is None
+        #: Per-partition row counts shipped by the last call: ``{"step": ..., "rows": [...]}``.
+        self.last_partitions: dict[str, Any] = {}
+        self._tile_cache: tuple[Any, ...] | None = None
+        # distributed logs every connection at INFO: quiet unless the run logs INFO itself
+        self._quieted: list[tuple[logging.Logger, int]] = []
+        if not logging.getLogger().isEnabledFor(logging.INFO):
+            for name in ("distributed", "distributed.scheduler", "distributed.core"):
+                logger = logging.getLogger(name)
+                self._quieted.append((logger, logger.level))
+                logger.setLevel(logging.ERROR)
+        if client is not None:
+            self.client = client
+            return
+        try:
+            self._connect(distributed, workers, timeout)
+        except BaseException:
+            self.close()  # a half-started cluster, and the loggers' levels
+            raise
+        log.info("dask engine: %s", self.describe())
+
+    def _connect(self, distributed: Any, workers: int, timeout: float) -> None:
+        self.client = None
+        if self.scheduler is None:
+            self.cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+            self.client = distributed.Client(self.cluster)
+            return
+        try:
+            self.client = distributed.Client(self.scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            msg = (
+                f"run.scheduler = {self.scheduler!r}: cannot reach the Dask scheduler "
+                f"within {timeout:g}s ({type(exc).__name__}: {exc}); start one with "
+                "`dask scheduler` or leave run.scheduler empty for a local cluster"
+            )
+            raise ConfigError(msg) from None
+
+    def close(self) -> None:
+        """Close the client and the LocalCluster this engine started."""
+        self._tile_cache = None
+        try:
+            if self._own_client and getattr(self, "client", None) is not None:
+                self.client.close()
+                self.client = None
+            if self.cluster is not None:
+                self.cluster.close()
+                self.cluster = None
+        finally:
+            for logger, level in self._quieted:
+                logger.setLevel(level)
+            self._quieted = []
+
+    def describe(self) -> str:
+        """``dask (<address>, <n> threads)``."""
+        if getattr(self, "client", None) is None:
+            return "dask (closed)"
+        where = self.scheduler or "local cluster"
+        return f"dask ({where}, {self._threads()} worker threads)"
+
+    def _threads(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def _n_partitions(self, rows: int, per_partition: int) -> int:
+        return max(2 * self._threads(), math.ceil(rows / per_partition))
+
+    def _partitioned(self, frame: gpd.GeoDataFrame, part: np.ndarray, n: int) -> Any:
+        """A dask-geopandas frame whose partition i holds the rows with ``part == i``."""
+        keyed = frame.assign(_part=part).sort_values("_part", kind="stable").set_index("_part")
+        ddf = self._dgpd.from_geopandas(keyed, npartitions=max(1, n), sort=True)
+        return ddf.repartition(divisions=[*range(n), max(n - 1, 0)])
+
+    def _record(self, step: str, counts: dict[str, np.ndarray], n: int) -> None:
+        rows = [
+            {"partition": i, **{k: int(np.sum(v == i)) for k, v in counts.items()}}
+            for i in range(n)
+        ]
+        self.last_partitions = {"step": step, "rows": rows}
+        log.info("dask engine: %s in %d partitions", step, n)
+
+    def _gather(self, ddf: Any) -> pd.DataFrame:
+        try:
+            return self.client.compute(ddf).result()
+        except EquityError:
+            raise
+        except OSError as exc:  # the cluster went away mid-run
+            msg = f"Dask cluster {self.scheduler or 'local'} failed: {exc}"
+            raise EquityError(msg) from None
+
+    def street_grid(
+        self,
+        blockgroups: gpd.GeoDataFrame,
+        *,
+        counts: Sequence[str],
+        resolution: int = 9,
+        tiles: gpd.GeoDataFrame | None = None,
+        weight_column: str | None = "devices",
+        medians: Mapping[str, str] | None = None,
+        drop_empty: bool = True,
+    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+        """:func:`equity.geographies.street_grid`, its pieces computed per county partition."""
+        counts = list(counts)
+        medians = dict(medians or {})
+        ids = geographies._check_street_grid(
+            blockgroups, counts=counts, medians=medians, tiles=tiles, weight_column=weight_column
+        )
+        if not 0 <= resolution <= 15:  # fail here, not on a worker
+            msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
+            raise SchemaError(msg)
+        width = PARTITION_WIDTH[self.partition_by]
+        bg = gpd.GeoDataFrame(
+            {"GEOID": ids.to_numpy(dtype=object)},
+            geometry=blockgroups.geometry.to_numpy(),
+            crs=blockgroups.crs,
+        )
+        n_want = self._n_partitions(len(bg), self.blockgroups_per_partition)
+        part = assign_partitions(ids.str[:width].to_numpy(dtype=object), n_want)
+        n = int(part.max()) + 1 if len(part) else 1
+        bg_ddf = self._partitioned(bg, part, n)
+        tiles_ddf = None
+        counts_sent = {"blockgroups": part}
+        if tiles is not None:
+            cols = [weight_column] if weight_column is not None else []
+            layer = gpd.GeoDataFrame(
+                tiles[cols].reset_index(drop=True),
+                geometry=tiles.geometry.to_numpy(),
+                crs=tiles.crs,
+            )
+            tpart, trow = partitions_overlapping(
+                part, bg.geometry.to_crs(tiles.crs), layer.geometry
+            )
+            tiles_ddf = self._partitioned(layer.iloc[trow], tpart, n)
+            counts_sent["tiles"] = tpart
+        self._record("street grid", counts_sent, n)
+        meta = _empty_pieces()
+        args = (tiles_ddf,) if tiles_ddf is not None else (None,)
+        pieces_ddf = bg_ddf.map_partitions(
+            _street_grid_part,
+            *args,
+            bg_crs=bg.crs,
+            tiles_crs=None if tiles is None else tiles.crs,
+            resolution=resolution,
+            weight_column=weight_column,
+            meta=meta,
+        )
+        pieces = self._gather(pieces_ddf)
+        return geographies.combine_street_grid(
+            blockgroups, pieces, counts=counts, medians=medians, drop_empty=drop_empty
+        )
+
+    def _tile_partitions(self, tiles: gpd.GeoDataFrame) -> tuple[np.ndarray, int, Any]:
+        """Tiles partitioned by the lon/lat grid, persisted on the workers (cached per table)."""
+        if self._tile_cache is not None and self._tile_cache[0] is tiles:
+            return self._tile_cache[1:]
+        part = assign_partitions(
+            _tile_grid_keys(tiles), self._n_partitions(len(tiles), self.tiles_per_partition)
+        )
+        n = int(part.max()) + 1 if len(part) else 1
+        layer = gpd.GeoDataFrame(
+            {"_row": np.arange(len(tiles), dtype=np.intp)},
+            geometry=tiles.geometry.to_numpy(),
+            crs=tiles.crs,
+        )
+        ddf = self.client.persist(self._partitioned(layer, part, n))
+        self._tile_cache = (tiles, part, n, ddf)
+        return part, n, ddf
+
+    def ookla_to_grid(
+        self,
+        tiles: gpd.GeoDataFrame,
+        *,
+        resolution: int = 9,
+        min_tests: float = settings.min_ookla_tests,
+    ) -> pd.DataFrame:
+        """:func:`equity.geographies.ookla_to_grid`, its pieces computed per tile partition."""
+        geographies._tile_table(tiles, name="ookla_to_grid: tiles")  # fail before the cluster
+        if not 0 <= resolution <= 15:
+            msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
+            raise SchemaError(msg)
+        part, n, tiles_ddf = self._tile_partitions(tiles)
+        self._record("ookla grid", {"tiles": part}, n)
+        pieces_ddf = tiles_ddf.map_partitions(
+            _ookla_grid_part, crs=tiles.crs, resolution=resolution, meta=_empty_tile_pieces("GEOID")
+        )
+        return geographies.combine_ookla_grid(tiles, self._gather(pieces_ddf), min_tests=min_tests)
+
+    def ookla_to_polygons(
+        self,
+        tiles: gpd.GeoDataFrame,
+        polygons: gpd.GeoDataFrame,
+        *,
+        id_column: str = "GEOID",
+        min_tests: float = settings.min_ookla_tests,
+        method: Literal["area", "centroid"] = "area",
+    ) -> pd.DataFrame:
+        """:func:`equity.geographies.ookla_to_polygons`, its pieces computed per tile partition."""
+        geographies._tile_table(tiles, name="ookla_to_polygons: tiles")
+        geographies._check_ookla_polygons(polygons, id_column=id_column)
+        if method not in ("area", "centroid"):
+            msg = f"ookla_to_polygons: unknown method {method!r}; valid: 'area', 'centroid'"
+            raise SchemaError(msg)
+        part, n, tiles_ddf = self._tile_partitions(tiles)
+        polys = gpd.GeoDataFrame(
+            {"_row": np.arange(len(polygons), dtype=np.intp)},
+            geometry=polygons.geometry.to_numpy(),
+            crs=polygons.crs,
+        )
+        ppart, prow = partitions_overlapping(part, tiles.geometry.to_crs(polys.crs), polys.geometry)
+        polys_ddf = self._partitioned(polys.iloc[prow], ppart, n)
+        self._record("ookla polygons", {"tiles": part, "polygons": ppart}, n)
+        pieces_ddf = tiles_ddf.map_partitions(
+            _ookla_polygon_part,
+            polys_ddf,
+            tiles_crs=tiles.crs,
+            polys_crs=polys.crs,
+            method=method,
+            meta=_empty_tile_pieces("polygon"),
+        )
+        return geographies.combine_ookla_polygons(
+            tiles, polygons, self._gather(pieces_ddf), id_column=id_column, min_tests=min_tests
+        )
+
+
+def get_engine(
+    name: str = "local",
+    *,
+    scheduler: str | None = None,
+    workers: int = 2,
+    timeout: float = 10.0,
+) -> Engine:
+    """The engine called `name` (``"local"`` or ``"dask"``).
+
+    Parameters
+    ----------
+    name
+        ``"local"``: this process. ``"dask"``: a Dask cluster (see :class:`DaskEngine`).
+    scheduler
+        Dask scheduler address; empty or ``None`` starts a LocalCluster.
+    workers
+        Worker processes of the LocalCluster.
+    timeout
+        Seconds to wait for the scheduler.
+
+    Returns
+    -------
+    Engine
+        Use it as a context manager so a cluster it started is closed.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown `name` (listing the valid ones) and the errors of :class:`DaskEngine`.
+
+    Examples
+    --------
+    >>> get_engine("local").name
+    'local'
+    """
+    if name == "local":
+        return LocalEngine()
+    if name == "dask":
+        return DaskEngine(scheduler=scheduler, workers=workers, timeout=timeout)
+    msg = f"run.engine = {name!r} is not one of {', '.join(ENGINES)}"
+    raise ConfigError(msg)
+
+
+def engine_from_config(cfg: Config) -> Engine:
+    """The engine a run configuration asks for (``[run] engine``, ``scheduler``, ``workers``).
+
+    Parameters
+    ----------
+    cfg
+        Run configuration.
+
+    Returns
+    -------
+    Engine
+        :class:`LocalEngine` or :class:`DaskEngine`.
+    """
+    return get_engine(
+        getattr(cfg, "engine", "local"),
+        scheduler=getattr(cfg, "scheduler", None),
+        workers=getattr(cfg, "workers", 2),
+    )

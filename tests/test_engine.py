@@ -1,0 +1,289 @@
+"""The Dask engine gives the same results as the local one, bit for bit.
+
+One ``distributed.LocalCluster`` of two single-threaded worker processes serves the module.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from equity import geographies, indicators, pipeline
+from equity.cli import _engine_overrides, build_parser
+from equity.config import load_config
+from equity.engine import (
+    DaskEngine,
+    LocalEngine,
+    assign_partitions,
+    get_engine,
+    partitions_overlapping,
+)
+from equity.errors import ConfigError
+
+LEVEL_ORDER = ("street", "blockgroup", "tract", "town", "county")
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of 2 single-threaded workers for the whole module."""
+    import logging
+
+    import distributed
+
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as lc:
+        yield lc
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    import distributed
+
+    with distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def sample_cfg(sample_paths: dict[str, Path]):
+    """The bundled sample, read from the session's generated files."""
+    data = {
+        pipeline.SAMPLE_KEYS[k]: str(v)
+        for k, v in sample_paths.items()
+        if k in pipeline.SAMPLE_KEYS
+    }
+    return load_config(data=data)
+
+
+@pytest.fixture(scope="module")
+def sample_ds(sample_cfg) -> pipeline.Dataset:
+    return pipeline.load_dataset(sample_cfg)
+
+
+@pytest.fixture(scope="module")
+def border(sample_ds: pipeline.Dataset) -> tuple[gpd.GeoDataFrame, list[str], gpd.GeoDataFrame]:
+    """Block groups on both sides of a border between two counties, with counts, and the
+    tiles near them."""
+    counts = indicators.counts_from_acs(sample_ds.acs)
+    bg = sample_ds.boundaries["blockgroup"][["GEOID", "geometry"]].merge(counts, on="GEOID")
+    bg["county"] = bg["GEOID"].str[:5]
+    counties = sample_ds.boundaries["county"].set_index("GEOID").geometry
+    # the two counties sharing the longest border
+    pairs = [(a, b) for a in counties.index for b in counties.index if a < b]
+    shared = [counties[a].intersection(counties[b]).length for a, b in pairs]
+    a, b = pairs[int(np.argmax(shared))]
+    near = (bg["county"].eq(a) & bg.intersects(counties[b])) | (
+        bg["county"].eq(b) & bg.intersects(counties[a])
+    )
+    if bg.loc[near, "county"].nunique() == 2:
+        sel = bg[near].drop(columns="county").reset_index(drop=True)
+        tiles = sample_ds.tiles[
+            sample_ds.tiles.intersects(sel.union_all().envelope.buffer(0.02))
+        ].reset_index(drop=True)
+        return sel, [a, b], tiles
+    pytest.fail("the sample has no two neighbouring counties")
+
+
+def _counts(bg: pd.DataFrame) -> list[str]:
+    return pipeline._count_columns(bg.drop(columns="geometry"))
+
+
+def assert_same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Exactly equal, geometry compared by its WKB."""
+    assert list(a.columns) == list(b.columns)
+    geo = [c for c in a.columns if isinstance(a[c].dtype, gpd.array.GeometryDtype)]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns=geo)), pd.DataFrame(b.drop(columns=geo)), check_exact=True
+    )
+    for c in geo:
+        assert (gpd.GeoSeries(a[c]).to_wkb() == gpd.GeoSeries(b[c]).to_wkb()).all(), c
+
+
+# ---------------------------------------------------------------------------------------------
+# configuration and errors (no cluster)
+
+
+def test_config_engine_defaults_and_toml(tmp_path: Path) -> None:
+    cfg = load_config()
+    assert (cfg.engine, cfg.scheduler, cfg.workers) == ("local", None, 2)
+    assert cfg.as_dict()["engine"] == "local"  # recorded in METHODS.md parameters
+    path = tmp_path / "equity.toml"
+    path.write_text('[run]\nengine = "dask"\nscheduler = "tcp://10.0.0.5:8786"\nworkers = 3\n')
+    cfg = load_config(path)
+    assert (cfg.engine, cfg.scheduler, cfg.workers) == ("dask", "tcp://10.0.0.5:8786", 3)
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ('[run]\nengine = "spark"\n', ["run.engine", "'spark'", "local", "dask"]),
+        ("[run]\nworkers = 0\n", ["run.workers", ">= 1"]),
+        ('[run]\nworkers = "two"\n', ["run.workers", "whole number"]),
+        ('[run]\nscheduler = "tcp://h:8786"\n', ["run.scheduler", "engine = 'dask'"]),
+    ],
+)
+def test_config_engine_errors_name_the_setting(tmp_path: Path, toml: str, words: list[str]) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    for w in words:
+        assert w in str(info.value), (w, str(info.value))
+    assert str(path) in str(info.value)
+
+
+def test_get_engine_lists_valid_engines() -> None:
+    with pytest.raises(ConfigError, match=r"'ray'.*local, dask"):
+        get_engine("ray")
+    with get_engine("local") as eng:
+        assert isinstance(eng, LocalEngine)
+
+
+def test_cli_engine_options() -> None:
+    args = build_parser().parse_args(["run", "--scheduler", "tcp://h:8786"])
+    assert _engine_overrides(args) == {"engine": "dask", "scheduler": "tcp://h:8786"}
+    args = build_parser().parse_args(["run", "--engine", "local"])
+    assert _engine_overrides(args) == {"engine": "local", "scheduler": None}
+    args = build_parser().parse_args(["rank", "--engine", "dask"])
+    assert _engine_overrides(args)["engine"] == "dask"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--engine", "spark"])
+
+
+def test_local_engine_does_not_import_dask() -> None:
+    code = (
+        "import sys; from equity import pipeline; from equity.config import load_config; "
+        "from equity.engine import engine_from_config; engine_from_config(load_config()); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "dask_geopandas", None)
+    with pytest.raises(ConfigError, match=r'pip install "equity\[scale\]"'):
+        DaskEngine()
+
+
+def test_unreachable_scheduler_names_the_address() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    with pytest.raises(ConfigError, match="run.scheduler") as info:
+        DaskEngine(scheduler=address, timeout=1.5)
+    assert address in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# partitioning (no cluster)
+
+
+def test_assign_partitions_keeps_keys_whole_and_balances() -> None:
+    keys = np.array(["51003"] * 5 + ["51001"] * 10 + ["24001"] * 9 + ["24005"] * 6)
+    part = assign_partitions(keys, 2)
+    assert set(part.tolist()) == {0, 1}
+    for k in np.unique(keys):
+        assert len(set(part[keys == k].tolist())) == 1, k
+    assert abs(int((part == 0).sum()) - int((part == 1).sum())) <= 10
+    assert assign_partitions(keys, 99).max() == 3  # at most one partition per key
+    assert len(assign_partitions(np.array([], dtype=str), 3)) == 0
+
+
+def test_partitions_get_only_features_near_them(border) -> None:
+    bg, (a, b), tiles = border
+    part = (bg["GEOID"].str[:5] == b).to_numpy().astype(np.intp)
+    p, f = partitions_overlapping(part, bg.geometry, tiles.geometry)
+    for i in (0, 1):
+        mine = f[p == i]
+        assert 0 < len(mine) < len(tiles)
+        # every tile overlapping a block group of the partition is there
+        need = tiles.index[tiles.intersects(bg[part == i].union_all())]
+        assert set(need) <= set(mine.tolist())
+    assert len(np.unique(np.column_stack([p, f]), axis=0)) == len(p)
+
+
+def test_pieces_per_county_combine_to_street_grid(border) -> None:
+    """The identity behind the engine, without dask: pieces per county, combined in any order."""
+    bg, (a, b), tiles = border
+    counts = _counts(bg)
+    cells, xw = geographies.street_grid(bg, counts=counts, tiles=tiles)
+    parts = [
+        geographies.street_grid_pieces(bg[bg["GEOID"].str[:5] == c], tiles=tiles) for c in (b, a)
+    ]
+    cells2, xw2 = geographies.combine_street_grid(bg, pd.concat(parts), counts=counts)
+    assert_same_table(cells, cells2)
+    assert_same_table(xw, xw2)
+    # cells straddle the border: fed by block groups of both counties
+    both = xw.groupby("target_GEOID")["source_GEOID"].agg(lambda s: s.str[:5].nunique())
+    assert (both == 2).any()
+
+
+# ---------------------------------------------------------------------------------------------
+# on the cluster
+
+
+def test_dask_street_grid_equals_local_across_partitions(client, border) -> None:
+    bg, (a, b), tiles = border
+    counts = _counts(bg)
+    local = geographies.street_grid(bg, counts=counts, tiles=tiles, medians=pipeline.MEDIANS)
+    eng = DaskEngine(client=client)
+    dask_ = eng.street_grid(bg, counts=counts, tiles=tiles, medians=pipeline.MEDIANS)
+    rows = eng.last_partitions["rows"]
+    assert len(rows) == 2  # one partition per county
+    assert sum(r["blockgroups"] for r in rows) == len(bg)
+    assert all(0 < r["tiles"] < len(tiles) for r in rows)  # no partition gets every tile
+    for x, y in zip(local, dask_, strict=True):
+        assert_same_table(x, y)
+    xw = local[1]
+    assert (
+        xw.groupby("target_GEOID")["source_GEOID"].agg(lambda s: s.str[:5].nunique()) == 2
+    ).any()
+    eng.close()
+    assert client.status == "running"  # a client given to the engine stays open
+
+
+def test_dask_ookla_equals_local(client, border, sample_ds) -> None:
+    _, _, tiles = border
+    counties = sample_ds.boundaries["county"]
+    local = geographies.ookla_to_polygons(tiles, counties)
+    with DaskEngine(client=client) as eng:
+        assert_same_table(geographies.ookla_to_grid(tiles), eng.ookla_to_grid(tiles))
+        got = eng.ookla_to_polygons(tiles, counties)
+    assert_same_table(local, got)
+    assert got.attrs["ookla_tests_outside"] == local.attrs["ookla_tests_outside"]
+    assert max(r["tiles"] for r in eng.last_partitions["rows"]) < len(tiles)
+
+
+def test_dask_run_equals_local_run(cluster, sample_cfg, tmp_path: Path) -> None:
+    # H3 resolution 8 keeps the module quick; cells then straddle county partitions even more
+    base = sample_cfg.replace(grid_resolution=8)
+    local = pipeline.run(base, out=tmp_path / "local", quiet=True, write_maps=False)
+    cfg = base.replace(engine="dask", scheduler=cluster.scheduler_address)
+    dask_ = pipeline.run(cfg, out=tmp_path / "dask", quiet=True, write_maps=False)
+    assert list(local.levels) == list(dask_.levels)
+    assert set(LEVEL_ORDER) <= set(local.levels)
+    for level, table in local.levels.items():
+        assert_same_table(table, dask_.levels[level])
+    a = (tmp_path / "local" / "candidates.csv").read_bytes()
+    b = (tmp_path / "dask" / "candidates.csv").read_bytes()
+    assert a == b and len(a) > 100
+    assert "| engine | dask |" in (tmp_path / "dask" / "METHODS.md").read_text()
