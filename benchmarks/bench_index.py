@@ -88,12 +88,23 @@ def synthetic_tracts(n: int, *, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def baseline_loop(table: pd.DataFrame, *, n_draws: int, seed: int) -> np.ndarray:
-    """The straightforward implementation: one pandas pass per draw (same model)."""
+def baseline_loop(
+    table: pd.DataFrame,
+    *,
+    n_draws: int,
+    seed: int,
+    extra: dict[str, float] | None = None,
+) -> np.ndarray:
+    """The straightforward implementation: one pandas pass per draw (same model).
+
+    `extra` are the indicators added to the ``techspark`` preset (default
+    :data:`EXTRA_WEIGHTS`, as ``compute_index(weights=EXTRA_WEIGHTS)``; ``{}`` for the preset
+    alone, as the pipeline's default ``compute_index`` call).
+    """
     rng = np.random.default_rng(seed)
     preset = PRESETS["techspark"]
     pillars = {p: dict(m) for p, m in preset.pillars.items()}
-    for name in EXTRA_WEIGHTS:
+    for name in EXTRA_WEIGHTS if extra is None else extra:
         pillars[ind_mod.REGISTRY[name].pillar][name] = 1.0
     used = {p: [k for k in m if k in table or all(c in table for c in ind_mod.REGISTRY[k].inputs)]
             for p, m in pillars.items()}  # fmt: skip

@@ -33,18 +33,59 @@ Stages (full size; ``--quick`` uses about 1/20 of it):
 ``maps``
     :func:`equity.maps.choropleth` + :func:`equity.maps.save_map` of the national counties
     against folium ``GeoJson`` with a per-feature ``style_function``: write time and size.
+``county_run``
+    the national county run end to end, step by step, with the functions the pipeline calls
+    (:func:`equity.pipeline.build_levels` and :func:`equity.pipeline.run` for one level):
+    240,000 block groups summed to 3,200 counties (:func:`equity.geographies.aggregate`,
+    polygons and county context joined), :func:`equity.indicators.compute_indicators`,
+    :func:`equity.index.compute_index` with 1,000 draws, :func:`equity.hotspots.local_hotspots`,
+    :func:`equity.placement.rank_candidates` (``top``, k = 1 per state), the level table and
+    :func:`equity.export.write_candidates` (csv, xlsx, geojson), and
+    :func:`equity.maps.run_maps` for the county level (HTML + PNG + candidates page). Ookla
+    speeds come pre-summarised with the synthetic counties: raw tiles onto counties is the
+    ``tiles`` stage (its time is added in a note when both run). Coverage-mode placement is
+    timed too, outside the total. Reference: the same run with the index computed by the
+    per-draw pandas loop of ``bench_index.py`` (preset indicators only, as the run), timed on
+    ``--baseline-draws`` draws and extrapolated to 1,000; the other steps count at our time.
+    Target (issue #9): under 30 s at the national size. Also at 1/20 and 1/5 of the nation.
+``state_street``
+    one state's street level end to end: a Virginia-sized synthetic state (133 counties,
+    2,198 tracts, 5,963 block groups over about 110,000 km2, about a million H3 cells, as
+    Virginia) with 50,000 synthetic Ookla tiles (``STATE_TILES``: about twice Virginia's at
+    the per-person rate of the real Hawaii quarter in ``../shared/data``):
+    :func:`equity.geographies.street_grid` with the tiles as ancillary layer (devices),
+    :func:`equity.geographies.ookla_to_grid`, county context, indicators,
+    :func:`equity.index.compute_index` with the configured default draws
+    (:data:`equity.settings.n_draws`), the level table (GeoParquet) and the street map
+    (:func:`equity.maps.run_maps`: the 50,000 cells of greatest need, HTML + PNG).
+    Reference: the same run with the index by the per-draw pandas loop (extrapolated as
+    above); the area-weighted grid against tobler is the ``street`` stage. Target (issue #9):
+    under 30 s for the Virginia-sized state. Also at 1/20 and 1/5 of it (block groups, area
+    and tiles scaled together).
+
+The ``index`` stage prints issue #9's target (national tract index with 1,000 draws under
+60 s) with its peak memory. Unless ``--no-growth``, ``index``, ``county_run`` and
+``state_street`` are also measured at 1/20 and 1/5 of their size (of the nation, or of the
+Virginia-sized state) for a cost-growth table. ``county_run`` and ``state_street`` time each
+step in one child process; ``peak MB`` of a step is the highest resident set during the step
+above the process's size when the run started (``/proc/self/clear_refs`` resets the peak at
+each step; elsewhere ``ru_maxrss`` growth, cumulative).
 
 Run::
 
     python benchmarks/run.py --quick                  # about 1/20 of the sizes, < 2 minutes
     python benchmarks/run.py                          # national sizes
     python benchmarks/run.py --stages index,placement # some stages
+    python benchmarks/run.py --markdown perf.md       # also the tables as Markdown (atomic)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
+import os
+import platform
 import resource
 import sys
 import tempfile
@@ -62,14 +103,30 @@ if str(HERE) not in sys.path:
 
 from equity import synthetic  # noqa: E402
 
-STAGES = ("load", "street", "tiles", "index", "placement", "maps")
+STAGES = ("load", "street", "tiles", "index", "placement", "maps", "county_run", "state_street")
 FULL = {
     "counties": 3200,
+    "tracts": 85_000,
     "street_bgs": 5000,
     "tiles": 5_000_000,
     "draws": 1000,
     "baseline_draws": 3,
 }
+#: Issue #9's acceptance: stage -> (seconds, what the target is about).
+TARGETS = {
+    "index": (60.0, "national tract index with 1,000 draws"),
+    "county_run": (30.0, "national county run (index, placement, map)"),
+    "state_street": (30.0, "one state's street level"),
+}
+#: Virginia's size (2020 Census geography): the state of the ``state_street`` stage.
+VIRGINIA = {"counties": 133, "tracts": 2198, "blockgroups": 5963, "km2": 110_000.0}
+STATE_CENTRE = (-78.7, 37.8)  # lon, lat of the synthetic state's centre
+#: Synthetic Ookla tiles over the full-size state. The bundled real Hawaii quarter has 4,292
+#: fixed tiles for 1.46 M people; at that rate Virginia (8.6 M) would have about 25,000: twice
+#: that errs on the heavy side (more tiles: more populated cells and more tile pieces).
+STATE_TILES = 50_000
+MEDIANS = {"median_household_income": "households"}
+H3_KM2 = 0.1053  # mean area of an H3 resolution-9 cell (km2), for the size label only
 
 
 def _rss_mb() -> float:
@@ -81,6 +138,7 @@ class _Meter:
 
     seconds: float = 0.0
     peak_mb: float = 0.0
+    cpu_s: float | None = None
 
 
 def measured(fn: Callable, *args: object, **kwargs: object) -> tuple[object, _Meter]:
@@ -96,10 +154,10 @@ def measured(fn: Callable, *args: object, **kwargs: object) -> tuple[object, _Me
     def work() -> None:  # pragma: no cover - child process
         try:
             rss0 = _rss_mb()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = fn(*args, **kwargs)
-            seconds = time.perf_counter() - t0
-            queue.put(("ok", (out, seconds, max(0.0, _rss_mb() - rss0))))
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+            queue.put(("ok", (out, seconds, max(0.0, _rss_mb() - rss0), cpu)))
         except BaseException:
             queue.put(("error", traceback.format_exc()))
 
@@ -110,8 +168,79 @@ def measured(fn: Callable, *args: object, **kwargs: object) -> tuple[object, _Me
     if status != "ok":
         raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed:\n{result}")
     out, m = result[0], _Meter()
-    m.seconds, m.peak_mb = result[1], result[2]
+    m.seconds, m.peak_mb, m.cpu_s = result[1], result[2], result[3]
     return out, m
+
+
+def _status_mb(field: str) -> float | None:
+    """A ``/proc/self/status`` field (``VmRSS``, ``VmHWM``) in MB; None where unavailable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> bool:
+    """Reset the process's peak resident set to its current size (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return _status_mb("VmHWM") is not None
+
+
+class _Clock:
+    """Wall time, CPU time and peak memory of each step of a run, in the current process.
+
+    A step's ``peak_mb`` is the highest resident set during the step above the size of the
+    process when the clock started (the peak is reset at each step's start). Where the peak
+    cannot be reset, ``ru_maxrss`` growth is used (then cumulative, and only meaningful in a
+    fresh forked process). Steps with ``in_total=False`` are reported apart from the total.
+    """
+
+    def __init__(self) -> None:
+        self.exact = _reset_peak()
+        self.base = _status_mb("VmRSS") if self.exact else _rss_mb()
+        self.steps: list[dict] = []
+
+    def _peak(self) -> float:
+        now = _status_mb("VmHWM") if self.exact else _rss_mb()
+        return max(0.0, (now or 0.0) - (self.base or 0.0))
+
+    @contextlib.contextmanager
+    def __call__(self, name: str, *, in_total: bool = True):
+        if self.exact:
+            _reset_peak()
+        t, cpu = time.perf_counter(), time.process_time()
+        yield
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+        self.steps.append({"step": name, "time_s": seconds, "cpu_s": cpu, "peak_mb": self._peak(),
+                           "in_total": in_total})  # fmt: skip
+
+    def total(self, key: str = "time_s") -> float:
+        return sum(s[key] for s in self.steps if s["in_total"])
+
+    def peak(self) -> float:
+        return max((s["peak_mb"] for s in self.steps if s["in_total"]), default=0.0)
+
+
+def _target(stage: str, seconds: float, at_size: bool) -> str:
+    """Issue #9's target of `stage`: met / NOT met, or that this run is not at its size."""
+    limit, _ = TARGETS[stage]
+    if not at_size:
+        return f"< {limit:g} s (applies at full size only)"
+    return f"< {limit:g} s: {'met' if seconds < limit else 'NOT met'}"
+
+
+def _fractions(scale: float, growth_scales: list[float] | None) -> list[float]:
+    """Sizes of a growth table as fractions of `scale` (always ending with 1)."""
+    if not growth_scales:
+        return [1.0]
+    return sorted({round(g / scale, 6) for g in growth_scales if 0 < g <= scale} | {1.0})
 
 
 def _tables(scale: float, seed: int, *, geometry: bool = True) -> dict:
@@ -130,7 +259,9 @@ def _row(stage: str, size: str, ours: _Meter, ref_name: str, ref: _Meter | float
         "peak_mb": round(ours.peak_mb),
         "reference": ref_name,
         "reference_s": round(ref_s, 3),
-        "reference_peak_mb": round(ref.peak_mb) if isinstance(ref, _Meter) else None,
+        "reference_peak_mb": (
+            round(ref.peak_mb) if isinstance(ref, _Meter) and ref.peak_mb is not None else None
+        ),
         "ratio": None if ratio is None else round(ratio, 3),
         "notes": notes,
     }
@@ -195,6 +326,7 @@ def stage_street(scale: float, seed: int) -> list[dict]:
 
 def stage_tiles(scale: float, seed: int) -> list[dict]:
     import geopandas as gpd
+    import shapely
 
     from equity import geographies as geo
 
@@ -207,7 +339,10 @@ def stage_tiles(scale: float, seed: int) -> list[dict]:
     by_cen, cen = measured(geo.ookla_to_polygons, tiles, counties, method="centroid")
 
     def reference() -> pd.Series:
-        pts = gpd.GeoDataFrame(tiles[["tests"]], geometry=tiles.centroid, crs=4326)
+        # planar lon/lat centroids of the tiles (shapely directly: the same points as
+        # GeoSeries.centroid, without its geographic-CRS warning)
+        centres = shapely.centroid(tiles.geometry.to_numpy())
+        pts = gpd.GeoDataFrame(tiles[["tests"]], geometry=centres, crs=4326)
         joined = gpd.sjoin(pts, counties, predicate="intersects")
         return joined[~joined.index.duplicated()].groupby("GEOID")["tests"].sum()
 
@@ -250,8 +385,11 @@ def stage_index(scale: float, seed: int, draws: int, baseline_draws: int) -> lis
     size = f"{len(table):,} tracts x {draws:,} draws"
     notes = (f"reference timed on {baseline_draws} draws ({per_draw:.3f} s/draw), "
              f"extrapolated linearly to {draws:,}; its peak is of those draws")  # fmt: skip
-    return [_row("index", size, ours, "per-draw pandas loop", ref, ref.seconds / ours.seconds,
-                 notes)]  # fmt: skip
+    row = _row("index", size, ours, "per-draw pandas loop", ref, ref.seconds / ours.seconds, notes)
+    at_size = len(table) >= FULL["tracts"] and draws >= FULL["draws"]
+    row.update(target=_target("index", ours.seconds, at_size), units=len(table), unit="tracts",
+               cpu_s=round(ours.cpu_s, 3))  # fmt: skip
+    return [row]
 
 
 def stage_index_growth(scales: list[float], seed: int, draws: int) -> list[dict]:
@@ -352,6 +490,278 @@ def stage_maps(scale: float, seed: int) -> list[dict]:
                  ref.seconds / ours.seconds, notes)]  # fmt: skip
 
 
+COUNTY_CONTEXT = ("download_mbps", "upload_mbps", "latency_ms", "share_tests_below_25_3",
+                  "ookla_tests", "broadband_usage", "broadband_availability")  # fmt: skip
+
+
+def _count_columns() -> list[str]:
+    counts = list(synthetic.COUNT_COLUMNS)
+    return [*counts, *[f"moe_{c}" for c in counts], *MEDIANS, *[f"moe_{m}" for m in MEDIANS]]
+
+
+def _county_inputs(scale: float, seed: int) -> tuple[pd.DataFrame, object, pd.DataFrame]:
+    """Block-group counts (no geometry), county polygons and county context of a nation."""
+    t = _tables(scale, seed)
+    bg = pd.DataFrame(t["blockgroup"][["GEOID", *_count_columns()]])
+    county = t["county"]
+    polygons = county[["GEOID", "NAME", "geometry"]].copy()
+    context = pd.DataFrame(county[["GEOID", *COUNTY_CONTEXT]])
+    return bg, polygons, context
+
+
+def county_run(bg: pd.DataFrame, polygons, context: pd.DataFrame, *, draws: int, seed: int,
+               baseline_draws: int, out_dir: Path) -> dict:  # fmt: skip
+    """The county level of ``equity run`` step by step (as ``pipeline.build_levels``/``run``).
+
+    Returns the steps (time, peak), the place and candidate counts and, measured after the
+    run in the same process, the per-draw pandas loop on the run's indicator table.
+    """
+    import bench_index
+    import geopandas as gpd
+
+    from equity import export, geographies, hotspots, index, indicators, maps, placement
+
+    counts = list(synthetic.COUNT_COLUMNS)
+    clock = _Clock()
+    with clock(f"aggregate {len(bg):,} block groups to counties, join polygons and context"):
+        agg = geographies.aggregate(bg, to="county", counts=counts, medians=MEDIANS)
+        table = polygons.merge(agg, on="GEOID", how="inner").merge(context, on="GEOID", how="left")
+        table["county_GEOID"] = table["GEOID"]
+        table = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
+    with clock("compute_indicators"):
+        ind_table = indicators.compute_indicators(table)
+    with clock(f"compute_index ({draws:,} draws)"):
+        table = index.compute_index(ind_table, n_draws=draws, seed=seed, top_k=1)
+        meta = dict(table.attrs.get("index", {}))
+    with clock("local_hotspots (Moran, 999 permutations)"):
+        gdf = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
+        hs = hotspots.local_hotspots(gdf, seed=seed)
+        table = gpd.GeoDataFrame(table.merge(hs, on="GEOID", how="left"), geometry="geometry",
+                                 crs="EPSG:4326")  # fmt: skip
+        table.attrs["index"] = meta
+    with clock("rank_candidates (top, k=1 per state)"):
+        cands = placement.rank_candidates(table, mode="top", k=1, seed=seed)
+    with clock("write index_county.parquet + candidates csv/xlsx/geojson"):
+        export.write_level_tables({"county": table}, out_dir)
+        export.write_candidates(cands, out_dir, formats=("csv", "xlsx", "geojson"))
+    with clock("run_maps county (HTML + PNG + candidates page)"):
+        files = maps.run_maps({"county": table}, cands, out_dir / "maps", provenance=[],
+                              title="Synthetic nation")  # fmt: skip
+    with clock("rank_candidates (coverage, k=1 per state) [not in total]", in_total=False):
+        covered = placement.rank_candidates(table, mode="coverage", k=1, seed=seed)
+    ref = _Clock()
+    with ref(f"per-draw pandas loop, {baseline_draws} draws"):
+        bench_index.baseline_loop(ind_table, n_draws=baseline_draws, seed=seed, extra={})
+    map_mb = sum(f.stat().st_size for f in files if f.suffix == ".html") / 2**20
+    return {
+        "steps": clock.steps,
+        "time_s": clock.total(),
+        "cpu_s": clock.total("cpu_s"),
+        "peak_mb": clock.peak(),
+        "ref_step": ref.steps[0],
+        "ref_exact": ref.exact,
+        "counties": len(table),
+        "states": int(table["state_GEOID"].nunique()),
+        "selected": int(cands["selected"].sum()) if "selected" in cands else len(cands),
+        "coverage_selected": int(covered["selected"].sum()) if "selected" in covered else 0,
+        "map_mb": map_mb,
+        "n_indicators": len(meta.get("indicator_weights", {})),
+    }
+
+
+def _state_bounds(km2: float) -> tuple[float, float, float, float]:
+    """A box of about `km2` around :data:`STATE_CENTRE`, slightly taller than wide (km).
+
+    Taller than wide so that :func:`equity.synthetic.national_tables` lays its one state over
+    the whole box (a wider box is cut into a 2-column lattice with one slot used).
+    """
+    lon0, lat0 = STATE_CENTRE
+    h_km = np.sqrt(km2 / 0.95)
+    dlat = h_km / 111.32
+    dlon = 0.95 * h_km / (111.32 * np.cos(np.radians(lat0)))
+    return (lon0 - dlon / 2, lat0 - dlat / 2, lon0 + dlon / 2, lat0 + dlat / 2)
+
+
+def _state_inputs(fraction: float, seed: int) -> tuple:
+    """A `fraction` of the Virginia-sized synthetic state: block groups, county context, tiles.
+
+    The synthetic lattice leaves the unused slots of each parent's grid empty (e.g. 133
+    counties on a 12 x 12 grid), so the box is enlarged once by the share left empty: the
+    block groups then cover ``VIRGINIA["km2"] * fraction`` (within a few percent).
+    """
+    n_counties = max(1, round(VIRGINIA["counties"] * fraction))
+    n_tracts = max(n_counties, round(VIRGINIA["tracts"] * fraction))
+    n_bgs = max(n_tracts, round(VIRGINIA["blockgroups"] * fraction))
+    km2 = VIRGINIA["km2"] * fraction
+
+    def make(box_km2: float) -> tuple[dict, tuple[float, float, float, float], float]:
+        bounds = _state_bounds(box_km2)
+        t = synthetic.national_tables(n_counties=n_counties, bgs_per_tract=n_bgs / n_tracts,
+                                      tracts_per_county=n_tracts / n_counties, n_states=1,
+                                      seed=seed, bounds=bounds)  # fmt: skip
+        covered = float(t["blockgroup"].to_crs(6933).area.sum() / 1e6)
+        return t, bounds, covered
+
+    t, bounds, covered = make(km2)
+    t, bounds, covered = make(km2 * km2 / covered)
+    keys = ["GEOID", "NAME", "level", "state_GEOID", "county_GEOID"]
+    bg = t["blockgroup"][[*keys, *_count_columns(), "geometry"]]
+    context = pd.DataFrame(t["county"][["GEOID", "broadband_usage", "broadband_availability"]])
+    context = context.rename(columns={"GEOID": "county_GEOID"})
+    n_tiles = max(100, round(STATE_TILES * fraction))
+    tiles = synthetic.synthetic_tiles(n_tiles, bounds=bounds, seed=seed,
+                                      n_cities=max(1, round(20 * fraction)))  # fmt: skip
+    return bg, context, tiles
+
+
+def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, baseline_draws: int,
+               out_dir: Path) -> dict:  # fmt: skip
+    """The street level of ``equity run`` step by step (as ``pipeline.build_levels``/``run``).
+
+    Returns the steps (time, peak), sizes and, measured after the run in the same process,
+    the per-draw pandas loop on the run's indicator table.
+    """
+    import bench_index
+    import geopandas as gpd
+
+    from equity import export, geographies, index, indicators, maps, settings
+
+    counts = list(synthetic.COUNT_COLUMNS)
+    res = settings.h3_resolution
+    clock = _Clock()
+    with clock(f"street_grid (H3 res {res}, {len(tiles):,} tiles as ancillary layer)"):
+        cells, xwalk = geographies.street_grid(
+            bg, counts=counts, resolution=res, tiles=tiles, weight_column="devices", medians=MEDIANS
+        )
+        cells = cells.copy()
+        cells["level"] = "street"
+        cells["NAME"] = "Cell " + cells["GEOID"].astype(str)
+    with clock("ookla_to_grid + join speeds and county context"):
+        speeds = geographies.ookla_to_grid(tiles, resolution=res)
+        table = cells.merge(speeds, on="GEOID", how="left")
+        table = table.merge(context, on="county_GEOID", how="left")
+    with clock("compute_indicators"):
+        ind_table = indicators.compute_indicators(table)
+    with clock(f"compute_index ({draws:,} draws)"):
+        table = index.compute_index(ind_table, n_draws=draws, seed=seed, top_k=1)
+        meta = dict(table.attrs.get("index", {}))
+        table["hotspot"] = "not computed"  # as the pipeline at street level
+        table = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
+        table.attrs["index"] = meta
+    with clock("write index_street.parquet"):
+        export.write_level_tables({"street": table}, out_dir)
+    with clock("run_maps street (50,000 cells of greatest need, HTML + PNG)"):
+        files = maps.run_maps({"street": table}, None, out_dir / "maps", provenance=[],
+                              title="Synthetic state")  # fmt: skip
+    ref = _Clock()
+    with ref(f"per-draw pandas loop, {baseline_draws} draws"):
+        bench_index.baseline_loop(ind_table, n_draws=baseline_draws, seed=seed, extra={})
+    km2 = float(bg.to_crs(6933).area.sum() / 1e6)
+    return {
+        "steps": clock.steps,
+        "time_s": clock.total(),
+        "cpu_s": clock.total("cpu_s"),
+        "peak_mb": clock.peak(),
+        "ref_step": ref.steps[0],
+        "ref_exact": ref.exact,
+        "blockgroups": len(bg),
+        "km2": km2,
+        "tiles": len(tiles),
+        "cells": len(table),
+        "pieces": len(xwalk),
+        "map_mb": sum(f.stat().st_size for f in files if f.suffix == ".html") / 2**20,
+        "n_indicators": len(meta.get("indicator_weights", {})),
+    }
+
+
+def _meter(got: dict) -> _Meter:
+    m = _Meter()
+    m.seconds, m.peak_mb = got["time_s"], got["peak_mb"]
+    return m
+
+
+def _staged_row(stage: str, size: str, got: dict, *, draws: int, baseline_draws: int,
+                at_size: bool, units: int, unit: str, notes: str) -> dict:  # fmt: skip
+    """A stage row from a step-by-step run: reference = same run with the pandas-loop index."""
+    ours = _meter(got)
+    index_s = sum(x["time_s"] for x in got["steps"] if x["step"].startswith("compute_index"))
+    per_draw = got["ref_step"]["time_s"] / baseline_draws
+    ref = _Meter()
+    ref.seconds = ours.seconds - index_s + per_draw * draws
+    # after our run in the same process: its peak means something only if it could be reset
+    ref.peak_mb = got["ref_step"]["peak_mb"] if got["ref_exact"] else None
+    notes = (f"{notes}; reference = this run with compute_index ({index_s:.2f} s) replaced by "
+             f"the per-draw pandas loop, {per_draw:.3f} s/draw timed on {baseline_draws} draws "
+             f"and extrapolated to {draws:,} ({per_draw * draws:,.1f} s), its peak of those "
+             "draws")  # fmt: skip
+    row = _row(stage, size, ours, "run with pandas-loop index", ref, ref.seconds / ours.seconds,
+               notes)  # fmt: skip
+    row.update(target=_target(stage, ours.seconds, at_size), steps=got["steps"], units=units,
+               unit=unit, cpu_s=round(got["cpu_s"], 3))  # fmt: skip
+    return row
+
+
+def _growth_row(stage: str, size: str, m: _Meter, units: int, unit: str) -> dict:
+    return {"stage": stage, "size": size, "units": units, "unit": unit,
+            "time_s": round(m.seconds, 3), "peak_mb": round(m.peak_mb)}  # fmt: skip
+
+
+def stage_county_run(scale: float, seed: int, draws: int, baseline_draws: int,
+                     fractions: list[float]) -> list[dict]:  # fmt: skip
+    """``county_run`` at each size (fractions of `scale`); the last one is the stage's row."""
+    rows: list[dict] = []
+    for f in fractions:
+        bg, polygons, context = _county_inputs(scale * f, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            got, _ = measured(county_run, bg, polygons, context, draws=draws, seed=seed,
+                              baseline_draws=baseline_draws, out_dir=Path(tmp))  # fmt: skip
+        del bg, polygons, context
+        size = f"{got['counties']:,} counties x {draws:,} draws"
+        row = _growth_row("county_run", size, _meter(got), got["counties"], "counties")
+        if f == 1.0:
+            cover = next(x for x in got["steps"] if not x["in_total"])
+            notes = (f"{got['n_indicators']} indicators; {got['selected']} candidates selected "
+                     f"in {got['states']} states; HTML maps {got['map_mb']:.2f} MB; coverage mode "
+                     f"would take {cover['time_s']:.2f} s instead of top")  # fmt: skip
+            at_size = scale >= 1 and draws >= FULL["draws"]
+            main = _staged_row("county_run", size, got, draws=draws, baseline_draws=baseline_draws,
+                               at_size=at_size, units=got["counties"], unit="counties",
+                               notes=notes)  # fmt: skip
+            main["growth"] = [*rows, row]
+            return [main]
+        rows.append(row)
+    raise AssertionError("fractions must end with 1")
+
+
+def stage_state_street(scale: float, seed: int, baseline_draws: int,
+                       fractions: list[float]) -> list[dict]:  # fmt: skip
+    """``state_street`` at each size (fractions of the Virginia-sized state times `scale`)."""
+    from equity import settings
+
+    draws = settings.n_draws
+    rows: list[dict] = []
+    for f in fractions:
+        bg, context, tiles = _state_inputs(scale * f, seed)
+        with tempfile.TemporaryDirectory() as tmp:
+            got, _ = measured(street_run, bg, context, tiles, draws=draws, seed=seed,
+                              baseline_draws=baseline_draws, out_dir=Path(tmp))  # fmt: skip
+        del bg, context, tiles
+        size = (f"{got['blockgroups']:,} BGs ({got['km2']:,.0f} km2, ~{got['km2'] / H3_KM2:,.0f} "
+                f"res-9 cells), {got['tiles']:,} tiles -> {got['cells']:,} populated cells x "
+                f"{draws} draws")  # fmt: skip
+        row = _growth_row("state_street", size, _meter(got), got["cells"], "cells")
+        if f == 1.0:
+            notes = (f"{got['n_indicators']} indicators; {got['pieces']:,} block-group x cell "
+                     f"pieces; HTML map {got['map_mb']:.2f} MB")  # fmt: skip
+            main = _staged_row("state_street", size, got, draws=draws,
+                               baseline_draws=baseline_draws, at_size=scale >= 1,
+                               units=got["cells"], unit="cells", notes=notes)  # fmt: skip
+            main["growth"] = [*rows, row]
+            return [main]
+        rows.append(row)
+    raise AssertionError("fractions must end with 1")
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -383,15 +793,134 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def print_table(rows: list[dict], columns: list[str], *, file=None) -> None:
+def print_table(rows: list[dict], columns: list[str], *, file=None, indent: str = "") -> None:
     """Rows as an aligned text table."""
     file = file or sys.stdout
     cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), file=file)
+    print(indent + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)), file=file)
     for x in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(x, widths, strict=True)), file=file)
+        print(indent + "  ".join(v.ljust(w) for v, w in zip(x, widths, strict=True)), file=file)
     file.flush()
+
+
+def _size_table(rows: list[dict]) -> list[dict]:
+    """Growth rows with each stage's size and time relative to its smallest size."""
+    out = []
+    for stage in dict.fromkeys(r["stage"] for r in rows):
+        group = sorted((r for r in rows if r["stage"] == stage), key=lambda r: r["units"])
+        base = group[0]
+        for r in group:
+            per = r["time_s"] / r["units"] if r["units"] else float("nan")
+            one = {"counties": "county", "tracts": "tract", "cells": "cell"}.get(
+                r["unit"], r["unit"]
+            )
+            per_text = f"{1e3 * per:,.2f} ms" if per >= 1e-3 else f"{1e6 * per:,.1f} us"
+            time_x = round(r["time_s"] / base["time_s"], 1) if base["time_s"] else None
+            out.append({**r, "size_x": round(r["units"] / base["units"], 1), "time_x": time_x,
+                        "per_place": f"{per_text}/{one}"})  # fmt: skip
+    return out
+
+
+STAGE_COLUMNS = ["stage", "size", "time_s", "peak_mb", "reference", "reference_s",
+                 "reference_peak_mb", "ratio", "target"]  # fmt: skip
+SIZE_COLUMNS = ["stage", "size", "time_s", "peak_mb", "size_x", "time_x", "per_place"]
+
+
+def _print_steps(row: dict, file) -> None:
+    total = row["time_s"]
+    steps = [{"step": x["step"], "time_s": round(x["time_s"], 3), "cpu_s": round(x["cpu_s"], 3),
+              "share": f"{x['time_s'] / total:.0%}" if x["in_total"] and total else "-",
+              "peak_mb": round(x["peak_mb"])} for x in row["steps"]]  # fmt: skip
+    steps.append({"step": "total", "time_s": total, "cpu_s": row["cpu_s"], "share": "100%",
+                  "peak_mb": row["peak_mb"]})  # fmt: skip
+    print(f"  steps of {row['stage']} ({row['size']}):", file=file)
+    print_table(steps, ["step", "time_s", "cpu_s", "share", "peak_mb"], file=file, indent="    ")
+
+
+def _target_line(row: dict) -> str:
+    _, what = TARGETS[row["stage"]]
+    cpu = f" ({row['cpu_s']:.1f} s CPU)" if row.get("cpu_s") is not None else ""
+    line = (f"target (issue #9): {what} {row['target']} -- {row['time_s']:.2f} s{cpu}, "
+            f"peak +{row['peak_mb']:,} MB")  # fmt: skip
+    if "NOT met" in row["target"] and row.get("steps"):
+        worst = sorted((x for x in row["steps"] if x["in_total"]), key=lambda x: -x["time_s"])
+        line += "; the time goes to " + ", ".join(
+            f"{x['step']} {x['time_s']:.1f} s" for x in worst[:3]
+        )
+    return line
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM"
+    return f"{os.cpu_count()} cores ({model}){mem}, Python {platform.python_version()}"
+
+
+def _md_cell(v: object) -> str:
+    return _fmt(v).replace("|", "\\|")
+
+
+def _md_table(rows: list[dict], columns: list[str], headers: list[str]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return lines
+
+
+def markdown_report(out: dict, *, command: str, scale: float, load: tuple[float, ...]) -> str:
+    """The run's tables as Markdown (targets, stages, growth with size, steps, notes)."""
+    rows = out["stages"]
+    after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = [
+        f"Measured by `{command}` on {time.strftime('%Y-%m-%d')}: {_machine()}; "
+        f"scale {scale:g} of the national sizes; load average {load[0]:.1f} before the run and "
+        f"{after:.1f} after (other work on the machine inflates wall times; CPU times are "
+        "the process's own).",
+        "",
+    ]
+    targeted = [r for r in rows if r.get("target")]
+    if targeted:
+        lines += ["Issue #9 targets:", ""]
+        lines += _md_table(
+            [{**r, "what": TARGETS[r["stage"]][1]} for r in targeted],
+            ["what", "size", "time_s", "cpu_s", "peak_mb", "target"],
+            ["target", "size", "time (s)", "CPU (s)", "peak MB", "result"],
+        )
+        lines.append("")
+    lines += ["Stages against a reference measured in the same run (ratio = reference time / "
+              "our time unless noted):", ""]  # fmt: skip
+    lines += _md_table(rows, ["stage", "size", "time_s", "peak_mb", "reference", "reference_s",
+                              "ratio", "target"],
+                       ["stage", "size", "time (s)", "peak MB", "reference", "reference (s)",
+                        "ratio", "target"])  # fmt: skip
+    if out.get("size_table"):
+        lines += ["", "Cost growth with size:", ""]
+        lines += _md_table(out["size_table"], SIZE_COLUMNS,
+                           ["stage", "size", "time (s)", "peak MB", "size x", "time x",
+                            "time per place"])  # fmt: skip
+    stepped = [r for r in rows if r.get("steps")]
+    if stepped:
+        lines += ["", "Steps (largest size):", ""]
+        steps = [{"stage": r["stage"], "step": x["step"], "time_s": round(x["time_s"], 3),
+                  "cpu_s": round(x["cpu_s"], 3),
+                  "share": f"{x['time_s'] / r['time_s']:.0%}" if x["in_total"] else "-",
+                  "peak_mb": round(x["peak_mb"])}
+                 for r in stepped for x in r["steps"]]  # fmt: skip
+        lines += _md_table(steps, ["stage", "step", "time_s", "cpu_s", "share", "peak_mb"],
+                           ["stage", "step", "time (s)", "CPU (s)", "share",
+                            "peak MB"])  # fmt: skip
+    notes = [f"- {r['stage']}: {r['notes']}" for r in rows if r.get("notes")]
+    notes += [f"- {n}" for n in out.get("notes", [])]
+    if notes:
+        lines += ["", "Notes:", "", *notes]
+    return "\n".join(lines) + "\n"
 
 
 def run(
@@ -403,13 +932,22 @@ def run(
     baseline_draws: int,
     growth_scales: list[float] | None,
     file=None,
+    markdown: str | Path | None = None,
+    command: str = "python benchmarks/run.py",
 ) -> dict[str, list[dict]]:
-    """Run the stages (each in a child process), print the tables, return the rows."""
+    """Run the stages (each in a child process), print the tables, return the rows.
+
+    Returns ``{"stages": rows, "growth": index growth rows (with "tracts"), "size_table":
+    every stage's growth with size}``; with `markdown`, also writes the tables there
+    (atomically).
+    """
     file = file or sys.stdout
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
         msg = f"unknown stage(s) {unknown}; valid: {', '.join(STAGES)}"
         raise ValueError(msg)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),)
+    print(f"machine: {_machine()}; load average {load[0]:.1f}", file=file)
     t = time.perf_counter()
     tables = synthetic.national_tables(
         n_counties=max(4, round(FULL["counties"] * scale)), seed=seed
@@ -419,6 +957,7 @@ def run(
     print(f"synthetic nation (scale {scale:g}): {sizes}; generated with geometry in "
           f"{time.perf_counter() - t:.1f} s", file=file)  # fmt: skip
     del tables
+    fractions = _fractions(scale, growth_scales)
     calls: dict[str, tuple] = {
         "load": (stage_load, scale, seed),
         "street": (stage_street, scale, seed),
@@ -426,33 +965,70 @@ def run(
         "index": (stage_index, scale, seed, draws, baseline_draws),
         "placement": (stage_placement, scale, seed),
         "maps": (stage_maps, scale, seed),
+        "county_run": (stage_county_run, scale, seed, draws, baseline_draws, fractions),
+        "state_street": (stage_state_street, scale, seed, baseline_draws, fractions),
     }
     rows: list[dict] = []
-    columns = ["stage", "size", "time_s", "peak_mb", "reference", "reference_s",
-               "reference_peak_mb", "ratio"]  # fmt: skip
+    size_rows: list[dict] = []
     for name in [s for s in STAGES if s in stages]:
         t = time.perf_counter()
         got = in_child(*calls[name])
+        for r in got:
+            size_rows.extend(r.pop("growth", []))
         rows.extend(got)
-        print(f"[{name}: {time.perf_counter() - t:.1f} s with data generation]", file=file)
-        print_table(got, columns, file=file)
+        print(f"\n[{name}: {time.perf_counter() - t:.1f} s with data generation]", file=file)
+        print_table(got, STAGE_COLUMNS, file=file)
         for r in got:
             if r["notes"]:
                 print(f"  note ({r['stage']}): {r['notes']}", file=file)
+            if r.get("steps"):
+                _print_steps(r, file)
+            if r.get("target"):
+                print("  " + _target_line(r), file=file)
+    by_stage = {r["stage"]: r for r in rows}
+    out: dict[str, list] = {"stages": rows, "notes": []}
+    if "county_run" in by_stage and "tiles (area shares)" in by_stage:
+        c, tl = by_stage["county_run"], by_stage["tiles (area shares)"]
+        note = (f"a county run that also spreads raw tiles onto the counties ({tl['size']}, "
+                f"ookla_to_polygons area shares {tl['time_s']:.1f} s) would take "
+                f"{c['time_s'] + tl['time_s']:.1f} s")  # fmt: skip
+        out["notes"].append(note)
+        print(f"\nnote: {note}", file=file)
     print("\nsummary (ratio = reference time / our time unless noted):", file=file)
-    print_table(rows, columns, file=file)
-    out = {"stages": rows}
+    print_table(rows, STAGE_COLUMNS, file=file)
     if growth_scales and "index" in stages:
-        growth = in_child(stage_index_growth, growth_scales, seed, draws)
-        print("\ncost growth with size: compute_index", file=file)
+        main = by_stage["index"]
+        others = [g for g in growth_scales if not np.isclose(g, scale)]
+        growth = in_child(stage_index_growth, others, seed, draws) if others else []
+        if any(np.isclose(g, scale) for g in growth_scales):
+            growth.append({"tracts": main["units"], "draws": draws, "time_s": main["time_s"],
+                           "peak_mb": main["peak_mb"]})  # fmt: skip
+        growth.sort(key=lambda g: g["tracts"])
         base = growth[0]
         for g in growth:
             g["time_per_tract_us"] = round(1e6 * g["time_s"] / g["tracts"], 2)
             g["size_x"] = round(g["tracts"] / base["tracts"], 1)
             g["time_x"] = round(g["time_s"] / base["time_s"], 1)
-        print_table(growth, ["tracts", "draws", "time_s", "peak_mb", "time_per_tract_us",
-                             "size_x", "time_x"], file=file)  # fmt: skip
         out["growth"] = growth
+        size_rows = [
+            _growth_row("index", f"{g['tracts']:,} tracts x {draws:,} draws",
+                        _meter({"time_s": g["time_s"], "peak_mb": g["peak_mb"]}), g["tracts"],
+                        "tracts")
+            for g in growth
+        ] + size_rows  # fmt: skip
+    if size_rows:
+        out["size_table"] = _size_table(size_rows)
+        print("\ncost growth with size (time x / size x near 1: linear):", file=file)
+        print_table(out["size_table"], SIZE_COLUMNS, file=file)
+    for r in rows:
+        if r.get("target"):
+            print(_target_line(r), file=file)
+    if markdown:
+        from equity._io import atomic_write_text
+
+        text = markdown_report(out, command=command, scale=scale, load=load)
+        path = atomic_write_text(markdown, text)
+        print(f"\nMarkdown tables written to {path}", file=file)
     return out
 
 
@@ -465,9 +1041,12 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     parser.add_argument("--baseline-draws", type=int, default=FULL["baseline_draws"])
     parser.add_argument("--no-growth", action="store_true", help="skip the size-growth table")
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument("--markdown", metavar="FILE", default=None,
+                        help="also write the tables as Markdown to FILE (atomically)")  # fmt: skip
     args = parser.parse_args(argv)
     scale = args.scale if args.scale is not None else (0.05 if args.quick else 1.0)
     growth = None if args.no_growth else [scale / 20, scale / 5, scale]
+    argv_used = sys.argv[1:] if argv is None else argv
     return run(
         [s.strip() for s in args.stages.split(",") if s.strip()],
         scale=scale,
@@ -475,6 +1054,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
         draws=args.draws,
         baseline_draws=args.baseline_draws,
         growth_scales=growth,
+        markdown=args.markdown,
+        command=" ".join(["python benchmarks/run.py", *argv_used]),
     )
 
 
