@@ -54,7 +54,8 @@ Stages (full size; ``--quick`` uses about 1/20 of it):
     Virginia) with 50,000 synthetic Ookla tiles (``STATE_TILES``: about twice Virginia's at
     the per-person rate of the real Hawaii quarter in ``../shared/data``):
     :func:`equity.geographies.street_grid` with the tiles as ancillary layer (devices),
-    :func:`equity.geographies.ookla_to_grid`, county context, indicators,
+    the tiles' area shares of the populated cells (:func:`equity.geographies.ookla_to_polygons`
+    on the cells, as the pipeline does), county context, indicators,
     :func:`equity.index.compute_index` with the configured default draws
     (:data:`equity.settings.n_draws`), the level table (GeoParquet) and the street map
     (:func:`equity.maps.run_maps`: the 50,000 cells of greatest need, HTML + PNG).
@@ -636,8 +637,8 @@ def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, basel
         cells = cells.copy()
         cells["level"] = "street"
         cells["NAME"] = "Cell " + cells["GEOID"].astype(str)
-    with clock("ookla_to_grid + join speeds and county context"):
-        speeds = geographies.ookla_to_grid(tiles, resolution=res)
+    with clock("ookla_to_polygons onto the cells + join speeds and county context"):
+        speeds = geographies.ookla_to_polygons(tiles, cells[["GEOID", "geometry"]])
         table = cells.merge(speeds, on="GEOID", how="left")
         table = table.merge(context, on="county_GEOID", how="left")
     with clock("compute_indicators"):

@@ -759,8 +759,10 @@ def _exterior(geoms: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _cells_covering(geoms_4326: np.ndarray, resolution: int, *, tiling: bool = False) -> np.ndarray:
-    """Sorted unique H3 cells (strings) overlapping any of the polygons (lon/lat).
+def _cells_covering(
+    geoms_4326: np.ndarray, resolution: int, *, tiling: bool = False, as_int: bool = False
+) -> np.ndarray:
+    """Sorted unique H3 cells (strings, or 64-bit integers `as_int`) overlapping any polygon.
 
     With `tiling` (the polygons tile an area, as block groups do) only the polygons on the
     outside of the union need H3's slower "overlap" fill: a cell overlapping the union
@@ -771,7 +773,7 @@ def _cells_covering(geoms_4326: np.ndarray, resolution: int, *, tiling: bool = F
         msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
         raise SchemaError(msg)
     if not len(geoms_4326):
-        return np.zeros(0, dtype="<U15")
+        return np.zeros(0, dtype=np.uint64 if as_int else "<U15")
     edge = h3.average_hexagon_edge_length(resolution, unit="m")
     small = _radius_m(geoms_4326) < 4 * edge
     found: list[np.ndarray] = []
@@ -784,23 +786,90 @@ def _cells_covering(geoms_4326: np.ndarray, resolution: int, *, tiling: bool = F
             if tiling and len(geoms_4326) > 1
             else np.ones(len(geoms_4326), dtype=bool)
         )
+        import h3.api.basic_int as h3i
+
         # one C call per polygon: h3 has no batch polygon fill; the classic centre fill is
-        # several times faster than the experimental overlap fill
+        # several times faster than the experimental overlap fill. Cells are handled as
+        # integers (their unique is ten times faster than on strings) and turned into
+        # strings once, in the same order (fixed-width hexadecimal sorts as the integers)
         found += [
             np.asarray(
-                h3.h3shape_to_cells_experimental(
+                h3i.h3shape_to_cells_experimental(
                     h3.geo_to_h3shape(geoms_4326[i]), resolution, contain="overlap"
                 )
                 if outer[i]
-                else h3.h3shape_to_cells(h3.geo_to_h3shape(geoms_4326[i]), resolution),
-                dtype="<U15",
+                else h3i.h3shape_to_cells(h3.geo_to_h3shape(geoms_4326[i]), resolution),
+                dtype=np.uint64,
             )
             for i in big
         ]
     found = [c for c in found if len(c)]
     if not found:
-        return np.zeros(0, dtype="<U15")
-    return np.unique(np.concatenate(found))
+        return np.zeros(0, dtype=np.uint64 if as_int else "<U15")
+    cells = np.unique(np.concatenate(found))
+    return cells if as_int else h3_strings(cells)
+
+
+def _cells_near(cells: np.ndarray, layer_4326: np.ndarray, resolution: int) -> np.ndarray:
+    """Mask of H3 cells (64-bit integers) that may overlap a feature of the layer (lon/lat).
+
+    A cell overlapping a feature has its centre within one circumradius (an edge length) of
+    the feature; with twice the resolution's average edge length (H3 edges vary by about
+    +-40% at one resolution) as the margin around each feature's bounding box, the mask is a
+    superset of the overlapping cells.
+    """
+    import h3.api.basic_int as h3i
+
+    out = np.zeros(len(cells), dtype=bool)
+    if not len(cells) or not len(layer_4326):
+        return out
+    margin = 2.0 * h3.average_hexagon_edge_length(resolution, unit="m")
+    b = shapely.bounds(layer_4326)
+    dlat = margin / 110_574.0  # the shortest degree of latitude: the widest margin
+    top = np.minimum(np.maximum(np.abs(b[:, 1]), np.abs(b[:, 3])) + dlat, 89.0)
+    dlon = margin / (111_320.0 * np.cos(np.radians(top)))
+    boxes = shapely.box(b[:, 0] - dlon, b[:, 1] - dlat, b[:, 2] + dlon, b[:, 3] + dlat)
+    ll = np.fromiter(
+        itertools.chain.from_iterable(h3i.cell_to_latlng(int(c)) for c in cells),
+        dtype=float,
+        count=2 * len(cells),
+    ).reshape(-1, 2)
+    # bounding-box query: exact for the axis-aligned boxes
+    hit = STRtree(boxes).query(shapely.points(ll[:, 1], ll[:, 0]))[0]
+    out[hit] = True
+    return out
+
+
+#: Hexadecimal digits as character codes, for :func:`h3_strings`.
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8).astype(np.uint32)
+
+
+def h3_strings(cells: np.ndarray) -> np.ndarray:
+    """H3 cell indexes (64-bit integers) as their 15-hex-digit strings, vectorised.
+
+    Parameters
+    ----------
+    cells
+        H3 cell indexes as unsigned 64-bit integers.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``<U15`` strings, as ``h3.int_to_str`` gives them (a cell's top four bits are zero,
+        so its string has 15 digits), in the same order: fixed-width hexadecimal strings sort
+        as the integers do.
+
+    Examples
+    --------
+    >>> import h3
+    >>> cell = h3.latlng_to_cell(38.0, -78.0, 9)
+    >>> str(h3_strings(np.array([h3.str_to_int(cell)], dtype=np.uint64))[0]) == cell
+    True
+    """
+    ints = np.asarray(cells, dtype=np.uint64).reshape(-1)
+    shifts = np.arange(56, -1, -4, dtype=np.uint64)  # bits 59..0, most significant first
+    codes = _HEX_DIGITS[((ints[:, None] >> shifts) & np.uint64(0xF)).astype(np.intp)]
+    return np.ascontiguousarray(codes).view("<U15").reshape(-1)
 
 
 def _radius_m(geoms_4326: np.ndarray) -> np.ndarray:
@@ -815,7 +884,7 @@ def _radius_m(geoms_4326: np.ndarray) -> np.ndarray:
 
 
 def _cells_of_small(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> np.ndarray:
-    """H3 cells overlapping small polygons (e.g. Ookla tiles), faster than H3's overlap fill.
+    """H3 cells (64-bit integers) overlapping small polygons (e.g. Ookla tiles), faster than H3's overlap fill.
 
     A cell overlapping a polygon either has its centre inside it (H3's centre fill), or is
     crossed by its boundary, or contains it. The boundary is sampled at most every shortest
@@ -846,25 +915,55 @@ def _cells_of_small(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> n
         h3i.h3shape_to_cells(h3.LatLngPoly(part.tolist()), resolution)
         for part in np.split(xy[:, ::-1], starts[1:])
     ]
-    ints = np.unique(np.fromiter(itertools.chain.from_iterable(ring + centre), dtype=np.uint64))
-    return np.asarray([h3.int_to_str(int(c)) for c in ints], dtype="<U15")
+    return np.unique(np.fromiter(itertools.chain.from_iterable(ring + centre), dtype=np.uint64))
 
 
-def _hexagons(cells: np.ndarray) -> np.ndarray:
-    """Shapely polygons (lon/lat) of H3 cells."""
-    rings = [h3.cell_to_boundary(c) for c in cells]
+_AREA_TRANSFORMER: list = []  # pyproj Transformer lon/lat -> AREA_CRS, made on first use
+
+
+def _to_area_crs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not _AREA_TRANSFORMER:
+        from pyproj import Transformer
+
+        _AREA_TRANSFORMER.append(Transformer.from_crs(OUT_CRS, AREA_CRS, always_xy=True))
+    return _AREA_TRANSFORMER[0].transform(x, y)
+
+
+def _hexagons(cells: np.ndarray, *, area_crs: bool = False) -> np.ndarray:
+    """Shapely polygons of H3 cells: lon/lat, or projected to :data:`AREA_CRS`.
+
+    Vertices go from H3 into one coordinate array, projected there when `area_crs` (one
+    pyproj call rather than building lon/lat polygons and reprojecting them), then into
+    rings and polygons (shapely builds polygons from rings twice as fast as from an array).
+    """
+    cells = np.asarray(cells)
+    if cells.dtype.kind == "u":
+        import h3.api.basic_int as h3i
+
+        boundary = h3i.cell_to_boundary
+        items = [int(c) for c in cells]
+    else:
+        boundary = h3.cell_to_boundary
+        items = cells.tolist()
+    rings = [boundary(c) for c in items]
     n = np.fromiter((len(r) for r in rings), dtype=np.intp, count=len(rings))
+    flat = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(rings)),
+        dtype=float,
+        count=2 * int(n.sum()),
+    ).reshape(-1, 2)
+    lat, lng = flat[:, 0], flat[:, 1]
+    x, y = _to_area_crs(lng, lat) if area_crs else (lng, lat)
+    xy = np.column_stack([x, y])
     out = np.empty(len(cells), dtype=object)
+    starts = np.cumsum(n) - n
     six = n == 6
     if six.any():
-        arr = np.asarray([rings[i] for i in np.flatnonzero(six)], dtype=float)[:, :, ::-1]
-        # closed rings first: shapely builds polygons from rings twice as fast as from a
-        # (n, 7, 2) coordinate array
-        closed = np.ascontiguousarray(np.concatenate([arr, arr[:, :1]], axis=1))
+        rows = starts[six][:, None] + np.arange(6)
+        closed = np.ascontiguousarray(np.concatenate([xy[rows], xy[rows[:, :1]]], axis=1))
         out[six] = shapely.polygons(shapely.linearrings(closed))
     for i in np.flatnonzero(~six):  # the 12 pentagons per resolution
-        ring = np.asarray(rings[i], dtype=float)[:, ::-1]
-        out[i] = shapely.Polygon(ring)
+        out[i] = shapely.Polygon(xy[starts[i] : starts[i] + n[i]])
     return out
 
 
@@ -1063,43 +1162,79 @@ def street_grid_pieces(
         blockgroups, counts=[], medians={}, tiles=tiles, weight_column=weight_column
     )
     geo4326 = np.asarray(blockgroups.geometry.to_crs(OUT_CRS).array, dtype=object)
-    cells = _cells_covering(geo4326, resolution, tiling=True)
-    hex_area = np.asarray(
-        gpd.GeoSeries(_hexagons(cells), crs=OUT_CRS).to_crs(AREA_CRS).array, dtype=object
-    )
     bg_area = _area_geoms(blockgroups)
-    ib, ic, area, pieces = _overlay(bg_area, hex_area, geometry=tiles is not None)
-    # canonical order (block group, then cell in H3 string order: `cells` is sorted), so the
+    cells = _cells_covering(geo4326, resolution, tiling=True, as_int=True)
+    layer = tmass = None
+    prior = np.zeros(len(ids), dtype=bool)  # block groups the layer gives mass to
+    if tiles is not None:
+        layer_all = _area_geoms(tiles)
+        tmass_all = _ancillary_weights(tiles, layer_all, weight_column)
+        keep = tmass_all > 0
+        layer, tmass = layer_all[keep], tmass_all[keep]
+        if len(layer):
+            # in a block group with ancillary mass a cell without mass gets no weight: keep
+            # the cells near a feature, and every cell of the block groups without mass
+            # (most cells of a state hold no tile: this spares their hexagons and overlay)
+            prior = _ancillary_mass(bg_area, layer, tmass) > 0
+            if prior.any():
+                layer4326 = np.asarray(tiles.geometry.to_crs(OUT_CRS).array, dtype=object)
+                near = _cells_near(cells, layer4326[keep], resolution)
+                cells = cells[near]
+                if not prior.all():
+                    rest = _cells_covering(geo4326[~prior], resolution, tiling=True, as_int=True)
+                    cells = np.union1d(cells, rest)
+    hex_area = _hexagons(cells, area_crs=True)
+    has_layer = layer is not None and len(layer) > 0
+    ib, ic, area, pieces = _overlay(bg_area, hex_area, geometry=has_layer)
+    # canonical order (block group, then cell in H3 order: `cells` is sorted), so the
     # per-block-group sums below add in the same order whichever cells the cover held
     order = np.lexsort((ic, ib))
     ib, ic, area = ib[order], ic[order], area[order]
     mass = np.zeros(len(ib))
-    if tiles is not None and pieces is not None:
-        pieces = pieces[order]
-        layer = _area_geoms(tiles)
-        tmass = _ancillary_weights(tiles, layer, weight_column)
-        keep = tmass > 0
-        mass = _ancillary_mass(pieces, layer[keep], tmass[keep])
+    if has_layer and pieces is not None:
+        mass = _ancillary_mass(pieces[order], layer, tmass)
     bg_mass = np.bincount(ib, weights=mass, minlength=len(ids))
     bg_cover = np.bincount(ib, weights=area, minlength=len(ids))
-    uncovered = bg_cover <= 0
+    # a block group the layer touches whose pieces got no mass (slivers along its edge) falls
+    # back to area weights over every cell, as without the filter: it is redone unfiltered
+    redo = prior & (bg_mass <= 0)
+    uncovered = (bg_cover <= 0) & ~redo
     if uncovered.any():
         msg = (
             f"street_grid: block group {ids.iloc[int(np.flatnonzero(uncovered)[0])]!r} has no area"
         )
         raise DataError(msg)
     use_mass = bg_mass[ib] > 0
-    weight = np.where(use_mass, mass / np.where(use_mass, bg_mass[ib], 1.0), area / bg_cover[ib])
-    pos = weight > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(
+            use_mass, mass / np.where(use_mass, bg_mass[ib], 1.0), area / bg_cover[ib]
+        )
+    pos = (weight > 0) & ~redo[ib]
     ib, ic, weight, use_mass, area = ib[pos], ic[pos], weight[pos], use_mass[pos], area[pos]
+    target = cells[ic]
+    method = np.where(use_mass, "ancillary", "area").astype(object)
+    if redo.any():
+        extra = street_grid_pieces(
+            blockgroups.iloc[np.flatnonzero(redo)], resolution=resolution, tiles=None
+        )
+        ib = np.r_[ib, pd.Index(ids).get_indexer(extra["source_GEOID"])]
+        extra_cells = np.fromiter(
+            (h3.str_to_int(c) for c in extra["target_GEOID"]), dtype=np.uint64, count=len(extra)
+        )
+        target = np.concatenate([target, extra_cells])  # uint64 both: no float round trip
+        weight = np.r_[weight, extra["weight"].to_numpy()]
+        method = np.r_[method, extra["weight_method"].to_numpy(dtype=object)]
+        area = np.r_[area, extra["area_m2"].to_numpy()]
+        order = np.lexsort((target, ib))
+        ib, target, weight, method, area = (
+            ib[order], target[order], weight[order], method[order], area[order]
+        )  # fmt: skip
     return pd.DataFrame(
         {
             "source_GEOID": pd.array(ids.to_numpy(dtype=object)[ib], dtype="str"),
-            "target_GEOID": pd.array(cells[ic].astype(object), dtype="str"),
+            "target_GEOID": pd.array(h3_strings(target).astype(object), dtype="str"),
             "weight": weight,
-            "weight_method": pd.array(
-                np.where(use_mass, "ancillary", "area").astype(object), dtype="str"
-            ),
+            "weight_method": pd.array(method, dtype="str"),
             "area_m2": area,
         }
     )
@@ -1575,9 +1710,7 @@ def ookla_grid_pieces(tiles: gpd.GeoDataFrame, *, resolution: int = 9) -> pd.Dat
     _check_geo(tiles, name="ookla_to_grid: tiles")
     geo4326 = np.asarray(tiles.geometry.to_crs(OUT_CRS).array, dtype=object)
     cells = _cells_covering(geo4326, resolution, tiling=True)  # tiles never overlap
-    hexes = np.asarray(
-        gpd.GeoSeries(_hexagons(cells), crs=OUT_CRS).to_crs(AREA_CRS).array, dtype=object
-    )
+    hexes = _hexagons(cells, area_crs=True)
     it, ic, area, _ = _overlay(_area_geoms(tiles), hexes)
     order = np.lexsort((ic, it))  # `cells` is sorted: (tile, cell in H3 order)
     it, ic, area = it[order], ic[order], area[order]

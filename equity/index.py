@@ -817,8 +817,10 @@ def _scratch(pool: dict, key: Any, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _chunk_size(n: int, n_draws: int) -> int:
-    # about 512k values per array: the working set of a chunk stays in cache
-    return int(max(1, min(n_draws, 2**19 // max(n, 1))))
+    # about 512k values per array: the working set of a chunk stays in cache; at least two
+    # draws (an antithetic pair, see _std_normal) up to 2M places
+    floor = 2 if n <= 2**21 else 1
+    return int(max(1, min(n_draws, max(floor, 2**19 // max(n, 1)))))
 
 
 #: Tables with more valid places than this rank the Monte Carlo draws by histogram

@@ -6,6 +6,8 @@ files and Hawaii Ookla tiles in ../shared/data check behaviour on real geometry.
 
 from __future__ import annotations
 
+import itertools
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -362,6 +364,48 @@ def test_street_grid_tiles_move_households_to_where_tests_are(
     # weight_column=None: tiles spread by their area
     cells2, xw2 = geo.street_grid(blockgroups, counts=COUNTS, tiles=tiles, weight_column=None)
     _conserved_per_bg(cells2, xw2, blockgroups)
+
+
+def _some_tiles(blockgroups: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Tiles with devices over part of the block groups, none over the others."""
+    x0, y0, x1, y1 = blockgroups.total_bounds
+    xs = np.linspace(x0, x0 + (x1 - x0) * 0.6, 9)
+    boxes = [shapely.box(a, y0, b, y0 + (y1 - y0) * 0.4) for a, b in itertools.pairwise(xs)]
+    devices = np.arange(len(boxes), dtype=float) % 3  # some tiles without devices
+    return gpd.GeoDataFrame({"devices": devices}, geometry=boxes, crs="EPSG:4326")
+
+
+def test_street_grid_cell_filter_changes_nothing(
+    blockgroups: gpd.GeoDataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping cells far from every tile gives the very pieces of the unfiltered overlay."""
+    tiles = _some_tiles(blockgroups)
+    fast = geo.street_grid_pieces(blockgroups, tiles=tiles)
+    assert set(fast["weight_method"]) == {"ancillary", "area"}
+    monkeypatch.setattr(geo, "_cells_near", lambda cells, *a: np.ones(len(cells), dtype=bool))
+    pd.testing.assert_frame_equal(fast, geo.street_grid_pieces(blockgroups, tiles=tiles))
+
+
+def test_street_grid_redoes_block_groups_whose_filtered_pieces_hold_no_mass(
+    blockgroups: gpd.GeoDataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first pass says every block group holds ancillary mass, so all get only the cells
+    # near a tile; those whose pieces then hold none are redone with every cell (area
+    # weights), which must give the pieces of a run where the first pass was right
+    tiles = _some_tiles(blockgroups)
+    want = geo.street_grid_pieces(blockgroups, tiles=tiles)
+    real = geo._ancillary_mass
+    calls = []
+
+    def first_says_all(pieces: np.ndarray, layer: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        calls.append(len(pieces))
+        return np.ones(len(pieces)) if len(calls) == 1 else real(pieces, layer, mass)
+
+    monkeypatch.setattr(geo, "_ancillary_mass", first_says_all)
+    got = geo.street_grid_pieces(blockgroups, tiles=tiles)
+    assert calls[0] == len(blockgroups) and len(calls) >= 2
+    pd.testing.assert_frame_equal(got, want)
+    assert (got["weight_method"] == "area").any()
 
 
 def test_street_grid_with_points_and_lines(blockgroups: gpd.GeoDataFrame) -> None:
