@@ -977,22 +977,37 @@ def _binned_ranks(sub: np.ndarray, table: np.ndarray, *, descending: bool = Fals
     scale32 = scale.astype(np.float32)
     out = np.empty((c, m), dtype=table.dtype)
     cmax = 1
+    # row buffers reused across rows (per thread): fresh ones per row made the allocator map
+    # and fault in memory for every row when threads share the draws
+    pool = _ROW_BUFFERS.__dict__.setdefault("pool", {})
+    key = (m, table.dtype.str)
+    if key not in pool:
+        if len(pool) > 8:  # tables of other sizes came before: keep the pool small
+            pool.clear()
+        pool[key] = (np.empty(m, dtype=np.float32), np.empty(m, dtype=np.intp),
+                     np.empty(nb, dtype=np.int64), np.empty(nb, dtype=table.dtype))  # fmt: skip
+    t, bins, cum, values = pool[key]
     for r in range(c):
-        t = sub[r] - lo[r]  # order kept: fl(x - lo) is non-decreasing in x, 0 only at lo
+        np.subtract(sub[r], lo[r], out=t)  # order kept: fl(x - lo) non-decreasing, 0 only at lo
         if sqrt:
             np.sqrt(t, out=t)
         t *= scale32[r]
         np.ceil(t, out=t)
-        bins = t.astype(np.intp)
+        np.copyto(bins, t, casting="unsafe")
         counts = np.bincount(bins, minlength=nb)
         cmax = max(cmax, int(counts[1:].max()))
-        cum = np.cumsum(counts)
+        np.cumsum(counts, out=cum)
         if descending:
             np.subtract(m, cum, out=cum)
         else:
             cum -= counts
-        np.take(table.take(cum), bins, out=out[r])
+        table.take(cum, out=values)
+        np.take(values, bins, out=out[r])
     return out, cmax
+
+
+#: Per-thread row buffers of :func:`_binned_ranks`.
+_ROW_BUFFERS = threading.local()
 
 
 def _sqrt_spacing(values: np.ndarray) -> bool:
@@ -1274,6 +1289,7 @@ def _simulate(
             results = list(pool.map(run_chunk, range(len(starts))))
     else:
         results = [run_chunk(i) for i in range(len(starts))]
+    _ROW_BUFFERS.__dict__.pop("pool", None)  # worker threads' buffers end with their threads
     top_count = sum(r[0] for r in results)
     out["index"] = index_draws
     out["index_exact"] = False
