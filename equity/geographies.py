@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import h3
@@ -921,6 +921,22 @@ def _cells_of_small(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> n
 _AREA_TRANSFORMER: list = []  # pyproj Transformer lon/lat -> AREA_CRS, made on first use
 
 
+def _cell_polygons(
+    cells: np.ndarray, known: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """Lon/lat hexagons of H3 cells (strings), taken from `known` where it holds them."""
+    if known is None or not len(cells):
+        return _hexagons(cells)
+    ints = np.fromiter((int(c, 16) for c in cells.tolist()), dtype=np.uint64, count=len(cells))
+    pos = np.minimum(np.searchsorted(known[0], ints), max(len(known[0]) - 1, 0))
+    found = known[0][pos] == ints if len(known[0]) else np.zeros(len(ints), dtype=bool)
+    out = np.empty(len(cells), dtype=object)
+    out[found] = known[1][pos[found]]
+    if not found.all():
+        out[~found] = _hexagons(cells[~found])
+    return out
+
+
 def _to_area_crs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not _AREA_TRANSFORMER:
         from pyproj import Transformer
@@ -929,13 +945,20 @@ def _to_area_crs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _AREA_TRANSFORMER[0].transform(x, y)
 
 
-def _hexagons(cells: np.ndarray, *, area_crs: bool = False) -> np.ndarray:
-    """Shapely polygons of H3 cells: lon/lat, or projected to :data:`AREA_CRS`.
+def _hexagons(cells: np.ndarray, *, area_crs: bool = False, both: bool = False) -> Any:
+    """Shapely polygons of H3 cells: lon/lat, projected to :data:`AREA_CRS`, or `both`.
 
     Vertices go from H3 into one coordinate array, projected there when `area_crs` (one
     pyproj call rather than building lon/lat polygons and reprojecting them), then into
     rings and polygons (shapely builds polygons from rings twice as fast as from an array).
+    With `both`, returns ``(lon/lat polygons, projected polygons)`` from one pass over H3.
     """
+    if both:
+        return _hexagons_of(cells, (False, True))
+    return _hexagons_of(cells, (area_crs,))[0]
+
+
+def _hexagons_of(cells: np.ndarray, projections: tuple[bool, ...]) -> list[np.ndarray]:
     cells = np.asarray(cells)
     if cells.dtype.kind == "u":
         import h3.api.basic_int as h3i
@@ -953,18 +976,21 @@ def _hexagons(cells: np.ndarray, *, area_crs: bool = False) -> np.ndarray:
         count=2 * int(n.sum()),
     ).reshape(-1, 2)
     lat, lng = flat[:, 0], flat[:, 1]
-    x, y = _to_area_crs(lng, lat) if area_crs else (lng, lat)
-    xy = np.column_stack([x, y])
-    out = np.empty(len(cells), dtype=object)
     starts = np.cumsum(n) - n
     six = n == 6
-    if six.any():
-        rows = starts[six][:, None] + np.arange(6)
-        closed = np.ascontiguousarray(np.concatenate([xy[rows], xy[rows[:, :1]]], axis=1))
-        out[six] = shapely.polygons(shapely.linearrings(closed))
-    for i in np.flatnonzero(~six):  # the 12 pentagons per resolution
-        out[i] = shapely.Polygon(xy[starts[i] : starts[i] + n[i]])
-    return out
+    rows = starts[six][:, None] + np.arange(6)
+    result = []
+    for area_crs in projections:
+        x, y = _to_area_crs(lng, lat) if area_crs else (lng, lat)
+        xy = np.column_stack([x, y])
+        out = np.empty(len(cells), dtype=object)
+        if six.any():
+            closed = np.ascontiguousarray(np.concatenate([xy[rows], xy[rows[:, :1]]], axis=1))
+            out[six] = shapely.polygons(shapely.linearrings(closed))
+        for i in np.flatnonzero(~six):  # the 12 pentagons per resolution
+            out[i] = shapely.Polygon(xy[starts[i] : starts[i] + n[i]])
+        result.append(out)
+    return result
 
 
 def _dominant(
@@ -1080,12 +1106,17 @@ def street_grid(
     _check_street_grid(
         blockgroups, counts=counts, medians=medians, tiles=tiles, weight_column=weight_column
     )
-    pieces = street_grid_pieces(
-        blockgroups, resolution=resolution, tiles=tiles, weight_column=weight_column
+    pieces, hexagons = _street_grid_pieces(
+        blockgroups,
+        resolution=resolution,
+        tiles=tiles,
+        weight_column=weight_column,
+        keep_hexagons=True,
     )
     return combine_street_grid(
-        blockgroups, pieces, counts=counts, medians=medians, drop_empty=drop_empty
-    )
+        blockgroups, pieces, counts=counts, medians=medians, drop_empty=drop_empty,
+        hexagons=hexagons,
+    )  # fmt: skip
 
 
 def _check_street_grid(
@@ -1158,6 +1189,24 @@ def street_grid_pieces(
     >>> list(pieces.columns), float(pieces["weight"].sum().round(12))
     (['source_GEOID', 'target_GEOID', 'weight', 'weight_method', 'area_m2'], 1.0)
     """
+    return _street_grid_pieces(
+        blockgroups, resolution=resolution, tiles=tiles, weight_column=weight_column
+    )[0]
+
+
+def _street_grid_pieces(
+    blockgroups: gpd.GeoDataFrame,
+    *,
+    resolution: int,
+    tiles: gpd.GeoDataFrame | None,
+    weight_column: str | None,
+    keep_hexagons: bool = False,
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`street_grid_pieces`, and with `keep_hexagons` the cells' lon/lat hexagons.
+
+    The hexagons are ``(sorted cells as 64-bit integers, polygons)``, for
+    :func:`combine_street_grid` to reuse rather than ask H3 for the same boundaries again.
+    """
     ids = _check_street_grid(
         blockgroups, counts=[], medians={}, tiles=tiles, weight_column=weight_column
     )
@@ -1183,7 +1232,10 @@ def street_grid_pieces(
                 if not prior.all():
                     rest = _cells_covering(geo4326[~prior], resolution, tiling=True, as_int=True)
                     cells = np.union1d(cells, rest)
-    hex_area = _hexagons(cells, area_crs=True)
+    if keep_hexagons:
+        hex4326, hex_area = _hexagons(cells, both=True)
+    else:
+        hex4326, hex_area = None, _hexagons(cells, area_crs=True)
     has_layer = layer is not None and len(layer) > 0
     ib, ic, area, pieces = _overlay(bg_area, hex_area, geometry=has_layer)
     # canonical order (block group, then cell in H3 order: `cells` is sorted), so the
@@ -1229,7 +1281,7 @@ def street_grid_pieces(
         ib, target, weight, method, area = (
             ib[order], target[order], weight[order], method[order], area[order]
         )  # fmt: skip
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "source_GEOID": pd.array(ids.to_numpy(dtype=object)[ib], dtype="str"),
             "target_GEOID": pd.array(h3_strings(target).astype(object), dtype="str"),
@@ -1238,6 +1290,7 @@ def street_grid_pieces(
             "area_m2": area,
         }
     )
+    return out, ((cells, hex4326) if keep_hexagons else None)
 
 
 def combine_street_grid(
@@ -1247,6 +1300,7 @@ def combine_street_grid(
     counts: Sequence[str],
     medians: Mapping[str, str] | None = None,
     drop_empty: bool = True,
+    hexagons: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """The cheap part of :func:`street_grid`: cells and crosswalk from the pieces.
 
@@ -1260,6 +1314,9 @@ def combine_street_grid(
         several disjoint sets of block groups in any order.
     counts, medians, drop_empty
         As for :func:`street_grid`.
+    hexagons
+        Lon/lat hexagons already built for these cells: ``(sorted cells as 64-bit
+        integers, polygons)``; cells missing from it are built from H3.
 
     Returns
     -------
@@ -1329,7 +1386,7 @@ def combine_street_grid(
     )
     for col, values in moved.items():
         res[col] = values[keep_cell]
-    out = gpd.GeoDataFrame(res, geometry=_hexagons(used[keep_cell]), crs=OUT_CRS)
+    out = gpd.GeoDataFrame(res, geometry=_cell_polygons(used[keep_cell], hexagons), crs=OUT_CRS)
 
     piece_keep = keep_cell[t_codes]
     xw = pd.DataFrame(

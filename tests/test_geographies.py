@@ -386,6 +386,24 @@ def test_street_grid_cell_filter_changes_nothing(
     pd.testing.assert_frame_equal(fast, geo.street_grid_pieces(blockgroups, tiles=tiles))
 
 
+def test_street_grid_reuses_the_hexagons_of_its_pieces(
+    blockgroups: gpd.GeoDataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one pass over H3 per cell; the output hexagons equal those H3 gives
+    tiles = _some_tiles(blockgroups)
+    want = geo.street_grid_pieces(blockgroups, tiles=tiles)
+    calls = []
+    real = geo._hexagons_of
+    monkeypatch.setattr(geo, "_hexagons_of", lambda c, p: calls.append(len(c)) or real(c, p))
+    cells, xw = geo.street_grid(blockgroups, counts=COUNTS, tiles=tiles)
+    assert len(calls) == 1 and calls[0] >= len(cells)
+    pd.testing.assert_frame_equal(
+        xw, want[want["target_GEOID"].isin(cells["GEOID"])].reset_index(drop=True)
+    )
+    fresh = gpd.GeoSeries(geo._hexagons(cells["GEOID"].to_numpy(dtype=str)), crs="EPSG:4326")
+    assert cells.geometry.geom_equals_exact(fresh, 0).all()
+
+
 def test_street_grid_redoes_block_groups_whose_filtered_pieces_hold_no_mass(
     blockgroups: gpd.GeoDataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
