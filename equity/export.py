@@ -15,11 +15,14 @@ Every file is written atomically: a failure leaves no new file behind.
 
 from __future__ import annotations
 
+import datetime
+import io
 import json
 import logging
 import math
 import os
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -384,7 +387,47 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
         labels = [str(table.loc[table["state_GEOID"] == c, label_col].iloc[0]) for c in codes]
         for code, sheet in zip(codes, _sheet_names(labels), strict=True):
             _write_sheet(wb.create_sheet(sheet), table[table["state_GEOID"] == code])
-    wb.save(path)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    path.write_bytes(_reproducible_xlsx(buffer.getvalue()))
+
+
+def _xlsx_timestamp() -> datetime.datetime:
+    """Time written into an XLSX package: ``SOURCE_DATE_EPOCH`` when set, else the ZIP epoch.
+
+    ``SOURCE_DATE_EPOCH`` is the reproducible-builds convention; the fixed default makes the
+    same candidates give the same bytes.
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.strip().isdigit():
+        stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC)
+        return max(stamp.replace(tzinfo=None), datetime.datetime(1980, 1, 1))
+    return datetime.datetime(1980, 1, 1)
+
+
+def _reproducible_xlsx(data: bytes) -> bytes:
+    """An XLSX package with fixed timestamps: its document properties and its ZIP entries.
+
+    openpyxl stamps the time of saving into ``docProps/core.xml`` and into every ZIP entry,
+    so two runs on the same candidates gave different bytes.
+    """
+    stamp = _xlsx_timestamp()
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                    rb"\g<1>" + iso + rb"\g<2>",
+                    content,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, content)
+    return out.getvalue()
 
 
 def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.DataFrame:

@@ -113,6 +113,28 @@ def test_geodata_reads_back_equal(candidates, tmp_path, fmt):
     )
 
 
+def test_xlsx_is_byte_identical_and_honours_source_date_epoch(candidates, tmp_path, monkeypatch):
+    import time
+    import zipfile
+
+    (a,) = write_candidates(candidates, tmp_path / "a", formats=["xlsx"])
+    time.sleep(1.1)  # openpyxl stamps the second of saving
+    (b,) = write_candidates(candidates, tmp_path / "b", formats=["xlsx"])
+    assert a.read_bytes() == b.read_bytes()
+    back = read_candidates(a)
+    assert back["GEOID"].tolist() == _expected(candidates, rounded=False)["GEOID"].tolist()
+    with zipfile.ZipFile(a) as z:
+        assert z.testzip() is None
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert core.count("1980-01-01T00:00:00Z") == 2  # created and modified
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14T22:13:20Z
+    (c,) = write_candidates(candidates, tmp_path / "c", formats=["xlsx"])
+    with zipfile.ZipFile(c) as z:
+        assert z.infolist()[0].date_time == (2023, 11, 14, 22, 13, 20)
+        assert "2023-11-14T22:13:20Z" in z.read("docProps/core.xml").decode()
+
+
 def test_csv_is_deterministic_and_sorted(candidates, tmp_path):
     (a,) = write_candidates(candidates, tmp_path / "a", formats=["csv"])
     shuffled = candidates.sample(frac=1, random_state=3)
