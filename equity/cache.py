@@ -12,9 +12,9 @@ An entry's file name is the SHA-256 of a JSON document (sorted keys) holding:
 
 - the stage name (``"read_acs"``, ``"street_grid_cells"``, ...);
 - :data:`FORMAT_VERSION` (bumped when the layout of entries changes), the ``equity`` version
-  and the versions of the libraries that parse and store tables (pandas, geopandas, pyarrow,
-  numpy, shapely, pyogrio): an upgrade recomputes once rather than trust a table another
-  library version produced;
+  and the versions of the libraries that parse, compute and store tables (pandas, geopandas,
+  pyarrow, numpy, shapely and GEOS, pyogrio, h3, pyproj and PROJ): an upgrade recomputes once
+  rather than trust a table another library version produced;
 - a digest of the source of the code computing the table (`code`: a module, a package, whose
   every ``.py`` file counts, or a function; by default the module defining `compute`), so an
   edited reader never serves a stale table;
@@ -115,7 +115,7 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 """Version of the entry layout; part of every key, bumped when the layout changes."""
 
-_LIBRARIES = ("pandas", "geopandas", "pyarrow", "numpy", "shapely", "pyogrio")
+_LIBRARIES = ("pandas", "geopandas", "pyarrow", "numpy", "shapely", "pyogrio", "h3", "pyproj")
 _SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 _CHUNK = 1 << 20
 _SUFFIX = ".parquet"
@@ -547,6 +547,15 @@ def _library_versions() -> dict[str, str]:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = ""
+    # the libraries that compute geometry bring their own C libraries along
+    try:
+        import pyproj
+        import shapely
+
+        out["PROJ"] = pyproj.proj_version_str
+        out["GEOS"] = shapely.geos_version_string
+    except ImportError:  # pragma: no cover - both are dependencies
+        pass
     return out
 
 

@@ -457,10 +457,23 @@ class DaskEngine(Engine):
         return max(2 * self._threads(), math.ceil(rows / per_partition))
 
     def _partitioned(self, frame: gpd.GeoDataFrame, part: np.ndarray, n: int) -> Any:
-        """A dask-geopandas frame whose partition i holds the rows with ``part == i``."""
-        keyed = frame.assign(_part=part).sort_values("_part", kind="stable").set_index("_part")
-        ddf = self._dgpd.from_geopandas(keyed, npartitions=max(1, n), sort=True)
-        return ddf.repartition(divisions=[*range(n), max(n - 1, 0)])
+        """A dask-geopandas frame whose partition i holds the rows with ``part == i``.
+
+        Built from one frame per partition, empty ones included, with divisions ``0..n-1``
+        given explicitly: partitions of block groups, tiles and polygons then line up for
+        ``map_partitions`` whichever of them hold no rows (a county without tiles, a tile
+        cell outside every polygon).
+        """
+        import dask
+        import dask.dataframe as dd
+
+        keyed = frame.assign(_part=np.asarray(part, dtype=np.int64))
+        keyed = keyed.sort_values("_part", kind="stable").set_index("_part")
+        bounds = np.searchsorted(keyed.index.to_numpy(), np.arange(n + 1))
+        parts = [dask.delayed(keyed.iloc[bounds[i] : bounds[i + 1]]) for i in range(n)]
+        divisions = (*range(n), n - 1) if n > 1 else (0, 0)
+        ddf = dd.from_delayed(parts, meta=keyed.iloc[:0], divisions=divisions, verify_meta=False)
+        return self._dgpd.from_dask_dataframe(ddf, geometry=frame.geometry.name)
 
     def _record(self, step: str, counts: dict[str, np.ndarray], n: int) -> None:
         rows = [
@@ -499,6 +512,17 @@ class DaskEngine(Engine):
         if not 0 <= resolution <= 15:  # fail here, not on a worker
             msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
             raise SchemaError(msg)
+        if tiles is not None and len(tiles):
+            kinds = set(shapely.get_type_id(tiles.geometry.to_numpy()).tolist())
+            if kinds & {0, 4}:
+                # a point on a block-group border goes to the first block group; block groups
+                # in two partitions would both take it
+                msg = (
+                    "street_grid on the dask engine: the ancillary layer has points, which "
+                    "a partitioned run could count twice on partition borders; use polygons "
+                    "or lines (Ookla tiles, roads), or the local engine"
+                )
+                raise SchemaError(msg)
         width = PARTITION_WIDTH[self.partition_by]
         bg = gpd.GeoDataFrame(
             {"GEOID": ids.to_numpy(dtype=object)},

@@ -400,7 +400,8 @@ def _xlsx_timestamp() -> datetime.datetime:
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
     if epoch.strip().isdigit():
-        stamp = datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC)
+        # ZIP dates run from 1980 to 2107
+        stamp = datetime.datetime.fromtimestamp(min(int(epoch), 4_354_819_199), tz=datetime.UTC)
         return max(stamp.replace(tzinfo=None), datetime.datetime(1980, 1, 1))
     return datetime.datetime(1980, 1, 1)
 

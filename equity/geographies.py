@@ -1264,7 +1264,9 @@ def _street_grid_pieces(
         hex4326, hex_area = _hexagons(cells, both=True)
     else:
         hex4326, hex_area = None, _hexagons(cells, area_crs=True)
-    has_layer = layer is not None and len(layer) > 0
+    # with a layer (even an empty one, as a partition without tiles gets) the pieces are cut
+    # by GEOS, so their areas do not depend on whether a partition holds tiles
+    has_layer = layer is not None
     ib, ic, area, pieces = _overlay(bg_area, hex_area, geometry=has_layer)
     # canonical order (block group, then cell in H3 order: `cells` is sorted), so the
     # per-block-group sums below add in the same order whichever cells the cover held

@@ -25,7 +25,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from equity import _io, geographies, hotspots, index, indicators, placement, sample, sources
+from equity import (
+    _io,
+    geographies,
+    hotspots,
+    index,
+    indicators,
+    placement,
+    sample,
+    settings,
+    sources,
+)
 from equity import engine as engine_
 from equity import export as export_
 from equity import maps as maps_
@@ -550,8 +560,9 @@ def _build_levels(
                 "resolution": cfg.grid_resolution,
                 "weight": cfg.grid_weight,
             }
-            cells = cache.table("street_grid_cells", key, lambda: street()[0], code=geographies)
-            xwalk = cache.table("street_grid_crosswalk", key, lambda: street()[1], code=geographies)
+            code = [geographies, settings]
+            cells = cache.table("street_grid_cells", key, lambda: street()[0], code=code)
+            xwalk = cache.table("street_grid_crosswalk", key, lambda: street()[1], code=code)
             cells = cells.copy()
             cells["level"] = "street"
             cells["NAME"] = "Cell " + cells["GEOID"].astype(str)
@@ -613,11 +624,18 @@ def _build_levels(
                 # faster than ookla_to_grid covering the tiles with cells afresh; equal on
                 # the populated cells to 1e-13)
                 places = table[["GEOID", "geometry"]]
+                min_tests = settings.min_ookla_tests
                 speeds = cache.table(
                     "ookla_to_polygons",
-                    {"tiles": digests.tiles(), "polygons": digests.of(places)},
-                    lambda places=places: eng.ookla_to_polygons(ds.tiles, places),
-                    code=geographies,
+                    {
+                        "tiles": digests.tiles(),
+                        "polygons": digests.of(places),
+                        "min_tests": min_tests,
+                    },
+                    lambda places=places, min_tests=min_tests: eng.ookla_to_polygons(
+                        ds.tiles, places, min_tests=min_tests
+                    ),
+                    code=[geographies, settings],
                 )
                 table = table.merge(speeds, on="GEOID", how="left")
             if context is not None and "county_GEOID" in table:

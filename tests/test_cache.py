@@ -425,6 +425,16 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     for level, table in first.items():
         assert_frame_equal(table, second[level], check_exact=True, obj=level)
 
+    # another minimum of Ookla tests: the summaries miss, the street grid does not
+    monkeypatch.undo()
+    monkeypatch.setattr(settings, "min_ookla_tests", settings.min_ookla_tests + 1)
+    ds = pipeline.load_dataset(cfg)
+    pipeline.build_levels(ds, cfg)
+    outcomes = {(stage, outcome) for stage, outcome, _ in ds.cache.events}
+    assert ("ookla_to_polygons", "miss") in outcomes
+    assert ("street_grid_cells", "hit") in outcomes
+    assert {"h3", "pyproj", "PROJ", "GEOS"} <= set(cache_mod._library_versions())
+
     # other block-group counts: the street grid misses (and computes) again
     monkeypatch.undo()
     ds = pipeline.load_dataset(cfg)

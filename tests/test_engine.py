@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from equity import geographies, indicators, pipeline
 from equity.cli import _engine_overrides, build_parser
@@ -25,7 +26,7 @@ from equity.engine import (
     get_engine,
     partitions_overlapping,
 )
-from equity.errors import ConfigError
+from equity.errors import ConfigError, SchemaError
 
 LEVEL_ORDER = ("street", "blockgroup", "tract", "town", "county")
 
@@ -271,6 +272,55 @@ def test_dask_ookla_equals_local(client, border, sample_ds) -> None:
     assert_same_table(local, got)
     assert got.attrs["ookla_tests_outside"] == local.attrs["ookla_tests_outside"]
     assert max(r["tiles"] for r in eng.last_partitions["rows"]) < len(tiles)
+
+
+def _row_of_block_groups() -> gpd.GeoDataFrame:
+    """Three rectangular block groups in three counties, west to east."""
+    return gpd.GeoDataFrame(
+        {"GEOID": ["510010001001", "510030001001", "510050001001"], "households": [10.0, 20, 30]},
+        geometry=[shapely.box(-77.02 + 0.02 * i, 38.0, -77.0 + 0.02 * i, 38.02) for i in range(3)],
+        crs="EPSG:4326",
+    )
+
+
+def _tile(x: float, y: float) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"devices": [3.0], "download_mbps": [5.0], "upload_mbps": [1.0], "tests": [9.0]},
+        geometry=[shapely.box(x, y, x + 0.005, y + 0.005)],
+        crs="EPSG:4326",
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["first county only", "middle county only", "last county only", "far away", "no tiles"],
+)
+def test_dask_equals_local_when_partitions_hold_no_tiles(client, where: str) -> None:
+    bg = _row_of_block_groups()
+    x = {"first county only": -77.015, "middle county only": -76.995,
+         "last county only": -76.975, "far away": 10.0, "no tiles": 10.0}[where]  # fmt: skip
+    tiles = _tile(x, 38.005 if x < 0 else 10.0)
+    if where == "no tiles":
+        tiles = tiles.iloc[:0]
+    with DaskEngine(client=client) as eng:
+        for got, want in zip(
+            eng.street_grid(bg, counts=["households"], tiles=tiles),
+            geographies.street_grid(bg, counts=["households"], tiles=tiles),
+            strict=True,
+        ):
+            assert_same_table(want, got)
+        # tiles in a grid cell of their own, outside every polygon
+        two = pd.concat([tiles, _tile(-77.015, 39.005)], ignore_index=True)
+        assert_same_table(geographies.ookla_to_polygons(two, bg), eng.ookla_to_polygons(two, bg))
+
+
+def test_dask_street_grid_refuses_point_layers(client) -> None:
+    bg = _row_of_block_groups()
+    points = gpd.GeoDataFrame(
+        {"devices": [1.0]}, geometry=[shapely.Point(-77.0, 38.01)], crs="EPSG:4326"
+    )  # on the border of two counties: each partition would count it
+    with DaskEngine(client=client) as eng, pytest.raises(SchemaError, match="points"):
+        eng.street_grid(bg, counts=["households"], tiles=points)
 
 
 def test_dask_run_equals_local_run(cluster, sample_cfg, tmp_path: Path) -> None:

@@ -128,6 +128,10 @@ def test_xlsx_is_byte_identical_and_honours_source_date_epoch(candidates, tmp_pa
         assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         core = z.read("docProps/core.xml").decode()
     assert core.count("1980-01-01T00:00:00Z") == 2  # created and modified
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "99999999999")  # past 2107: the last ZIP date
+    (d,) = write_candidates(candidates, tmp_path / "d", formats=["xlsx"])
+    with zipfile.ZipFile(d) as z:
+        assert z.infolist()[0].date_time == (2107, 12, 31, 23, 59, 58)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14T22:13:20Z
     (c,) = write_candidates(candidates, tmp_path / "c", formats=["xlsx"])
     with zipfile.ZipFile(c) as z:
