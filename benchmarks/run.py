@@ -517,7 +517,6 @@ def county_run(bg: pd.DataFrame, polygons, context: pd.DataFrame, *, draws: int,
     Returns the steps (time, peak), the place and candidate counts and, measured after the
     run in the same process, the per-draw pandas loop on the run's indicator table.
     """
-    import bench_index
     import geopandas as gpd
 
     from equity import export, geographies, hotspots, index, indicators, maps, placement
@@ -550,22 +549,12 @@ def county_run(bg: pd.DataFrame, polygons, context: pd.DataFrame, *, draws: int,
                               title="Synthetic nation")  # fmt: skip
     with clock("rank_candidates (coverage, k=1 per state) [not in total]", in_total=False):
         covered = placement.rank_candidates(table, mode="coverage", k=1, seed=seed)
-    ref = _Clock()
-    with ref(f"per-draw pandas loop, {baseline_draws} draws"):
-        bench_index.baseline_loop(ind_table, n_draws=baseline_draws, seed=seed, extra={})
-    map_mb = sum(f.stat().st_size for f in files if f.suffix == ".html") / 2**20
     return {
-        "steps": clock.steps,
-        "time_s": clock.total(),
-        "cpu_s": clock.total("cpu_s"),
-        "peak_mb": clock.peak(),
-        "ref_step": ref.steps[0],
-        "ref_exact": ref.exact,
+        **_staged_record(clock, ind_table, files, baseline_draws=baseline_draws, seed=seed),
         "counties": len(table),
         "states": int(table["state_GEOID"].nunique()),
         "selected": int(cands["selected"].sum()) if "selected" in cands else len(cands),
         "coverage_selected": int(covered["selected"].sum()) if "selected" in covered else 0,
-        "map_mb": map_mb,
         "n_indicators": len(meta.get("indicator_weights", {})),
     }
 
@@ -622,7 +611,6 @@ def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, basel
     Returns the steps (time, peak), sizes and, measured after the run in the same process,
     the per-draw pandas loop on the run's indicator table.
     """
-    import bench_index
     import geopandas as gpd
 
     from equity import export, geographies, index, indicators, maps, settings
@@ -654,10 +642,30 @@ def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, basel
     with clock("run_maps street (50,000 cells of greatest need, HTML + PNG)"):
         files = maps.run_maps({"street": table}, None, out_dir / "maps", provenance=[],
                               title="Synthetic state")  # fmt: skip
+    km2 = float(bg.to_crs(6933).area.sum() / 1e6)
+    return {
+        **_staged_record(clock, ind_table, files, baseline_draws=baseline_draws, seed=seed),
+        "blockgroups": len(bg),
+        "km2": km2,
+        "tiles": len(tiles),
+        "cells": len(table),
+        "pieces": len(xwalk),
+        "n_indicators": len(meta.get("indicator_weights", {})),
+    }
+
+
+def _staged_record(clock: _Clock, ind_table: pd.DataFrame, files: list[Path], *,
+                   baseline_draws: int, seed: int) -> dict:  # fmt: skip
+    """Steps, totals and map size of a step-by-step run, and its reference measured after it.
+
+    The reference is the per-draw pandas loop of ``bench_index.py`` on the run's indicator
+    table, timed on `baseline_draws` draws in the same process (see :func:`_staged_row`).
+    """
+    import bench_index
+
     ref = _Clock()
     with ref(f"per-draw pandas loop, {baseline_draws} draws"):
         bench_index.baseline_loop(ind_table, n_draws=baseline_draws, seed=seed, extra={})
-    km2 = float(bg.to_crs(6933).area.sum() / 1e6)
     return {
         "steps": clock.steps,
         "time_s": clock.total(),
@@ -665,13 +673,7 @@ def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, basel
         "peak_mb": clock.peak(),
         "ref_step": ref.steps[0],
         "ref_exact": ref.exact,
-        "blockgroups": len(bg),
-        "km2": km2,
-        "tiles": len(tiles),
-        "cells": len(table),
-        "pieces": len(xwalk),
         "map_mb": sum(f.stat().st_size for f in files if f.suffix == ".html") / 2**20,
-        "n_indicators": len(meta.get("indicator_weights", {})),
     }
 
 

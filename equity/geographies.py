@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 import h3
@@ -973,20 +973,18 @@ def _to_area_crs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _AREA_TRANSFORMER[0].transform(x, y)
 
 
-def _hexagons(cells: np.ndarray, *, area_crs: bool = False, both: bool = False) -> Any:
-    """Shapely polygons of H3 cells: lon/lat, projected to :data:`AREA_CRS`, or `both`.
+def _hexagons(cells: np.ndarray, *, area_crs: bool = False) -> np.ndarray:
+    """Shapely polygons of H3 cells: lon/lat, or projected to :data:`AREA_CRS`.
 
     Vertices go from H3 into one coordinate array, projected there when `area_crs` (one
     pyproj call rather than building lon/lat polygons and reprojecting them), then into
     rings and polygons (shapely builds polygons from rings twice as fast as from an array).
-    With `both`, returns ``(lon/lat polygons, projected polygons)`` from one pass over H3.
     """
-    if both:
-        return _hexagons_of(cells, (False, True))
     return _hexagons_of(cells, (area_crs,))[0]
 
 
 def _hexagons_of(cells: np.ndarray, projections: tuple[bool, ...]) -> list[np.ndarray]:
+    """:func:`_hexagons` in each projection (False: lon/lat, True: projected), one H3 pass."""
     cells = np.asarray(cells)
     if cells.dtype.kind == "u":
         import h3.api.basic_int as h3i
@@ -1261,7 +1259,7 @@ def _street_grid_pieces(
                     rest = _cells_covering(geo4326[~prior], resolution, tiling=True, as_int=True)
                     cells = np.union1d(cells, rest)
     if keep_hexagons:
-        hex4326, hex_area = _hexagons(cells, both=True)
+        hex4326, hex_area = _hexagons_of(cells, (False, True))
     else:
         hex4326, hex_area = None, _hexagons(cells, area_crs=True)
     # with a layer (even an empty one, as a partition without tiles gets) the pieces are cut
