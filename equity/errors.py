@@ -7,14 +7,21 @@ those apply, and are built as ``msg = f"..."; raise XError(msg)``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 __all__ = [
+    "ChoiceError",
     "ConfigError",
     "DataError",
     "DownloadError",
     "EquityError",
     "PlacementError",
     "SchemaError",
+    "check_choice",
 ]
+
+T = TypeVar("T")
 
 
 class EquityError(Exception):
@@ -58,3 +65,56 @@ class DownloadError(EquityError, OSError):
 
 class PlacementError(EquityError, ValueError):
     """Fellow placement cannot be solved as asked (k too large, no candidates, ...)."""
+
+
+class ChoiceError(ConfigError):
+    """An option names a choice the toolkit does not know; the message lists the valid ones."""
+
+
+def check_choice(kind: str, value: T, valid: Iterable[T], *, where: str | None = None) -> T:
+    """Return `value` if it is one of `valid`, else raise :class:`ChoiceError` listing them.
+
+    The one check behind every "unknown X" message, so they all read alike:
+    ``unknown normalisation 'pct'; valid: percentile, zscore, minmax, rank``.
+
+    Parameters
+    ----------
+    kind
+        What the value names ("normalisation", "placement mode", ...).
+    value
+        The value given.
+    valid
+        The valid choices, in the order to list them (a mapping lists its keys).
+    where
+        Optional prefix naming the file, section or function the value came from.
+
+    Returns
+    -------
+    object
+        `value`, unchanged.
+
+    Raises
+    ------
+    ChoiceError
+        When `value` is not among `valid`.
+
+    Examples
+    --------
+    >>> check_choice("mode", "top", ("top", "coverage"))
+    'top'
+    >>> check_choice("mode", "best", ("top", "coverage"))
+    Traceback (most recent call last):
+    ...
+    equity.errors.ChoiceError: unknown mode 'best'; valid: top, coverage
+    """
+    names = list(valid)
+    try:
+        ok = value in names
+    except TypeError:  # unhashable or incomparable values are never valid
+        ok = False
+    if not ok:
+        prefix = f"{where}: " if where else ""
+        listed = ", ".join(str(n) for n in names)
+        msg = f"{prefix}unknown {kind} {value!r}; valid: {listed}"
+        raise ChoiceError(msg)
+    return value

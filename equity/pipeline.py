@@ -41,6 +41,7 @@ from equity import export as export_
 from equity import maps as maps_
 from equity.cache import TableCache, frame_digest
 from equity.config import Config
+from equity.distance import nearest_km
 from equity.errors import DataError, EquityError
 
 __all__ = ["Dataset", "RunResult", "build_levels", "check_conservation", "load_dataset", "run"]
@@ -361,33 +362,6 @@ def _town_crosswalk(
     cell_town = cell_xw.set_index("source_GEOID")["target_GEOID"]
     xw = crosswalk.assign(target_GEOID=crosswalk["target_GEOID"].map(cell_town))
     return xw.groupby(["source_GEOID", "target_GEOID"], as_index=False)["weight"].sum(), cell_town
-
-
-def _unit_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lon, lat = np.radians(lon), np.radians(lat)
-    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-
-
-def nearest_km(origins: gpd.GeoSeries, points: gpd.GeoSeries) -> np.ndarray:
-    """Great-circle distance (km) from each origin to the nearest of `points` (a k-d tree on the sphere).
-
-    Parameters
-    ----------
-    origins, points
-        Point geometries in EPSG:4326.
-
-    Returns
-    -------
-    numpy.ndarray
-        One distance per origin; NaN when `points` is empty.
-    """
-    from scipy.spatial import cKDTree
-
-    if len(points) == 0:
-        return np.full(len(origins), np.nan)
-    tree = cKDTree(_unit_xyz(points.x.to_numpy(), points.y.to_numpy()))
-    chord, _ = tree.query(_unit_xyz(origins.x.to_numpy(), origins.y.to_numpy()))
-    return 2.0 * placement.EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
 def _distance_indicators(

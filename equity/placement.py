@@ -68,6 +68,8 @@ import pulp
 from scipy.stats import rankdata
 
 from equity import settings
+from equity.distance import EARTH_RADIUS_KM as EARTH_RADIUS_KM
+from equity.distance import haversine_km
 from equity.errors import PlacementError, SchemaError
 from equity.index import INTERVENTIONS
 from equity.indicators import PILLARS, REGISTRY
@@ -104,7 +106,6 @@ ANCHOR_WEIGHTS: dict[str, float] = {
 }
 
 
-EARTH_RADIUS_KM = 6371.0088
 _CHUNK_ELEMENTS = 4_000_000  # distance-matrix elements computed at once (~32 MB of float64)
 _SPOPT_MAX_ELEMENTS = 25_000  # spopt builds dense constraints: ~17 us per demand x site pair
 _FILTER_LABELS = {
@@ -119,41 +120,6 @@ _FILTER_LABELS = {
 # --------------------------------------------------------------------------------------------
 # distances and coverage
 # --------------------------------------------------------------------------------------------
-
-
-def haversine_km(
-    lon1: np.ndarray | float,
-    lat1: np.ndarray | float,
-    lon2: np.ndarray | float,
-    lat2: np.ndarray | float,
-) -> np.ndarray:
-    """Great-circle distance in km between points given in degrees (numpy broadcasting).
-
-    Parameters
-    ----------
-    lon1, lat1
-        Longitude and latitude of the first points (degrees).
-    lon2, lat2
-        Longitude and latitude of the second points (degrees).
-
-    Returns
-    -------
-    numpy.ndarray
-        Distances in km, of the broadcast shape of the inputs.
-
-    Examples
-    --------
-    >>> round(float(haversine_km(-77.4, 37.5, -76.3, 36.9)), 1)  # Richmond to Norfolk
-    118.1
-    """
-    lon1, lat1, lon2, lat2 = (
-        np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2)
-    )
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def _distance_matrix(origins: np.ndarray, targets: np.ndarray) -> np.ndarray:
