@@ -82,8 +82,10 @@ from scipy.spatial import cKDTree
 
 import equity
 from equity import settings
+from equity._generators import acs_like_moe, logistic, random_field
 from equity._io import atomic_dir
 from equity.errors import ConfigError
+from equity.tiles import quadkeys_from_xy, tile_lat, tile_lon, tile_xy
 
 __all__ = ["FILES", "SAMPLE_STATES", "sample_paths", "write_sample"]
 
@@ -119,8 +121,6 @@ _LON_W, _LON_E, _LAT_S, _LAT_N = -45.0, -42.0, 37.5, 39.5
 _LON0, _LAT0 = -43.5, 38.5
 _KX = 111.320 * math.cos(math.radians(_LAT0))  # km per degree of longitude
 _KY = 110.574  # km per degree of latitude
-_ZOOM = 16
-_N_TILES = 1 << _ZOOM
 
 # Per state: block groups, urban cores, small towns, counties.
 _STATE_PLAN = {
@@ -224,50 +224,6 @@ def _geoms_to_km(geoms: np.ndarray) -> np.ndarray:
     scale = np.array([_KX, _KY])
     offset = np.array([_LON0, _LAT0])
     return shapely.transform(geoms, lambda c: (c - offset) * scale)
-
-
-def _tile_lon(tx: np.ndarray) -> np.ndarray:
-    return np.asarray(tx) / _N_TILES * 360.0 - 180.0
-
-
-def _tile_lat(ty: np.ndarray) -> np.ndarray:
-    return np.degrees(np.arctan(np.sinh(np.pi * (1.0 - 2.0 * np.asarray(ty) / _N_TILES))))
-
-
-def _tile_xy(lon: float, lat: float) -> tuple[int, int]:
-    tx = math.floor((lon + 180.0) / 360.0 * _N_TILES)
-    s = math.sin(math.radians(lat))
-    ty = math.floor((0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * _N_TILES)
-    return tx, ty
-
-
-def _quadkeys(tx: np.ndarray, ty: np.ndarray) -> np.ndarray:
-    """Bing quadkeys (zoom 16) of tiles, as a numpy array of str."""
-    tx = np.asarray(tx, dtype=np.int64)
-    ty = np.asarray(ty, dtype=np.int64)
-    digits = np.empty((tx.size, _ZOOM), dtype=np.uint8)
-    for i in range(_ZOOM):  # one pass per zoom level, vectorised over tiles
-        bit = _ZOOM - 1 - i
-        digits[:, i] = ((tx >> bit) & 1) + 2 * ((ty >> bit) & 1) + ord("0")
-    return np.ascontiguousarray(digits).view(f"S{_ZOOM}").ravel().astype(str)
-
-
-def _field(
-    rng: np.random.Generator, length_km: float, n: int = 48
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A smooth Gaussian random field (random Fourier features), unit variance."""
-    w = rng.normal(0.0, 1.0 / length_km, size=(n, 2))
-    b = rng.uniform(0.0, 2 * np.pi, size=n)
-
-    def f(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        phase = np.outer(x, w[:, 0]) + np.outer(y, w[:, 1]) + b
-        return np.sqrt(2.0 / n) * np.cos(phase).sum(axis=1)
-
-    return f
-
-
-def _logistic(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
 
 
 def _fmt(values: np.ndarray, spec: str) -> np.ndarray:
@@ -401,13 +357,13 @@ def _build_states(rng: np.random.Generator) -> tuple[pd.DataFrame, shapely.Geome
 
 
 def _build_grid(states: pd.DataFrame) -> pd.DataFrame:
-    tx0, ty0 = _tile_xy(_LON_W, _LAT_N)
-    tx1, ty1 = _tile_xy(_LON_E, _LAT_S)
+    tx0, ty0 = tile_xy(_LON_W, _LAT_N)
+    tx1, ty1 = tile_xy(_LON_E, _LAT_S)
     txs = np.arange(tx0, tx1 + 1)
     tys = np.arange(ty0, ty1 + 1)
     tx, ty = (a.ravel() for a in np.meshgrid(txs, tys))
-    lon = (_tile_lon(tx) + _tile_lon(tx + 1)) / 2
-    lat = (_tile_lat(ty) + _tile_lat(ty + 1)) / 2
+    lon = (tile_lon(tx) + tile_lon(tx + 1)) / 2
+    lat = (tile_lat(ty) + tile_lat(ty + 1)) / 2
     x, y = _to_km(lon, lat)
     state = np.full(tx.size, -1, dtype=np.int64)
     for i, geom in enumerate(states["geometry"]):  # three states
@@ -696,13 +652,6 @@ def _build_towns(
 # --------------------------------------------------------------------------------------------
 
 
-def _moe(rng: np.random.Generator, est: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Block-group-like 90% MOEs: large, roughly k * sqrt(count); 12 for a zero estimate."""
-    est = np.asarray(est, dtype=float)
-    m = np.rint(k * np.sqrt(est + 2.0) * rng.uniform(0.85, 1.15, est.shape))
-    return np.where(est == 0, 12, np.maximum(m, 3)).astype(np.int64)
-
-
 def _split(rng: np.random.Generator, total: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Split integer totals into cells with a multinomial draw per row."""
     probs = np.asarray(probs, dtype=float)
@@ -716,11 +665,11 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
     n = len(bgs)
     x, y = bgs["x"].to_numpy(), bgs["y"].to_numpy()
     area_km2 = shapely.area(bgs["geometry"].to_numpy())
-    z_aff = _field(rng, 22.0)(x, y)
-    z_age = _field(rng, 30.0)(x, y)
-    z_net = _field(rng, 18.0)(x, y)
-    z_pov = _field(rng, 5.0)(x, y)
-    z_lang = _field(rng, 12.0)(x, y)
+    z_aff = random_field(rng, 22.0)(x, y)
+    z_age = random_field(rng, 30.0)(x, y)
+    z_net = random_field(rng, 18.0)(x, y)
+    z_pov = random_field(rng, 5.0)(x, y)
+    z_lang = random_field(rng, 12.0)(x, y)
     s = np.clip(np.log(region.density(x, y)) / np.log(60.0), 0.0, 1.0)
     suburb = np.exp(-(((s - 0.5) / 0.17) ** 2))
     rural = (1.0 - s) ** 2
@@ -749,14 +698,14 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
     )
     income = np.exp(log_inc)
     dev = log_inc - np.log(64000)
-    p_noint = _logistic(-2.75 - 1.3 * dev + 0.9 * rural + 0.35 * z_net + rng.normal(0, 0.35, n))
-    p_65 = _logistic(-1.65 + 0.55 * rural + 0.35 * z_age + rng.normal(0, 0.1, n))
+    p_noint = logistic(-2.75 - 1.3 * dev + 0.9 * rural + 0.35 * z_net + rng.normal(0, 0.35, n))
+    p_65 = logistic(-1.65 + 0.55 * rural + 0.35 * z_age + rng.normal(0, 0.1, n))
     p_nocomp = np.clip(0.55 * p_noint + 0.1 * p_65 * rural + rng.normal(0, 0.01, n), 0.01, 0.6)
-    p_pov = _logistic(-2.0 - 1.7 * dev + rng.normal(0, 0.2, n))
-    p_nohs = _logistic(-2.5 - 1.1 * dev + 0.45 * rural + rng.normal(0, 0.15, n))
-    p_dis = _logistic(-2.2 + 2.5 * (p_65 - 0.17) + 0.4 * rural + rng.normal(0, 0.1, n))
-    p_lep = _logistic(-3.8 + 1.4 * s + 0.6 * z_lang + rng.normal(0, 0.2, n))
-    p_cable = _logistic(-0.4 + 3.2 * s - 0.3 * z_net + rng.normal(0, 0.2, n))
+    p_pov = logistic(-2.0 - 1.7 * dev + rng.normal(0, 0.2, n))
+    p_nohs = logistic(-2.5 - 1.1 * dev + 0.45 * rural + rng.normal(0, 0.15, n))
+    p_dis = logistic(-2.2 + 2.5 * (p_65 - 0.17) + 0.4 * rural + rng.normal(0, 0.1, n))
+    p_lep = logistic(-3.8 + 1.4 * s + 0.6 * z_lang + rng.normal(0, 0.2, n))
+    p_cable = logistic(-0.4 + 3.2 * s - 0.3 * z_net + rng.normal(0, 0.2, n))
 
     hhsize = np.clip(2.35 + 0.3 * suburb + 0.1 * z_aff + rng.normal(0, 0.12, n), 1.6, 3.4)
     pop = np.rint(hh * hhsize).astype(np.int64)
@@ -807,7 +756,7 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
         est[v] = np.where(np.isin(np.arange(n), empty), 0, est[v]).astype(np.int64)
 
     k = rng.uniform(4.5, 7.5, n)  # design effect of the block group's sample
-    moe: dict[str, np.ndarray] = {v: _moe(rng, e, k) for v, e in est.items()}
+    moe: dict[str, np.ndarray] = {v: acs_like_moe(rng, e, k) for v, e in est.items()}
     hh_moe = moe["B11001_001"]
     for v in ("B28002_001", "B28001_001", "C16002_001"):
         moe[v] = hh_moe
@@ -884,7 +833,7 @@ def _build_tiles(rng: np.random.Generator, region: _Region, latent: pd.DataFrame
 
     x, y = t["x"].to_numpy(), t["y"].to_numpy()
     s = t["s"].to_numpy()
-    fine = _field(rng, 2.5, n=64)(x, y)  # street-by-street variation
+    fine = random_field(rng, 2.5, n=64)(x, y)  # street-by-street variation
     mu = s * np.log(210.0) + (1 - s) * np.log(20.0)
     mu = mu + 0.45 * fine - 0.25 * latent["z_net"].to_numpy()[tb] + rng.normal(0, 0.3, len(t))
     # A few fibre corridors along roads between towns: fast even in the country.
@@ -902,8 +851,8 @@ def _build_tiles(rng: np.random.Generator, region: _Region, latent: pd.DataFrame
     lat = np.where(satellite, rng.uniform(520, 680, len(t)), lat)
 
     tx, ty = t["tx"].to_numpy(), t["ty"].to_numpy()
-    w_, e_ = _tile_lon(tx), _tile_lon(tx + 1)
-    n_, s_ = _tile_lat(ty), _tile_lat(ty + 1)
+    w_, e_ = tile_lon(tx), tile_lon(tx + 1)
+    n_, s_ = tile_lat(ty), tile_lat(ty + 1)
     ring = np.stack(
         [
             np.column_stack([w_, n_]),
@@ -918,7 +867,7 @@ def _build_tiles(rng: np.random.Generator, region: _Region, latent: pd.DataFrame
     wkt = pd.Series(wkt, dtype=object).str.replace("POLYGON ((", "POLYGON((", regex=False)
     tiles = pd.DataFrame(
         {
-            "quadkey": _quadkeys(tx, ty),
+            "quadkey": quadkeys_from_xy(tx, ty),
             "tile": wkt.to_numpy(),
             "avg_d_kbps": np.rint(down * 1000).astype(np.int64),
             "avg_u_kbps": np.rint(up * 1000).astype(np.int64),
@@ -1690,7 +1639,7 @@ def _check_arguments(out: Path, seed: object) -> None:
 def _tiles_by_bg(region: _Region, tiles: pd.DataFrame) -> pd.DataFrame:
     """Devices, download speed and county of each tile (for the county files)."""
     grid = region.grid
-    qk = _quadkeys(grid["tx"].to_numpy(), grid["ty"].to_numpy())
+    qk = quadkeys_from_xy(grid["tx"].to_numpy(), grid["ty"].to_numpy())
     pos = pd.Index(qk).get_indexer(tiles["quadkey"].to_numpy())
     bg = grid["bg"].to_numpy()[pos]
     return pd.DataFrame(

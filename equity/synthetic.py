@@ -33,7 +33,8 @@ import pandas as pd
 import shapely
 
 from equity import settings
-from equity.sample import _field, _logistic, _moe, _quadkeys, _tile_lat, _tile_lon
+from equity._generators import acs_like_moe, logistic, random_field
+from equity.tiles import quadkeys_from_xy, tile_lat, tile_lon
 
 __all__ = [
     "CONUS_BOUNDS",
@@ -311,7 +312,7 @@ def national_tables(
     lat = (bg_bounds[:, 1] + bg_bounds[:, 3]) / 2
     bg_county = tract_county[bg_tract]
     bg_state = county_state[bg_county]
-    z_field = _field(rng, 6.0)(lon, lat)
+    z_field = random_field(rng, 6.0)(lon, lat)
     z_state = rng.normal(0, 0.12, n_states)[bg_state]
     z_county = rng.normal(0, 0.15, n_counties)[bg_county]
     z_tract = rng.normal(0, 0.12, n_tracts)[bg_tract]
@@ -326,14 +327,14 @@ def national_tables(
     hh = hh.astype(np.int64)
     pop = np.rint(hh * np.clip(2.45 + 0.1 * z_field + rng.normal(0, 0.12, n), 1.6, 3.4))
     pop = pop.astype(np.int64)
-    p_noint = _logistic(-2.75 - 1.3 * dev + 0.9 * rural + rng.normal(0, 0.35, n))
-    p_65 = _logistic(-1.65 + 0.55 * rural + 0.2 * z_field + rng.normal(0, 0.1, n))
+    p_noint = logistic(-2.75 - 1.3 * dev + 0.9 * rural + rng.normal(0, 0.35, n))
+    p_65 = logistic(-1.65 + 0.55 * rural + 0.2 * z_field + rng.normal(0, 0.1, n))
     p_nocomp = np.clip(0.55 * p_noint + 0.1 * p_65 * rural + rng.normal(0, 0.01, n), 0.01, 0.6)
-    p_pov = _logistic(-2.0 - 1.7 * dev + rng.normal(0, 0.2, n))
-    p_nohs = _logistic(-2.5 - 1.1 * dev + 0.45 * rural + rng.normal(0, 0.15, n))
-    p_dis = _logistic(-2.2 + 2.5 * (p_65 - 0.17) + 0.4 * rural + rng.normal(0, 0.1, n))
-    p_lep = _logistic(-3.8 + 1.4 * s + rng.normal(0, 0.3, n))
-    p_cable = _logistic(-0.4 + 3.2 * s + rng.normal(0, 0.2, n))
+    p_pov = logistic(-2.0 - 1.7 * dev + rng.normal(0, 0.2, n))
+    p_nohs = logistic(-2.5 - 1.1 * dev + 0.45 * rural + rng.normal(0, 0.15, n))
+    p_dis = logistic(-2.2 + 2.5 * (p_65 - 0.17) + 0.4 * rural + rng.normal(0, 0.1, n))
+    p_lep = logistic(-3.8 + 1.4 * s + rng.normal(0, 0.3, n))
+    p_cable = logistic(-0.4 + 3.2 * s + rng.normal(0, 0.2, n))
 
     no_int = rng.binomial(hh, p_noint)
     bband = rng.binomial(hh - no_int, 0.955)
@@ -369,8 +370,8 @@ def national_tables(
         "county_GEOID": county_ids[bg_county],
         "tract_GEOID": tract_ids[bg_tract],
     }
-    moe_hh = _moe(rng, hh, k).astype(float)
-    moe_pop = _moe(rng, pop, k).astype(float)
+    moe_hh = acs_like_moe(rng, hh, k).astype(float)
+    moe_pop = acs_like_moe(rng, pop, k).astype(float)
     for c in COUNT_COLUMNS:
         cols[c] = est[c].astype(float)
         if est[c] is hh:
@@ -378,7 +379,7 @@ def national_tables(
         elif est[c] is pop:
             cols[f"moe_{c}"] = moe_pop
         else:
-            cols[f"moe_{c}"] = _moe(rng, est[c], k).astype(float)
+            cols[f"moe_{c}"] = acs_like_moe(rng, est[c], k).astype(float)
     inc = np.rint(income / 10) * 10
     cols["median_household_income"] = inc
     cols["moe_median_household_income"] = np.rint(inc * rng.uniform(0.08, 0.5, n))
@@ -407,7 +408,7 @@ def national_tables(
     tract["upload_mbps"] = (down * rng.uniform(0.05, 0.5, n_tracts)).round(2)
     tract["latency_ms"] = np.exp(3.0 - 0.4 * t_s + rng.normal(0, 0.3, n_tracts)).round(1)
     tract["ookla_tests"] = tests
-    tract["share_tests_below_25_3"] = _logistic(-1.8 - 1.5 * t_s - t_dev).round(4)
+    tract["share_tests_below_25_3"] = logistic(-1.8 - 1.5 * t_s - t_dev).round(4)
     c_dev = np.bincount(tract_county, weights=t_dev, minlength=n_counties) / tract_sizes
     c_s = t_s[np.cumsum(tract_sizes) - tract_sizes]
     w = tract["ookla_tests"].to_numpy()
@@ -416,7 +417,7 @@ def national_tables(
         v = tract[c].to_numpy() * w
         county[c] = np.round(np.bincount(tract_county, weights=v, minlength=n_counties) / w_c, 4)
     county["ookla_tests"] = w_c
-    usage = _logistic(0.2 + 1.2 * c_s + 1.5 * c_dev + rng.normal(0, 0.3, n_counties)).round(3)
+    usage = logistic(0.2 + 1.2 * c_s + 1.5 * c_dev + rng.normal(0, 0.3, n_counties)).round(3)
     avail = np.clip(0.75 + 0.25 * c_s + rng.normal(0, 0.05, n_counties), 0.4, 1.0).round(3)
     county["broadband_usage"] = usage
     county["broadband_availability"] = avail
@@ -541,13 +542,13 @@ def synthetic_tiles(
         keys, urban = keys[first], urban[first]
     keys, urban = keys[:n], urban[:n]
     tx, tyy = keys // z, keys % z
-    lon0, lon1 = _tile_lon(tx), _tile_lon(tx + 1)
-    lat_top, lat_bottom = _tile_lat(tyy), _tile_lat(tyy + 1)
+    lon0, lon1 = tile_lon(tx), tile_lon(tx + 1)
+    lat_top, lat_bottom = tile_lat(tyy), tile_lat(tyy + 1)
     # Speeds: faster near city centres; more tests there.
     download = np.exp(3.8 + 1.2 * urban + rng.normal(0, 0.6, n))
     tests = np.ceil(rng.gamma(1.2, 4.0 + 10.0 * urban, n))
     cols = {
-        "quadkey": pd.array(_quadkeys(tx, tyy), dtype="string[pyarrow]"),
+        "quadkey": pd.array(quadkeys_from_xy(tx, tyy), dtype="string[pyarrow]"),
         "download_mbps": download.round(3),
         "upload_mbps": (download * rng.uniform(0.05, 0.6, n)).round(3),
         "latency_ms": np.ceil(np.exp(3.0 - 0.5 * urban + rng.normal(0, 0.4, n))),

@@ -15,7 +15,6 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -33,67 +32,17 @@ from equity.sources._common import (
     set_provenance,
     to_number,
 )
+from equity.tiles import OOKLA_ZOOM as OOKLA_ZOOM
+from equity.tiles import quadkey_to_bounds as quadkey_to_bounds
 
 __all__ = ["quadkey_to_bounds", "read_ookla", "read_ookla_aggregates"]
 
 logger = logging.getLogger("equity.sources")
 
-#: Zoom level of the Ookla open-data tiles (16-digit quadkeys).
-OOKLA_ZOOM = 16
 
 _ATTRIBUTION = (
     "Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps (CC BY-NC-SA 4.0)"
 )
-
-
-def quadkey_to_bounds(quadkeys: pd.Series | np.ndarray | list[str]) -> np.ndarray:
-    """Longitude/latitude bounds of Bing-maps quadkeys, vectorised.
-
-    Parameters
-    ----------
-    quadkeys
-        Quadkeys (strings of digits 0-3); they may differ in length (zoom).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, 4)`` array of ``minx, miny, maxx, maxy`` in degrees (EPSG:4326).
-
-    Raises
-    ------
-    DataError
-        A quadkey holds characters other than 0-3.
-
-    Examples
-    --------
-    >>> quadkey_to_bounds(["0", "3"]).round(4).tolist()
-    [[-180.0, 0.0, 0.0, 85.0511], [0.0, -85.0511, 180.0, 0.0]]
-    """
-    q = np.asarray(quadkeys, dtype="U")
-    n = len(q)
-    out = np.full((n, 4), np.nan)
-    if n == 0:
-        return out
-    lengths = np.char.str_len(q)
-    for zoom in np.unique(lengths):
-        sel = np.flatnonzero(lengths == zoom)
-        # UCS4 code points of each character, one row per quadkey
-        codes = np.asarray(q[sel], dtype=f"U{int(zoom)}").view(np.uint32)
-        vals = codes.reshape(len(sel), int(zoom)).astype(np.int64) - ord("0")
-        if ((vals < 0) | (vals > 3)).any():
-            bad = q[sel][((vals < 0) | (vals > 3)).any(axis=1)][0]
-            msg = f"quadkey {bad!r} holds characters other than 0-3"
-            raise DataError(msg)
-        weights = (1 << np.arange(int(zoom) - 1, -1, -1)).astype(np.int64)
-        x = ((vals & 1).astype(np.int64) * weights).sum(axis=1)
-        y = ((vals >> 1).astype(np.int64) * weights).sum(axis=1)
-        size = float(1 << int(zoom))
-        lon0 = x / size * 360.0 - 180.0
-        lon1 = (x + 1) / size * 360.0 - 180.0
-        lat0 = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * (y + 1) / size))))
-        lat1 = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * y / size))))
-        out[sel] = np.column_stack([lon0, lat0, lon1, lat1])
-    return out
 
 
 def _read_table(p: Path) -> pd.DataFrame | gpd.GeoDataFrame:
