@@ -85,11 +85,11 @@ def main() -> None:
             ).add_to(ref)
             t = time.perf_counter()
             text = ref.get_root().render()
-            from equity import _mapassets
+            from equity.maps.runtime import leaflet_js
 
             text = text.replace(
                 '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>',
-                f"<script>{_mapassets.leaflet_js()}</script>",
+                f"<script>{leaflet_js()}</script>",
             )
             ref_path = out / "reference.html"
             ref_path.write_text(text, encoding="utf-8")

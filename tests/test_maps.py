@@ -18,8 +18,9 @@ import pytest
 import shapely
 from _browser import launch, open_page, require_chromium
 
-from equity import _mapassets, maps
-from equity.errors import EquityError, SchemaError
+from equity import maps
+from equity.errors import ChoiceError, ConfigError, DataError, EquityError, SchemaError
+from equity.maps.encoding import encode_polygons, safe_json
 
 XSS = "<img src=x onerror=alert(1)>"
 US_BUDGET = 2_500_000
@@ -148,13 +149,47 @@ def test_classify_unknown_scheme_lists_choices():
         maps._classify(pd.Series([1.0, 2.0]), scheme="nope", k=2)
 
 
+def test_unknown_scheme_and_palette_are_choice_errors():
+    with pytest.raises(ChoiceError, match=r"unknown scheme 'Nope'; valid: quantiles, "):
+        maps._classify(pd.Series([1.0, 2.0]), scheme="Nope", k=2)
+    # the scheme's spelling is forgiving: case and underscores do not matter
+    assert maps._classify(pd.Series([1.0, 2.0, 3.0]), scheme="Fisher_Jenks", k=2)[1]
+    with pytest.raises(ChoiceError, match=r"unknown palette 'nope'.*YlOrRd.*list of colours"):
+        maps._palette_colors("nope", 3)
+    with pytest.raises(ConfigError, match="2 colours but 3 classes"):
+        maps._palette_colors(["#000000", "#ffffff"], 3)
+
+
+def test_bad_input_raises_equity_errors():
+    grid = level_table(4, "tract")
+    with pytest.raises(DataError, match="expected a GeoDataFrame"):
+        maps.choropleth(pd.DataFrame(grid), "equity_index")
+    with pytest.raises(SchemaError, match="reliability column 'nope'"):
+        maps.choropleth(grid, "equity_index", reliability_column="nope")
+    with pytest.raises(SchemaError, match="nope"):
+        maps.write_png(grid, "nope", "unused.png")
+
+
+def test_runtime_and_templates_are_package_files(tmp_path):
+    from equity.maps import runtime
+
+    js, css = runtime.runtime_js(), runtime.runtime_css()
+    assert js.startswith("(function () {") and "E.decode = function" in js
+    assert ".equity-legend" in css
+    m = maps.choropleth(level_table(4, "tract"), "equity_index", k=2, title="T & U")
+    text = maps.save_map(m, tmp_path / "m.html").read_text(encoding="utf-8")
+    assert text.startswith('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
+    assert "<title>T &amp; U</title>" in text and text.endswith("</body>\n</html>\n")
+    assert f"<script>\n{js}</script>" in text and f"<style>\n{css}</style>" in text
+
+
 def test_classify_ties_drop_empty_classes():
     classes, bins = maps._classify(pd.Series([1.0] * 8 + [2.0, 3.0]), scheme="quantiles", k=5)
     assert len(bins) == len(set(classes.tolist()))
 
 
 def test_safe_json_cannot_close_script():
-    text = _mapassets.safe_json({"n": "</script><script>alert(1)</script>&"})
+    text = safe_json({"n": "</script><script>alert(1)</script>&"})
     assert "</" not in text and "<" not in text and "&" not in text
 
 
@@ -164,7 +199,7 @@ def test_encode_polygons_round_trips_with_holes_and_multiparts():
         shell.exterior.coords, [shapely.box(0.2, 0.2, 0.4, 0.4).exterior.coords]
     )
     multi = shapely.MultiPolygon([shapely.box(2, 2, 3, 3), shapely.box(4, 4, 5.123456, 5)])
-    enc = _mapassets.encode_polygons(np.array([holed, multi]), decimals=5)
+    enc = encode_polygons(np.array([holed, multi]), decimals=5)
     q = np.cumsum(np.asarray(enc["q"]).reshape(-1, 2), axis=0) / enc["s"]
     assert enc["n"] == 2 and enc["gl"] == [1, 2] and enc["pl"] == [2, 1, 1]
     # rings without their closing point: 4 points each

@@ -1,0 +1,328 @@
+"""The maps of one run: a map (and PNG) per level table, and the candidates table page.
+
+Each level map has the equity index and one layer per pillar with data (radio buttons), a
+hot-spot overlay when the table has a ``hotspot`` column, the candidates as numbered markers,
+a legend with class breaks and units, reliability fading, tooltips and the attribution of
+every source.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from equity.errors import SchemaError
+from equity.indicators import PILLARS
+from equity.maps.chrome import _set_chrome, attribution_lines
+from equity.maps.classify import DEFAULT_PALETTE, _classify, _layer_spec, _palette_colors
+from equity.maps.document import save_map
+from equity.maps.encoding import _level_data, _prepare_geometry, _value_fields
+from equity.maps.formatting import _column_kind
+from equity.maps.layers import (
+    ChoroplethLayer,
+    LevelData,
+    _add_candidate_layers,
+    _add_hotspot_layer,
+    _new_map,
+)
+from equity.maps.png import _marker_points, _write_png_prepared
+from equity.maps.table import write_candidates_table
+
+__all__ = ["LEVEL_LABELS", "PILLAR_LABELS", "run_maps"]
+
+log = logging.getLogger(__name__)
+
+PILLAR_LABELS: dict[str, str] = {
+    "access": "Access",
+    "devices_skills": "Devices and skills",
+    "affordability": "Affordability",
+    "education": "Education",
+    "transformation": "Transformation",
+}
+LEVEL_LABELS: dict[str, str] = {
+    "street": "Street cells",
+    "blockgroup": "Block groups",
+    "tract": "Tracts",
+    "town": "Towns",
+    "county": "Counties",
+    "state": "States",
+}
+# Columns a level table must have to be mapped (docs/contracts.md "Level tables").
+_REQUIRED = ("GEOID", "NAME", "equity_index")
+
+
+@dataclass(frozen=True)
+class _PngLayer:
+    """What the PNG of a level map draws: its index layer."""
+
+    geoms: np.ndarray
+    classes: np.ndarray
+    spec: dict[str, Any]
+    reliability: pd.Series | None
+
+
+def _check_level_table(level: str, table: gpd.GeoDataFrame) -> None:
+    missing = [c for c in _REQUIRED if c not in table.columns]
+    if missing:
+        msg = f"level table {level!r} lacks column(s) {', '.join(missing)} (see docs/contracts.md 'Level tables')"
+        raise SchemaError(msg)
+
+
+def _pillar_columns(frame: pd.DataFrame) -> list[str]:
+    """``score_<pillar>`` columns with data: one layer each."""
+    return [
+        f"score_{p}"
+        for p in PILLARS
+        if f"score_{p}" in frame.columns and frame[f"score_{p}"].notna().any()
+    ]
+
+
+def _tooltip_labels() -> dict[str, str]:
+    labels = {"equity_index": "Equity index", "rank": "Need rank", "households": "Households"}
+    labels |= {f"score_{p}": PILLAR_LABELS[p] for p in PILLARS}
+    labels["driving_pillar"] = "Driving pillar"
+    return labels
+
+
+def _add_index_layers(
+    m: folium.Map,
+    data: LevelData,
+    frame: gpd.GeoDataFrame,
+    classified: Mapping[str, tuple[np.ndarray, list[float]]],
+    *,
+    level: str,
+    labels: Mapping[str, str],
+    reliability: pd.Series | None,
+    fields: list[str],
+) -> list[dict[str, Any]]:
+    """One base layer per classified column (the first shown on opening); their specs."""
+    specs: list[dict[str, Any]] = []
+    for j, (col, (_, bins)) in enumerate(classified.items()):
+        kind, units = _column_kind(col)
+        layer_title = "Equity index" if col == "equity_index" else f"Pillar: {labels[col]}"
+        spec = _layer_spec(
+            name=layer_title,
+            key=col,
+            colors=_palette_colors(DEFAULT_PALETTE, max(len(bins), 1)),
+            bins=bins,
+            values=frame[col],
+            kind=kind,
+            legend_title=f"{layer_title} ({LEVEL_LABELS.get(level, level).lower()})",
+            units=units,
+            reliability=reliability is not None,
+            fields=fields,
+        )
+        m.add_child(ChoroplethLayer(data, spec, show=j == 0))
+        specs.append(spec)
+    return specs
+
+
+def _level_map(
+    level: str,
+    table: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None,
+    *,
+    title: str,
+    subtitle: str | None,
+    attribution: Sequence[str],
+    tiles: str | None,
+    scheme: str,
+    k: int,
+) -> tuple[folium.Map, _PngLayer]:
+    """Map of one level table, and what its PNG needs."""
+    _check_level_table(level, table)
+    frame, geoms, dec, coverage = _prepare_geometry(table, simplify=None, decimals=None)
+    pillar_cols = _pillar_columns(frame)
+    labels = _tooltip_labels()
+    tip_cols = ["equity_index", "rank", *pillar_cols, "driving_pillar", "households"]
+    fields = _value_fields(frame, tip_cols, labels=labels)
+    field_keys = [key for key, _, _ in fields]
+    classified = {
+        col: _classify(frame[col], scheme=scheme, k=k) for col in ["equity_index", *pillar_cols]
+    }
+    reliability = frame["reliability"] if "reliability" in frame.columns else None
+    hotspot = frame["hotspot"] if "hotspot" in frame.columns else None
+    payload = _level_data(
+        frame,
+        geoms,
+        dec,
+        name_column="NAME",
+        fields=fields,
+        classes={col: c for col, (c, _) in classified.items()},
+        reliability=reliability,
+        hotspot=hotspot,
+    )
+    data = LevelData(payload)
+    m = _new_map(tiles)
+    m.add_child(data)
+    specs = _add_index_layers(
+        m,
+        data,
+        frame,
+        classified,
+        level=level,
+        labels=labels,
+        reliability=reliability,
+        fields=field_keys,
+    )
+    if hotspot is not None:
+        _add_hotspot_layer(m, data, hotspot, fields=field_keys)
+    _add_candidate_layers(m, candidates)
+    bounds = shapely.total_bounds(geoms).tolist()
+    _set_chrome(m, title=title, subtitle=subtitle, attribution=attribution, bounds=bounds)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    log.info(
+        "maps: %s map, %d features, %d layers, %s simplification, %d decimals",
+        level,
+        len(frame),
+        len(specs),
+        "coverage" if coverage else "per-polygon",
+        dec,
+    )
+    png = _PngLayer(geoms, classified["equity_index"][0], specs[0], reliability)
+    return m, png
+
+
+def _cap_features(table: gpd.GeoDataFrame, limit: int) -> gpd.GeoDataFrame:
+    """Places with data (index, households > 0), then the `limit` of greatest need."""
+    keep = (
+        table["equity_index"].notna()
+        if "equity_index" in table.columns
+        else pd.Series(True, index=table.index)
+    )
+    if "households" in table.columns:
+        keep &= pd.to_numeric(table["households"], errors="coerce").fillna(0) > 0
+    out = table.loc[keep]
+    if len(out) > limit:
+        order = "rank" if "rank" in out.columns else "equity_index"
+        out = out.nsmallest(limit, order) if order == "rank" else out.nlargest(limit, order)
+    return out
+
+
+def _data_date(provenance: Sequence[Mapping[str, Any]]) -> str | None:
+    """``"<source> <vintage>, ..."`` of the records that state a vintage, or None."""
+    vintages = [
+        f"{r.get('source', '?')} {r['vintage']}"
+        for r in provenance
+        if str(r.get("vintage")).strip().lower() not in ("", "none", "nan")
+    ]
+    return ", ".join(dict.fromkeys(vintages)) or None
+
+
+def _shown_table(
+    level: str, table: gpd.GeoDataFrame, *, data_date: str | None, max_features: int | None
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The places drawn (cut to `max_features`) and the subtitle that says what is shown."""
+    subtitle = f"{LEVEL_LABELS.get(level, level)}" + (
+        f" \u00b7 Data: {data_date}" if data_date else ""
+    )
+    if max_features is not None and len(table) > max_features:
+        n_all = len(table)
+        table = _cap_features(table, max_features)
+        subtitle += f" \u00b7 showing the {len(table):,} of {n_all:,} places of greatest need"
+        log.info("maps: %s level cut from %d to %d places", level, n_all, len(table))
+    return table, subtitle
+
+
+def run_maps(
+    levels: Mapping[str, gpd.GeoDataFrame],
+    candidates: gpd.GeoDataFrame | None,
+    out_dir: str | os.PathLike[str],
+    *,
+    provenance: Sequence[Mapping[str, Any]],
+    title: str,
+    data_date: str | None = None,
+    tiles: str | None = None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    png: bool = True,
+    max_features: int | None = 50_000,
+) -> list[Path]:
+    """Write the maps of one run: ``<level>.html`` (+ ``.png``) per level and ``candidates.html``.
+
+    Each level map has the equity index and one layer per pillar with data (radio buttons),
+    a hot-spot overlay when the table has a ``hotspot`` column, the candidates as numbered
+    markers, a legend with class breaks and units, reliability fading, tooltips and the
+    attribution of every source.
+
+    Parameters
+    ----------
+    levels
+        Level name (``street``, ``blockgroup``, ``tract``, ``town``, ``county``...) to its table
+        (columns of docs/contracts.md "Level tables").
+    candidates
+        Ranked candidates (docs/contracts.md "Candidates") with a geometry, or None.
+    out_dir
+        Folder for the files (created).
+    provenance
+        Provenance records (``source``, ``attribution``, ``licence``, ``vintage``...).
+    title
+        Title of every map (escaped).
+    data_date
+        Shown under the title; default from the provenance vintages.
+    tiles
+        Optional basemap; default none (the maps need no network).
+    scheme, k
+        Classification of every layer.
+    png
+        Also write a static PNG of each map's index layer.
+    max_features
+        Most places drawn per level (50,000 keeps a street map near 6.5 MB and loading in
+        seconds). A larger table is cut to its places with an index value and households,
+        then to the `max_features` of greatest need (by ``rank``); the subtitle says so.
+
+    Returns
+    -------
+    list of Path
+        Files written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if data_date is None:
+        data_date = _data_date(provenance)
+    lines = attribution_lines(provenance)
+    markers = _marker_points(candidates) if png else None
+    written: list[Path] = []
+    for level, full in levels.items():
+        table, subtitle = _shown_table(level, full, data_date=data_date, max_features=max_features)
+        m, layer = _level_map(
+            level,
+            table,
+            candidates,
+            title=title,
+            subtitle=subtitle,
+            attribution=lines,
+            tiles=tiles,
+            scheme=scheme,
+            k=k,
+        )
+        written.append(save_map(m, out / f"{level}.html"))
+        if png:
+            written.append(
+                _write_png_prepared(
+                    out / f"{level}.png",
+                    layer.geoms,
+                    layer.classes,
+                    layer.spec,
+                    reliability=layer.reliability,
+                    title=f"{title} \u2014 {subtitle}",
+                    attribution=lines,
+                    markers=markers,
+                )
+            )
+    if candidates is not None:
+        table_page = out / "candidates.html"
+        written.append(
+            write_candidates_table(candidates, table_page, title=title, data_date=data_date)
+        )
+    return written
