@@ -16,6 +16,7 @@ Every file is written atomically: a failure leaves no new file behind.
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import json
 import logging
@@ -24,15 +25,17 @@ import os
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import jinja2
 import numpy as np
 import pandas as pd
 
 from equity._io import atomic_dir, atomic_write_text
-from equity.errors import ConfigError, DataError, SchemaError
+from equity.errors import ConfigError, DataError, SchemaError, check_choice
 
 __all__ = [
     "COLUMNS",
@@ -168,17 +171,8 @@ _CONTRACT_ORDER = [
 _TEXT_COLUMNS_RE = re.compile(r"(^GEOID$|_GEOID$|^NAME$|^state_name$)")
 _DECIMALS = 4
 
-_OOKLA_NOTICE = (
-    "Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps. Based on analysis by "
-    "Ookla of Speedtest Intelligence® data. Provided by Ookla and accessed from the Registry of Open "
-    "Data on AWS (https://registry.opendata.aws/speedtest-global-performance). Licence: CC BY-NC-SA 4.0 "
-    "(non-commercial, share-alike, attribution required)."
-)
-_MICROSOFT_NOTICE = (
-    "Microsoft Airband Initiative, US Broadband Usage Percentages "
-    "(https://github.com/microsoft/USBroadbandUsagePercentages). Licence: Open Use of Data "
-    "Agreement (O-UDA) v1.0."
-)
+# Columns of the data sources table of METHODS.md (keys of the provenance records).
+_SOURCE_COLUMNS = ("source", "title", "publisher", "vintage", "licence", "attribution", "path")
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,10 +211,8 @@ def _check_formats(formats: Sequence[str] | str) -> list[str]:
     if not fmts:
         msg = f"no output format given: use any of {', '.join(FORMATS)}"
         raise ConfigError(msg)
-    bad = [f for f in fmts if f not in FORMATS]
-    if bad:
-        msg = f"unknown output format {bad[0]!r}: use any of {', '.join(FORMATS)}"
-        raise ConfigError(msg)
+    for fmt in fmts:
+        check_choice("output format", fmt, FORMATS)
     return list(dict.fromkeys(fmts))
 
 
@@ -563,6 +555,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+@functools.cache
+def _methods_template() -> jinja2.Template:
+    """``templates/methods.md.j2``: Markdown, so no HTML escaping; ``md`` and ``num`` filters."""
+    text = (resources.files("equity") / "templates" / "methods.md.j2").read_text(encoding="utf-8")
+    env = jinja2.Environment(
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["md"] = _md
+    env.filters["num"] = _fmt
+    return env.from_string(text)
+
+
 def _uses(provenance: list[dict[str, Any]], *words: str) -> bool:
     text = " ".join(
         str(p.get(k, "")) for p in provenance for k in ("source", "title", "publisher", "licence")
@@ -624,91 +632,18 @@ def write_methods(
     from equity import __version__
 
     prov = [dict(p) for p in provenance]
-    lines: list[str] = [
-        "# Methods",
-        "",
-        f"Produced by `equity` {__version__}. Every number in this folder can be regenerated with the "
-        "command below from the data sources listed.",
-        "",
-        "## Reproduce this run",
-        "",
-        "```sh",
-        str(command).strip(),
-        "```",
-        "",
-        "## Data sources",
-        "",
-    ]
-    cols = ["source", "title", "publisher", "vintage", "licence", "attribution", "path"]
-    if prov:
-        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-
-        def cell(p: Mapping[str, Any], c: str) -> str:
-            value = p.get(c)
-            if c == "vintage" and (value is None or str(value) in ("", "None")):
-                return "not stated (no year in the file or its name)"
-            return _md(value)
-
-        lines += ["| " + " | ".join(cell(p, c) for c in cols) + " |" for p in prov]
-    else:
-        lines.append("No data source recorded its provenance.")
-    lines += ["", "## Licences and attribution", ""]
-    for p in prov:
-        attribution = p.get("attribution") or p.get("title") or p.get("source")
-        lines.append(f"- {_md(attribution)} (licence: {_md(p.get('licence') or 'not stated')})")
-    used_ookla = _uses(prov, "ookla", "speedtest")
-    used_ms = _uses(prov, "microsoft", "o-uda")
-    lines += [
-        f"- {_OOKLA_NOTICE} {'Used in this run.' if used_ookla else 'Not used in this run.'}",
-        f"- {_MICROSOFT_NOTICE} {'Used in this run.' if used_ms else 'Not used in this run.'}",
-        "- US Census Bureau (ACS, TIGER/Line cartographic boundaries), IMLS (Public Libraries "
-        "Survey), NCES and CDC/ATSDR data are US federal works in the public domain.",
-        "",
-        "## Index method",
-        "",
-        "The digital-equity index measures need (0-100, higher = more need). Indicators are rates "
-        "computed from ACS counts (counts are moved between geographies first, rates afterwards), "
-        "normalised (percentile rank by default) so that higher means more need, averaged into "
-        "five pillars (access, devices_skills, affordability, education, transformation) and the "
-        "pillars into the index with the weights below; a pillar without data is reported and its "
-        "weight redistributed. Uncertainty: the ACS 90% margins of error (SE = MOE / 1.645) are "
-        "propagated by Monte Carlo draws, giving `equity_index_lo`/`_hi` and `rank_lo`/`_hi`.",
-        "",
-    ]
-    if weights:
-        lines += ["| pillar | weight |", "|---|---|"]
-        lines += [f"| {_md(k)} | {_fmt(float(v))} |" for k, v in weights.items()]
-    else:
-        lines.append("Pillar weights: the preset's defaults (see parameters).")
-    lines += [
-        "",
-        "## Placement",
-        "",
-        "Each candidate gets three scores, 0-100: **need** (the index), **readiness** (anchor "
-        "institutions within the service radius per 10,000 people, libraries weighing 3, colleges 2, "
-        "schools, nonprofits and community centres 1, plus establishments per 1,000 people when "
-        "business data is given, as a percentile rank) and **reach** (need-weighted population "
-        "`population x index / 100` within the radius, as a percentile rank). The combined score is "
-        "their weighted mean. Modes: `top` takes the best k per state; `coverage` solves the maximal "
-        "covering location problem exactly (spopt MCLP, CBC) and is checked against a greedy choice; "
-        "`robust` repeats the selection over the index's uncertainty draws. Distances are haversine "
-        "distances between centroids. Each candidate's `sensitivity` says how far its rank moves when "
-        "one score or pillar weight is halved.",
-        "",
-        "## Parameters",
-        "",
-    ]
-    flat = _flatten(parameters)
-    if flat:
-        lines += ["| parameter | value |", "|---|---|"]
-        lines += [f"| {_md(k)} | {_md(_fmt(v))} |" for k, v in flat]
-    else:
-        lines.append("(none recorded)")
-    if notes:
-        lines += ["", "## Notes", ""]
-        lines += [f"- {_md(n)}" for n in notes]
-    lines.append("")
+    text = _methods_template().render(
+        version=__version__,
+        command=str(command).strip(),
+        provenance=prov,
+        source_columns=_SOURCE_COLUMNS,
+        used_ookla=_uses(prov, "ookla", "speedtest"),
+        used_microsoft=_uses(prov, "microsoft", "o-uda"),
+        weights=[(k, float(v)) for k, v in (weights or {}).items()],
+        parameters=_flatten(parameters),
+        notes=notes or [],
+    )
     path = Path(out_dir) / "METHODS.md"
-    atomic_write_text(path, "\n".join(lines))
+    atomic_write_text(path, text)
     logger.info("wrote %s", path)
     return path

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from shapely.geometry import Point, box
 
 from equity import export
-from equity.errors import ConfigError, DataError, SchemaError
+from equity.errors import ChoiceError, ConfigError, DataError, SchemaError
 from equity.export import (
     COLUMNS,
     read_candidates,
@@ -180,7 +180,7 @@ def test_every_column_is_documented(candidates):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"formats": ["pdf"]}, ConfigError, "unknown output format 'pdf'"),
+        ({"formats": ["pdf"]}, ChoiceError, "unknown output format 'pdf'; valid: csv, xlsx"),
         ({"formats": []}, ConfigError, "no output format"),
         ({"stem": "../x"}, ConfigError, "stem"),
     ],
@@ -291,6 +291,43 @@ def test_methods_card(candidates, tmp_path):
         notes=["sample data only"],
     )
     assert again.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_methods_card_layout(tmp_path, full):
+    """Headings stand between blank lines, tables are unbroken, the file ends in one newline."""
+    kwargs = {
+        "provenance": [{"source": "ookla", "vintage": None}] if full else [],
+        "parameters": {"index": {"preset": "techspark"}} if full else {},
+        "weights": {"access": 1.0} if full else None,
+        "notes": ["a note"] if full else None,
+    }
+    text = write_methods(tmp_path, command="equity run", **kwargs).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    assert text.endswith("\n") and not text.endswith("\n\n") and "\n\n\n" not in text
+    headings = [i for i, line in enumerate(lines) if line.startswith("#")]
+    assert [lines[i] for i in headings][:3] == [
+        "# Methods",
+        "## Reproduce this run",
+        "## Data sources",
+    ]
+    assert all(lines[i + 1] == "" and (i == 0 or lines[i - 1] == "") for i in headings)
+    assert ("## Notes" in lines) == full and ("- a note" in lines) == full
+    for header in ("| source |", "| pillar | weight |", "| parameter | value |"):
+        rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+        starts = [i for i in rows if lines[i].startswith(header)]
+        if full:
+            assert len(starts) == 1  # the table is there, its rows follow without a gap
+            assert lines[starts[0] + 1].startswith("|---|") and lines[starts[0] + 2].startswith(
+                "| "
+            )
+        else:
+            assert not starts
+    if full:
+        assert "| ookla |  |  | not stated (no year in the file or its name) |  |  |  |" in lines
+        assert "| index.preset | techspark |" in lines and "| access | 1 |" in lines
+    else:
+        assert "No data source recorded its provenance." in lines and "(none recorded)" in lines
 
 
 def test_methods_bad_input(tmp_path):
