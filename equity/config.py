@@ -478,7 +478,7 @@ OPTIONS: dict[str, Option] = {
             "placement",
             None,
             _placement_weights,
-            "weights of need, readiness and reach",
+            "weights of need, readiness and reach; default equity.placement.DEFAULT_WEIGHTS",
             attr="score_weights",
             factory=_score_weights,
         ),
