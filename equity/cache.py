@@ -265,7 +265,7 @@ class TableCache:
                     time.perf_counter() - t0,
                     entry,
                 )
-                return df  # type: ignore[return-value]
+                return df
         self.misses += 1
         t0 = time.perf_counter()
         df = compute()

@@ -21,13 +21,17 @@ import argparse
 import logging
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from equity import __version__
 from equity.errors import EquityError
 
 __all__ = ["build_parser", "main"]
+
+if TYPE_CHECKING:
+    _Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 _DESCRIPTION = """\
 equity: where digital need is greatest, street by street and town by town, and where to
@@ -46,139 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="log details (one line per public call)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser(
-        "run",
-        help="run the whole job: index at every level, ranked candidates, maps (bundled sample by default)",
-        description="Load the inputs (the bundled sample region when no --config is given), compute the "
-        "digital-equity index at street (H3), block-group, tract, town and county level, rank candidate "
-        "towns for one fellow per state, and write maps/*.html, candidates.csv/.xlsx/.geojson, "
-        "index_<level>.parquet and METHODS.md under --out.",
-    )
-    p.add_argument(
-        "--config", type=Path, help="TOML run configuration (see README: configuration reference)"
-    )
-    p.add_argument(
-        "--out", type=Path, default=Path("."), help="output folder (default: current folder)"
-    )
-    p.add_argument("--no-maps", action="store_true", help="skip the HTML maps")
-    _add_engine_options(p)
-    p.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="read every input afresh and write no table cache (see `equity cache`)",
-    )
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress lines, only the final summary"
-    )
-
-    p = sub.add_parser(
-        "sample",
-        help="write the bundled sample region (fictional states, real file formats)",
-        description="Write the sample region's files (Census-format boundaries and ACS tables, Ookla tiles, "
-        "Microsoft usage, business patterns, libraries and anchors) to --out. The same seed gives "
-        "byte-identical files.",
-    )
-    p.add_argument(
-        "--out", type=Path, default=Path("data/sample"), help="output folder (default: data/sample)"
-    )
-    p.add_argument(
-        "--seed", type=int, default=None, help="random seed (default: equity.settings.seed)"
-    )
-
-    p = sub.add_parser(
-        "index",
-        help="compute an index from a CSV table (techspark, ddi or the CDC/ATSDR SVI)",
-        description="Compute an index from INPUT (a CSV keyed by GEOID/FIPS). With --preset svi on a CDC/ATSDR "
-        "SVI file, EPL_*, SPL_THEME*, RPL_THEME*, SPL_THEMES, RPL_THEMES and F_* are computed from the EP_* inputs.",
-    )
-    p.add_argument("input", type=Path, help="input CSV")
-    p.add_argument("--preset", choices=("techspark", "ddi", "svi"), default="techspark")
-    p.add_argument(
-        "--reference",
-        choices=("nation", "state"),
-        default="nation",
-        help="percentile reference region",
-    )
-    p.add_argument("--id-column", help="name of the id column when it is not GEOID/FIPS/GEO_ID")
-    p.add_argument("--out", type=Path, required=True, help="output CSV")
-
-    p = sub.add_parser(
-        "rank",
-        help="rank candidate communities for fellow placement (top, coverage or robust)",
-        description="Compute the index (bundled sample unless --config) and rank candidates: top k per state, "
-        "maximal coverage of need-weighted population within --radius-km, or robust over the index's "
-        "uncertainty. Writes candidates.csv/.xlsx/.geojson and METHODS.md under --out.",
-    )
-    p.add_argument("--config", type=Path)
-    p.add_argument("--mode", choices=("top", "coverage", "robust"), default=None)
-    p.add_argument("--k", type=int, default=None, help="fellows per state (default 1)")
-    p.add_argument("--radius-km", type=float, default=None, help="service radius in km")
-    p.add_argument("--level", choices=("town", "tract", "county", "blockgroup"), default=None)
-    p.add_argument("--out", type=Path, default=Path("."))
-    _add_engine_options(p)
-    p.add_argument("-q", "--quiet", action="store_true")
-
-    p = sub.add_parser(
-        "map",
-        help="write a self-contained HTML choropleth of a level table (GeoParquet/GeoJSON/GeoPackage)",
-        description="Write a self-contained HTML map (Leaflet inlined; opens with no network) of COLUMN in INPUT.",
-    )
-    p.add_argument("input", type=Path, help="e.g. index_tract.parquet from `equity run`")
-    p.add_argument("--column", default="equity_index")
-    p.add_argument(
-        "--scheme",
-        default="quantiles",
-        help="mapclassify scheme (quantiles, fisherjenks, equalinterval, ...)",
-    )
-    p.add_argument("--k", type=int, default=5, help="number of classes")
-    p.add_argument("--title", default=None)
-    p.add_argument("--out", type=Path, required=True, help="output HTML file")
-
-    p = sub.add_parser(
-        "fetch",
-        help="download one state's public inputs (Census API, boundaries, Microsoft, CBP) into the cache",
-        description="Download what one state's run needs into the cache (equity.settings.cache_folder), with "
-        "retries; prints the paths. Needs network access to the public sources.",
-    )
-    p.add_argument("--state", required=True, help="USPS code or FIPS, e.g. VA or 51")
-    p.add_argument("--year", type=int, default=2021)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="also copy the files here under their published names",
-    )
-
-    p = sub.add_parser(
-        "validate",
-        help="check a file's schema and report every problem in one go",
-        description="Report every schema problem of PATH (missing columns, duplicate GEOIDs, non-numeric values, "
-        "shares outside 0-1 or 0-100, negative counts, unknown CRS). Exit 1 when problems were found.",
-    )
-    p.add_argument("path", type=Path)
-    p.add_argument(
-        "--kind", default=None, help="force the file kind (acs, boundaries, usage, ookla, ...)"
-    )
-
-    p = sub.add_parser(
-        "cache",
-        help="report or clear the cached tables (Parquet, keyed by their inputs)",
-        description="`equity run` stores each input table it reads as Parquet/GeoParquet, keyed by the "
-        "file's path, size, mtime and content, the reader's arguments and the code version, and the "
-        "street grid and Ookla summaries keyed by the content of their input tables, so a second "
-        "run with unchanged inputs skips that work. `info` reports the entries and their size, "
-        "`clear` removes them.",
-    )
-    p.add_argument("action", choices=("info", "clear"), help="info: report; clear: remove entries")
-    p.add_argument(
-        "--folder",
-        type=Path,
-        default=None,
-        help="cache folder (default: the [cache] folder of --config, else "
-        "equity.settings.cache_folder/tables)",
-    )
-    p.add_argument("--config", type=Path, help="TOML run configuration naming [cache] folder")
+    for add, _ in _COMMANDS.values():
+        add(sub)
     return parser
 
 
@@ -205,6 +78,34 @@ def _engine_overrides(args: argparse.Namespace) -> dict[str, str | None]:
     return {"engine": engine, "scheduler": args.scheduler}
 
 
+def _add_run(sub: _Subparsers) -> None:
+    """Add ``equity run``: the whole job."""
+    p = sub.add_parser(
+        "run",
+        help="run the whole job: index at every level, ranked candidates, maps (bundled sample by default)",
+        description="Load the inputs (the bundled sample region when no --config is given), compute the "
+        "digital-equity index at street (H3), block-group, tract, town and county level, rank candidate "
+        "towns for one fellow per state, and write maps/*.html, candidates.csv/.xlsx/.geojson, "
+        "index_<level>.parquet and METHODS.md under --out.",
+    )
+    p.add_argument(
+        "--config", type=Path, help="TOML run configuration (see README: configuration reference)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("."), help="output folder (default: current folder)"
+    )
+    p.add_argument("--no-maps", action="store_true", help="skip the HTML maps")
+    _add_engine_options(p)
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read every input afresh and write no table cache (see `equity cache`)",
+    )
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines, only the final summary"
+    )
+
+
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
@@ -220,6 +121,23 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _add_sample(sub: _Subparsers) -> None:
+    """Add ``equity sample``: the bundled sample region's files."""
+    p = sub.add_parser(
+        "sample",
+        help="write the bundled sample region (fictional states, real file formats)",
+        description="Write the sample region's files (Census-format boundaries and ACS tables, Ookla tiles, "
+        "Microsoft usage, business patterns, libraries and anchors) to --out. The same seed gives "
+        "byte-identical files.",
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("data/sample"), help="output folder (default: data/sample)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: equity.settings.seed)"
+    )
+
+
 def _cmd_sample(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import sample, settings
 
@@ -228,6 +146,26 @@ def _cmd_sample(args: argparse.Namespace, argv: Sequence[str]) -> int:
     )
     print(f"equity sample: wrote {len(files)} files to {args.out}")
     return 0
+
+
+def _add_index(sub: _Subparsers) -> None:
+    """Add ``equity index``: an index from a table."""
+    p = sub.add_parser(
+        "index",
+        help="compute an index from a CSV table (techspark, ddi or the CDC/ATSDR SVI)",
+        description="Compute an index from INPUT (a CSV keyed by GEOID/FIPS). With --preset svi on a CDC/ATSDR "
+        "SVI file, EPL_*, SPL_THEME*, RPL_THEME*, SPL_THEMES, RPL_THEMES and F_* are computed from the EP_* inputs.",
+    )
+    p.add_argument("input", type=Path, help="input CSV")
+    p.add_argument("--preset", choices=("techspark", "ddi", "svi"), default="techspark")
+    p.add_argument(
+        "--reference",
+        choices=("nation", "state"),
+        default="nation",
+        help="percentile reference region",
+    )
+    p.add_argument("--id-column", help="name of the id column when it is not GEOID/FIPS/GEO_ID")
+    p.add_argument("--out", type=Path, required=True, help="output CSV")
 
 
 def _cmd_index(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -244,6 +182,25 @@ def _cmd_index(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _add_rank(sub: _Subparsers) -> None:
+    """Add ``equity rank``: candidates for fellow placement."""
+    p = sub.add_parser(
+        "rank",
+        help="rank candidate communities for fellow placement (top, coverage or robust)",
+        description="Compute the index (bundled sample unless --config) and rank candidates: top k per state, "
+        "maximal coverage of need-weighted population within --radius-km, or robust over the index's "
+        "uncertainty. Writes candidates.csv/.xlsx/.geojson and METHODS.md under --out.",
+    )
+    p.add_argument("--config", type=Path)
+    p.add_argument("--mode", choices=("top", "coverage", "robust"), default=None)
+    p.add_argument("--k", type=int, default=None, help="fellows per state (default 1)")
+    p.add_argument("--radius-km", type=float, default=None, help="service radius in km")
+    p.add_argument("--level", choices=("town", "tract", "county", "blockgroup"), default=None)
+    p.add_argument("--out", type=Path, default=Path("."))
+    _add_engine_options(p)
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
 def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
@@ -258,6 +215,25 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
     result = pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=False)
     print(result.summary.replace("equity run:", "equity rank:", 1))
     return 0
+
+
+def _add_map(sub: _Subparsers) -> None:
+    """Add ``equity map``: an HTML map of a level table."""
+    p = sub.add_parser(
+        "map",
+        help="write a self-contained HTML choropleth of a level table (GeoParquet/GeoJSON/GeoPackage)",
+        description="Write a self-contained HTML map (Leaflet inlined; opens with no network) of COLUMN in INPUT.",
+    )
+    p.add_argument("input", type=Path, help="e.g. index_tract.parquet from `equity run`")
+    p.add_argument("--column", default="equity_index")
+    p.add_argument(
+        "--scheme",
+        default="quantiles",
+        help="mapclassify scheme (quantiles, fisherjenks, equalinterval, ...)",
+    )
+    p.add_argument("--k", type=int, default=5, help="number of classes")
+    p.add_argument("--title", default=None)
+    p.add_argument("--out", type=Path, required=True, help="output HTML file")
 
 
 def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -292,6 +268,24 @@ def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _add_fetch(sub: _Subparsers) -> None:
+    """Add ``equity fetch``: one state's inputs into the cache."""
+    p = sub.add_parser(
+        "fetch",
+        help="download one state's public inputs (Census API, boundaries, Microsoft, CBP) into the cache",
+        description="Download what one state's run needs into the cache (equity.settings.cache_folder), with "
+        "retries; prints the paths. Needs network access to the public sources.",
+    )
+    p.add_argument("--state", required=True, help="USPS code or FIPS, e.g. VA or 51")
+    p.add_argument("--year", type=int, default=2021)
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also copy the files here under their published names",
+    )
+
+
 def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity.sources import fetch
 
@@ -299,6 +293,20 @@ def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     for key, path in files.items():
         print(f"{key}\t{path}")
     return 0
+
+
+def _add_validate(sub: _Subparsers) -> None:
+    """Add ``equity validate``: a file's schema."""
+    p = sub.add_parser(
+        "validate",
+        help="check a file's schema and report every problem in one go",
+        description="Report every schema problem of PATH (missing columns, duplicate GEOIDs, non-numeric values, "
+        "shares outside 0-1 or 0-100, negative counts, unknown CRS). Exit 1 when problems were found.",
+    )
+    p.add_argument("path", type=Path)
+    p.add_argument(
+        "--kind", default=None, help="force the file kind (acs, boundaries, usage, ookla, ...)"
+    )
 
 
 def _cmd_validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -320,6 +328,28 @@ def _cmd_validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 1
 
 
+def _add_cache(sub: _Subparsers) -> None:
+    """Add ``equity cache``: the cached tables."""
+    p = sub.add_parser(
+        "cache",
+        help="report or clear the cached tables (Parquet, keyed by their inputs)",
+        description="`equity run` stores each input table it reads as Parquet/GeoParquet, keyed by the "
+        "file's path, size, mtime and content, the reader's arguments and the code version, and the "
+        "street grid and Ookla summaries keyed by the content of their input tables, so a second "
+        "run with unchanged inputs skips that work. `info` reports the entries and their size, "
+        "`clear` removes them.",
+    )
+    p.add_argument("action", choices=("info", "clear"), help="info: report; clear: remove entries")
+    p.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="cache folder (default: the [cache] folder of --config, else "
+        "equity.settings.cache_folder/tables)",
+    )
+    p.add_argument("--config", type=Path, help="TOML run configuration naming [cache] folder")
+
+
 def _cmd_cache(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity.cache import cache_size, clear_cache
     from equity.config import load_config
@@ -335,15 +365,18 @@ def _cmd_cache(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-_COMMANDS = {
-    "run": _cmd_run,
-    "sample": _cmd_sample,
-    "index": _cmd_index,
-    "rank": _cmd_rank,
-    "map": _cmd_map,
-    "fetch": _cmd_fetch,
-    "validate": _cmd_validate,
-    "cache": _cmd_cache,
+#: Each subcommand: the function adding its parser, and the one running it.
+_COMMANDS: dict[
+    str, tuple[Callable[[_Subparsers], None], Callable[[argparse.Namespace, Sequence[str]], int]]
+] = {
+    "run": (_add_run, _cmd_run),
+    "sample": (_add_sample, _cmd_sample),
+    "index": (_add_index, _cmd_index),
+    "rank": (_add_rank, _cmd_rank),
+    "map": (_add_map, _cmd_map),
+    "fetch": (_add_fetch, _cmd_fetch),
+    "validate": (_add_validate, _cmd_validate),
+    "cache": (_add_cache, _cmd_cache),
 }
 
 
@@ -359,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return _COMMANDS[args.command](args, argv)
+        return _COMMANDS[args.command][1](args, argv)
     except EquityError as exc:
         reason = " ".join(str(exc).split())
         print(f"equity {args.command}: error: {reason}", file=sys.stderr)

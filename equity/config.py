@@ -4,6 +4,11 @@ A configuration names the input files (or uses the bundled sample), the street-g
 resolution, the index preset and weights, and the placement settings. Every value has a
 default, so ``equity run`` with no configuration runs the bundled sample offline.
 
+Each setting is declared once, in :data:`OPTIONS`: its TOML section and key, its default,
+its validator and what it does (the ``Option`` table of geopandas' ``_config.py``). The
+choices a setting takes (presets, levels, modes, ...) come from the module that owns them.
+Every problem of a configuration is collected and reported in one :class:`ConfigError`.
+
 Example ``equity.toml`` (every key optional)::
 
     [data]                      # omit the section to use the bundled sample region
@@ -65,15 +70,17 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from equity import settings
-from equity.errors import ConfigError
+from equity.errors import ChoiceError, ConfigError, check_choice
 
-__all__ = ["DATA_KEYS", "Config", "load_config"]
+__all__ = ["DATA_KEYS", "OPTIONS", "Config", "Option", "load_config"]
 
+#: Keys of the ``[data]`` section (``anchors`` and ``schools`` may hold several files).
 DATA_KEYS = (
     "states",
     "counties",
@@ -88,54 +95,487 @@ DATA_KEYS = (
     "schools",
     "anchors",
 )
+#: Keys every ``[data]`` section must name.
 REQUIRED_DATA_KEYS = ("blockgroups", "acs")
-PRESETS = ("techspark", "ddi", "svi")
-NORMALISATIONS = ("percentile", "zscore", "minmax", "rank")
-REFERENCES = ("nation", "state")
-ENGINES = ("local", "dask")
-LEVELS = ("street", "blockgroup", "tract", "town", "county", "state")
-PLACEMENT_LEVELS = ("town", "tract", "county", "blockgroup")
-MODES = ("top", "coverage", "robust")
-SCORES = ("need", "readiness", "reach")
+#: Levels fellow placement ranks. Owner: ``equity.placement``, which has no constant for them
+#: yet; this one moves there when it does.
+PLACEMENT_LEVELS: tuple[str, ...] = ("town", "tract", "county", "blockgroup")
+
+#: ``validator(name, value)``: the problems of `value` (empty when valid), each naming `name`.
+Validator = Callable[[str, Any], list[str]]
+
+
+# -- vocabularies, each from the module that owns it -------------------------------------------
+# Imported when first checked rather than at import, so that ``import equity.config`` stays
+# light (the owners import geopandas, scipy and pulp) and the owners may refer to Config.
+
+
+def _levels() -> Iterable[str]:
+    from equity.geographies import LEVELS
+
+    return LEVELS
+
+
+def _engines() -> Iterable[str]:
+    from equity.engine import ENGINES
+
+    return ENGINES
+
+
+def _presets() -> Iterable[str]:
+    from equity.index import PRESETS
+
+    return PRESETS
+
+
+def _normalisations() -> Iterable[str]:
+    from equity.index import NORMALISATIONS
+
+    return NORMALISATIONS
+
+
+def _references() -> Iterable[str]:
+    from equity.index import REFERENCES
+
+    return REFERENCES
+
+
+def _modes() -> Iterable[str]:
+    from equity.placement import MODES
+
+    return MODES
+
+
+def _score_weights() -> dict[str, float]:
+    from equity.placement import DEFAULT_WEIGHTS
+
+    return dict(DEFAULT_WEIGHTS)
+
+
+# -- validators: each returns the problems of one value ------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _choice(kind: str, value: Any, valid: Iterable[str], *, where: str | None) -> list[str]:
+    """:func:`equity.errors.check_choice` as a problem to collect instead of an exception."""
+    try:
+        check_choice(kind, value, valid, where=where)
+    except ChoiceError as exc:
+        return [str(exc)]
+    return []
+
+
+def _whole(*, at_least: int | None = None, at_most: int | None = None) -> Validator:
+    """A whole number (not a bool), at least `at_least` and at most `at_most`."""
+
+    def check(name: str, value: Any) -> list[str]:
+        if not _is_number(value) or not isinstance(value, int):
+            return [f"{name} = {value!r} must be a whole number"]
+        if at_least is not None and at_most is not None and not at_least <= value <= at_most:
+            return [f"{name} = {value} is outside {at_least}-{at_most}"]
+        if at_least is not None and value < at_least:
+            return [f"{name} = {value} must be >= {at_least}"]
+        return []
+
+    return check
+
+
+def _number(*, at_least: float | None = None, above: float | None = None) -> Validator:
+    """A number (int or float, not a bool), at least `at_least` or above `above`."""
+
+    def check(name: str, value: Any) -> list[str]:
+        if not _is_number(value):
+            return [f"{name} = {value!r} must be a number"]
+        if above is not None and not value > above:  # NaN fails too
+            return [f"{name} = {value} must be > {above}"]
+        if at_least is not None and not value >= at_least:
+            return [f"{name} = {value} must be >= {at_least}"]
+        return []
+
+    return check
+
+
+def _one_of(
+    kind: str, vocabulary: Callable[[], Iterable[str]], *, optional: bool = False
+) -> Validator:
+    """One of the names `vocabulary()` returns (or None when `optional`)."""
+
+    def check(name: str, value: Any) -> list[str]:
+        if value is None and optional:
+            return []
+        return _choice(kind, value, vocabulary(), where=name)
+
+    return check
+
+
+def _each_one_of(kind: str, vocabulary: Callable[[], Iterable[str]]) -> Validator:
+    """A list whose every item is one of the names `vocabulary()` returns."""
+
+    def check(name: str, value: Any) -> list[str]:
+        if not isinstance(value, tuple | list):
+            return [f"{name} = {value!r} must be a list"]
+        valid = list(vocabulary())
+        return [p for item in value for p in _choice(kind, item, valid, where=name)]
+
+    return check
+
+
+def _text(name: str, value: Any) -> list[str]:
+    return [] if isinstance(value, str) else [f"{name} = {value!r} must be text"]
+
+
+def _texts(name: str, value: Any) -> list[str]:
+    if isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
+        return []
+    return [f"{name} = {value!r} must be a list of text"]
+
+
+def _flag(name: str, value: Any) -> list[str]:
+    return [] if isinstance(value, bool) else [f"{name} = {value!r} must be true or false"]
+
+
+def _address(name: str, value: Any) -> list[str]:
+    if value is None or isinstance(value, str):
+        return []
+    return [f"{name} = {value!r} must be text (e.g. 'tcp://host:8786')"]
+
+
+def _folder(name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [f"{name} = {value!r} must be text (a folder path)"]
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        return [f"{name} = {value!r} is a file, not a folder"]
+    return []
+
+
+def _weight(name: str, value: Any) -> list[str]:
+    if _is_number(value) and value >= 0:
+        return []
+    return [f"{name} = {value!r} must be a number >= 0"]
+
+
+def _pillar_weights(name: str, value: Any) -> list[str]:
+    """Weights of pillars or single indicators (owner of both: ``equity.indicators``)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of weights"]
+    from equity.indicators import PILLARS, REGISTRY
+
+    problems = []
+    for key, w in value.items():
+        if key not in PILLARS and key not in REGISTRY:
+            problems.append(
+                f"{name} key {key!r} is neither a pillar ({', '.join(PILLARS)}) "
+                "nor a registered indicator"
+            )
+        problems += _weight(f"{name}.{key}", w)
+    if sum(float(w) for w in value.values() if _is_number(w)) <= 0:
+        problems.append(f"{name} must not all be zero")
+    return problems
+
+
+def _placement_weights(name: str, value: Any) -> list[str]:
+    """Weights of the placement scores (need, readiness, reach: ``equity.placement``)."""
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of weights"]
+    scores = list(_score_weights())
+    problems = []
+    for key, w in value.items():
+        problems += _choice("score", key, scores, where=name)
+        problems += _weight(f"{name}.{key}", w)
+    return problems
+
+
+def _data(name: str, value: Any) -> list[str]:
+    """Known keys, the required ones present, every file there."""
+    if not isinstance(value, dict):
+        return [f"[{name}] must be a table"]
+    problems = [p for key in value for p in _choice("key", key, DATA_KEYS, where=name)]
+    if value:
+        missing = [k for k in REQUIRED_DATA_KEYS if k not in value]
+        if missing:
+            problems.append(f"{name}: {', '.join(missing)} required when input files are given")
+    for key, paths in value.items():
+        for p in paths if isinstance(paths, list) else [paths]:
+            if not Path(p).exists():
+                problems.append(f"{name}.{key}: file not found: {p}")
+    return problems
+
+
+def _as_texts(value: Any) -> Any:
+    """A TOML list as a tuple of text (other values are left for the validator to report)."""
+    return tuple(str(x) for x in value) if isinstance(value, list | tuple) else value
+
+
+# -- the options ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting of the run configuration, declared once with its check.
+
+    Parameters
+    ----------
+    key
+        Key within its TOML section (empty for ``[data]``, a table of any of :data:`DATA_KEYS`).
+    section
+        TOML section (``run``, ``grid``, ``index``, ``placement``, ``maps``, ``cache``, ``data``).
+    default
+        Value when neither the file nor an override sets it (see `factory`).
+    validator
+        ``validator(name, value)`` returns the problems of `value`, empty when it is valid.
+    doc
+        What the setting does.
+    attr
+        Attribute of :class:`Config` holding the value; default `key`.
+    factory
+        Builds the default instead of `default` (a fresh table, or one another module owns).
+    coerce
+        Applied to the value before it is checked (TOML lists become tuples).
+    path
+        The value is a path: relative to the TOML file when given there.
+
+    Examples
+    --------
+    >>> OPTIONS["k"].name, OPTIONS["k"].default
+    ('placement.k', 1)
+    >>> OPTIONS["k"].check(0)
+    ['placement.k = 0 must be >= 1']
+    """
+
+    key: str
+    section: str
+    default: Any
+    validator: Validator
+    doc: str
+    attr: str = ""
+    factory: Callable[[], Any] | None = None
+    coerce: Callable[[Any], Any] | None = None
+    path: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.attr:
+            object.__setattr__(self, "attr", self.key)
+
+    @property
+    def name(self) -> str:
+        """The name problems are reported under (``placement.k``; ``data``)."""
+        return f"{self.section}.{self.key}" if self.key else self.section
+
+    def check(self, value: Any) -> list[str]:
+        """The problems of `value` for this option (empty when it is valid)."""
+        return self.validator(self.name, value)
+
+
+_STREET_TO_COUNTY = ("street", "blockgroup", "tract", "town", "county")
+
+#: Every option, by :class:`Config` attribute, in the order of the TOML sections.
+OPTIONS: dict[str, Option] = {
+    o.attr: o
+    for o in (
+        Option(
+            "",
+            "data",
+            None,
+            _data,
+            "input files; empty: the bundled sample",
+            attr="data",
+            factory=dict,
+        ),
+        Option(
+            "levels",
+            "run",
+            _STREET_TO_COUNTY,
+            _each_one_of("level", _levels),
+            "levels to build",
+            coerce=_as_texts,
+        ),
+        Option("seed", "run", settings.seed, _whole(), "seed of every random step"),
+        Option(
+            "engine",
+            "run",
+            "local",
+            _one_of("engine", _engines),
+            "where the street grid and Ookla pieces run",
+        ),
+        Option(
+            "scheduler", "run", None, _address, "Dask scheduler address; empty: a local cluster"
+        ),
+        Option("workers", "run", 2, _whole(at_least=1), "worker processes of a local Dask cluster"),
+        Option(
+            "resolution",
+            "grid",
+            settings.h3_resolution,
+            _whole(at_least=0, at_most=15),
+            "H3 resolution of the street level",
+            attr="grid_resolution",
+        ),
+        Option(
+            "weight",
+            "grid",
+            "devices",
+            _text,
+            "Ookla column spreading block-group counts onto cells",
+            attr="grid_weight",
+        ),
+        Option("preset", "index", "techspark", _one_of("preset", _presets), "index definition"),
+        Option(
+            "normalisation",
+            "index",
+            None,
+            _one_of("normalisation", _normalisations, optional=True),
+            "default: the preset's",
+        ),
+        Option(
+            "reference",
+            "index",
+            "nation",
+            _one_of("reference", _references),
+            "reference region of the normalisation",
+        ),
+        Option("n_draws", "index", settings.n_draws, _whole(at_least=0), "Monte Carlo draws"),
+        Option(
+            "weights",
+            "index",
+            None,
+            _pillar_weights,
+            "pillar (or indicator) weights",
+            attr="pillar_weights",
+        ),
+        Option(
+            "min_indicators_per_pillar",
+            "index",
+            1,
+            _whole(at_least=1),
+            "indicators a pillar needs to count",
+        ),
+        Option(
+            "level",
+            "placement",
+            "town",
+            _one_of("placement level", lambda: PLACEMENT_LEVELS),
+            "level of the candidates",
+            attr="placement_level",
+        ),
+        Option("mode", "placement", "top", _one_of("mode", _modes), "top | coverage | robust"),
+        Option("k", "placement", 1, _whole(at_least=1), "fellows per state"),
+        Option(
+            "radius_km",
+            "placement",
+            settings.radius_km,
+            _number(above=0),
+            "service radius of a fellow",
+        ),
+        Option(
+            "weights",
+            "placement",
+            None,
+            _placement_weights,
+            "weights of need, readiness and reach; default equity.placement.DEFAULT_WEIGHTS",
+            attr="score_weights",
+            factory=_score_weights,
+        ),
+        Option("min_households", "placement", 0, _number(at_least=0), "smallest candidate"),
+        Option(
+            "min_spacing_km",
+            "placement",
+            0.0,
+            _number(at_least=0),
+            "minimum distance between chosen sites",
+        ),
+        Option(
+            "states", "placement", (), _texts, "limit to these states; empty: all", coerce=_as_texts
+        ),
+        Option(
+            "existing_sites",
+            "placement",
+            (),
+            _texts,
+            "GEOIDs of current program sites",
+            coerce=_as_texts,
+        ),
+        Option("title", "maps", "Digital equity index", _text, "title of the maps"),
+        Option("enabled", "cache", True, _flag, "read and write the table cache", attr="cache"),
+        Option(
+            "folder",
+            "cache",
+            None,
+            _folder,
+            "table cache folder; default settings.cache_folder / 'tables'",
+            attr="cache_folder",
+            path=True,
+        ),
+    )
+}
+
+
+def _by_section() -> dict[str, dict[str, Option]]:
+    sections: dict[str, dict[str, Option]] = {}
+    for option in OPTIONS.values():
+        if option.key:  # [data] is read as one table
+            sections.setdefault(option.section, {})[option.key] = option
+    return sections
+
+
+#: TOML section -> key -> option.
+_SECTIONS = _by_section()
+
+
+def _default(attr: str) -> Any:
+    """The default of :class:`Config` field `attr`, from its option."""
+    option = OPTIONS[attr]
+    if option.factory is not None:
+        return field(default_factory=option.factory)
+    return option.default
 
 
 @dataclass(frozen=True)
 class Config:
     """A validated run configuration; see the module docstring for the TOML form.
 
-    ``data`` maps the keys of :data:`DATA_KEYS` to paths (``anchors`` may hold several);
-    an empty ``data`` means the bundled sample region.
+    Each attribute is an option of :data:`OPTIONS` (its TOML name, default, check and
+    meaning); ``source`` is the file it was read from. ``data`` maps the keys of
+    :data:`DATA_KEYS` to paths (``anchors`` may hold several); an empty ``data`` means the
+    bundled sample region.
     """
 
-    data: dict[str, Any] = field(default_factory=dict)
-    levels: tuple[str, ...] = ("street", "blockgroup", "tract", "town", "county")
-    seed: int = settings.seed
-    engine: str = "local"
-    scheduler: str | None = None
-    workers: int = 2
-    grid_resolution: int = settings.h3_resolution
-    grid_weight: str = "devices"
-    preset: str = "techspark"
-    normalisation: str | None = None
-    reference: str = "nation"
-    n_draws: int = settings.n_draws
-    pillar_weights: dict[str, float] | None = None
-    min_indicators_per_pillar: int = 1
-    placement_level: str = "town"
-    mode: str = "top"
-    k: int = 1
-    radius_km: float = settings.radius_km
-    score_weights: dict[str, float] = field(
-        default_factory=lambda: {"need": 0.5, "readiness": 0.25, "reach": 0.25}
-    )
-    min_households: int = 0
-    min_spacing_km: float = 0.0
-    states: tuple[str, ...] = ()
-    existing_sites: tuple[str, ...] = ()
-    title: str = "Digital equity index"
-    cache: bool = True
-    cache_folder: str | None = None
+    data: dict[str, Any] = _default("data")
+    levels: tuple[str, ...] = _default("levels")
+    seed: int = _default("seed")
+    engine: str = _default("engine")
+    scheduler: str | None = _default("scheduler")
+    workers: int = _default("workers")
+    grid_resolution: int = _default("grid_resolution")
+    grid_weight: str = _default("grid_weight")
+    preset: str = _default("preset")
+    normalisation: str | None = _default("normalisation")
+    reference: str = _default("reference")
+    n_draws: int = _default("n_draws")
+    pillar_weights: dict[str, float] | None = _default("pillar_weights")
+    min_indicators_per_pillar: int = _default("min_indicators_per_pillar")
+    placement_level: str = _default("placement_level")
+    mode: str = _default("mode")
+    k: int = _default("k")
+    radius_km: float = _default("radius_km")
+    score_weights: dict[str, float] = _default("score_weights")
+    min_households: int = _default("min_households")
+    min_spacing_km: float = _default("min_spacing_km")
+    states: tuple[str, ...] = _default("states")
+    existing_sites: tuple[str, ...] = _default("existing_sites")
+    title: str = _default("title")
+    cache: bool = _default("cache")
+    cache_folder: str | None = _default("cache_folder")
     source: str | None = None
+
+    # The parameter objects of the index and placement stages (built from these attributes)
+    # are to be added here as methods, e.g. ``index_options()`` and ``placement_options()``.
 
     @property
     def uses_sample(self) -> bool:
@@ -158,104 +598,42 @@ class Config:
         return out
 
 
-def _validate(cfg: Config, earlier: list[str] | None = None) -> None:
-    problems: list[str] = list(earlier or [])
+# -- checks across options ---------------------------------------------------------------------
 
-    def choice(name: str, value: str, valid: tuple[str, ...]) -> None:
-        if value not in valid:
-            problems.append(f"{name} = {value!r} is not one of {', '.join(valid)}")
 
-    numbers = {
-        "run.seed": (cfg.seed, int),
-        "run.workers": (cfg.workers, int),
-        "grid.resolution": (cfg.grid_resolution, int),
-        "index.n_draws": (cfg.n_draws, int),
-        "index.min_indicators_per_pillar": (cfg.min_indicators_per_pillar, int),
-        "placement.k": (cfg.k, int),
-        "placement.radius_km": (cfg.radius_km, float),
-        "placement.min_households": (cfg.min_households, float),
-        "placement.min_spacing_km": (cfg.min_spacing_km, float),
-    }
-    wrong = {}
-    for name, (value, kind) in numbers.items():
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or (kind is int and not isinstance(value, int)):
-            wrong[name] = value
-            what = "a whole number" if kind is int else "a number"
-            problems.append(f"{name} = {value!r} must be {what}")
-    if wrong:  # the range checks below need numbers
-        raise ConfigError(_join(cfg.source, problems))
-    for name in ("preset", "reference", "placement_level", "mode", "grid_weight", "title"):
-        if not isinstance(getattr(cfg, name), str):
-            problems.append(f"{name} = {getattr(cfg, name)!r} must be text")
-    if not isinstance(cfg.cache, bool):
-        problems.append(f"cache.enabled = {cfg.cache!r} must be true or false")
-    if cfg.cache_folder is not None:
-        if not isinstance(cfg.cache_folder, str):
-            problems.append(f"cache.folder = {cfg.cache_folder!r} must be text (a folder path)")
-        elif Path(cfg.cache_folder).expanduser().exists() and not (
-            Path(cfg.cache_folder).expanduser().is_dir()
-        ):
-            problems.append(f"cache.folder = {cfg.cache_folder!r} is a file, not a folder")
-    choice("run.engine", cfg.engine, ENGINES)
-    if cfg.workers < 1:
-        problems.append(f"run.workers = {cfg.workers} must be >= 1")
-    if cfg.scheduler is not None and not isinstance(cfg.scheduler, str):
-        problems.append(f"run.scheduler = {cfg.scheduler!r} must be text (e.g. 'tcp://host:8786')")
-    elif cfg.scheduler and cfg.engine != "dask":
-        problems.append(f"run.scheduler = {cfg.scheduler!r} needs run.engine = 'dask'")
-    choice("index.preset", cfg.preset, PRESETS)
-    if cfg.normalisation is not None:
-        choice("index.normalisation", cfg.normalisation, NORMALISATIONS)
-    choice("index.reference", cfg.reference, REFERENCES)
-    choice("placement.level", cfg.placement_level, PLACEMENT_LEVELS)
-    choice("placement.mode", cfg.mode, MODES)
-    for lv in cfg.levels:
-        choice("run.levels", lv, LEVELS)
+def _scheduler_needs_dask(cfg: Config) -> list[str]:
+    if cfg.scheduler and cfg.engine != "dask":
+        return [f"run.scheduler = {cfg.scheduler!r} needs run.engine = 'dask'"]
+    return []
+
+
+def _placement_level_is_built(cfg: Config) -> list[str]:
     if cfg.placement_level not in cfg.levels:
-        problems.append(
+        return [
             f"placement.level = {cfg.placement_level!r} is not among run.levels {list(cfg.levels)}"
-        )
-    if not 0 <= cfg.grid_resolution <= 15:
-        problems.append(f"grid.resolution = {cfg.grid_resolution} is outside 0-15")
-    if cfg.n_draws < 0:
-        problems.append(f"index.n_draws = {cfg.n_draws} must be >= 0")
-    if cfg.k < 1:
-        problems.append(f"placement.k = {cfg.k} must be >= 1")
-    if not cfg.radius_km > 0:
-        problems.append(f"placement.radius_km = {cfg.radius_km} must be > 0")
-    if cfg.min_households < 0:
-        problems.append(f"placement.min_households = {cfg.min_households} must be >= 0")
-    if cfg.min_spacing_km < 0:
-        problems.append(f"placement.min_spacing_km = {cfg.min_spacing_km} must be >= 0")
-    if cfg.pillar_weights is not None:
-        from equity.indicators import PILLARS, REGISTRY
+        ]
+    return []
 
-        for name, w in cfg.pillar_weights.items():
-            if name not in PILLARS and name not in REGISTRY:
-                problems.append(
-                    f"index.weights key {name!r} is neither a pillar ({', '.join(PILLARS)}) "
-                    "nor a registered indicator"
-                )
-            if not isinstance(w, int | float) or w < 0:
-                problems.append(f"index.weights.{name} = {w!r} must be a number >= 0")
-        if sum(float(w) for w in cfg.pillar_weights.values() if isinstance(w, int | float)) <= 0:
-            problems.append("index.weights must not all be zero")
-    for name, w in cfg.score_weights.items():
-        choice("placement.weights key", name, SCORES)
-        if not isinstance(w, int | float) or w < 0:
-            problems.append(f"placement.weights.{name} = {w!r} must be a number >= 0")
-    unknown = sorted(set(cfg.data) - set(DATA_KEYS))
-    if unknown:
-        problems.append(f"data: unknown keys {unknown}; valid keys are {', '.join(DATA_KEYS)}")
-    if cfg.data:
-        missing = [k for k in REQUIRED_DATA_KEYS if k not in cfg.data]
-        if missing:
-            problems.append(f"data: {', '.join(missing)} required when input files are given")
-        for key, value in cfg.data.items():
-            for p in value if isinstance(value, list) else [value]:
-                if not Path(p).exists():
-                    problems.append(f"data.{key}: file not found: {p}")
+
+#: Checks of several options together, each run when those options are valid on their own.
+_ACROSS: tuple[tuple[Callable[[Config], list[str]], tuple[str, ...]], ...] = (
+    (_scheduler_needs_dask, ("scheduler", "engine")),
+    (_placement_level_is_built, ("placement_level", "levels")),
+)
+
+
+def _validate(cfg: Config, earlier: list[str] | None = None) -> None:
+    """Check every option, then the options together; raise once listing every problem."""
+    problems: list[str] = list(earlier or [])
+    invalid = set()
+    for attr, option in OPTIONS.items():
+        found = option.check(getattr(cfg, attr))
+        if found:
+            invalid.add(attr)
+            problems += found
+    for check, attrs in _ACROSS:
+        if not invalid.intersection(attrs):
+            problems += check(cfg)
     if problems:
         raise ConfigError(_join(cfg.source, problems))
 
@@ -267,37 +645,60 @@ def _join(source: str | None, problems: list[str]) -> str:
     return where + f"{len(problems)} problems: " + "; ".join(problems)
 
 
-_SECTIONS: dict[str, dict[str, str]] = {
-    "run": {
-        "levels": "levels",
-        "seed": "seed",
-        "engine": "engine",
-        "scheduler": "scheduler",
-        "workers": "workers",
-    },
-    "grid": {"resolution": "grid_resolution", "weight": "grid_weight"},
-    "index": {
-        "preset": "preset",
-        "normalisation": "normalisation",
-        "reference": "reference",
-        "n_draws": "n_draws",
-        "weights": "pillar_weights",
-        "min_indicators_per_pillar": "min_indicators_per_pillar",
-    },
-    "placement": {
-        "level": "placement_level",
-        "mode": "mode",
-        "k": "k",
-        "radius_km": "radius_km",
-        "weights": "score_weights",
-        "min_households": "min_households",
-        "min_spacing_km": "min_spacing_km",
-        "states": "states",
-        "existing_sites": "existing_sites",
-    },
-    "maps": {"title": "title"},
-    "cache": {"enabled": "cache", "folder": "cache_folder"},
-}
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"configuration file not found: {path}"
+        raise ConfigError(msg) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{path}: not valid TOML: {exc}"
+        raise ConfigError(msg) from None
+
+
+def _relative_to(base: Path, value: Any) -> str:
+    """`value` as a path, resolved against `base` unless absolute (after expanding ``~``)."""
+    path = Path(str(value)).expanduser()
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def _data_paths(table: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The ``[data]`` table with relative paths resolved against `base` (no ``~`` expansion)."""
+    data: dict[str, Any] = {}
+    for key, value in table.items():
+        items = value if isinstance(value, list) else [value]
+        resolved = [
+            str(v) if Path(str(v)).is_absolute() else str((base / str(v)).resolve()) for v in items
+        ]
+        data[key] = resolved if isinstance(value, list) else resolved[0]
+    return data
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Config field values from a TOML file, and the unknown sections and keys found."""
+    raw = _parse(path)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    sections = ["data", *_SECTIONS]
+    for section, table in raw.items():
+        found = _choice("section", section, sections, where=None)
+        if found or not isinstance(table, dict):
+            problems += found or [f"[{section}] must be a table"]
+        elif section == "data":
+            values["data"] = _data_paths(table, path.parent)
+        else:
+            for key, value in table.items():
+                option = _SECTIONS[section].get(key)
+                if option is None:
+                    problems += _choice("key", key, _SECTIONS[section], where=f"[{section}]")
+                elif option.path and isinstance(value, str):
+                    values[option.attr] = _relative_to(path.parent, value)
+                else:
+                    values[option.attr] = value
+    return values, problems
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
@@ -328,57 +729,13 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     >>> load_config(k=2).k
     2
     """
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    source = None
-    if path is not None:
-        source = str(path)
-        p = Path(path)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            msg = f"configuration file not found: {p}"
-            raise ConfigError(msg) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            msg = f"{p}: not valid TOML: {exc}"
-            raise ConfigError(msg) from None
-        for section, table in raw.items():
-            if section == "data":
-                if not isinstance(table, dict):
-                    problems.append("[data] must be a table")
-                    continue
-                data: dict[str, Any] = {}
-                for key, value in table.items():
-                    items = value if isinstance(value, list) else [value]
-                    resolved = [
-                        str((p.parent / str(v)).resolve())
-                        if not Path(str(v)).is_absolute()
-                        else str(v)
-                        for v in items
-                    ]
-                    data[key] = resolved if isinstance(value, list) else resolved[0]
-                values["data"] = data
-                continue
-            mapping = _SECTIONS.get(section)
-            if mapping is None or not isinstance(table, dict):
-                problems.append(
-                    f"unknown section [{section}]; valid sections are data, {', '.join(_SECTIONS)}"
-                )
-                continue
-            for key, value in table.items():
-                if key not in mapping:
-                    problems.append(
-                        f"[{section}] unknown key {key!r}; valid keys are {', '.join(mapping)}"
-                    )
-                    continue
-                if (section, key) == ("cache", "folder") and isinstance(value, str):
-                    folder = Path(value).expanduser()  # relative to the TOML file, as data paths
-                    value = str(folder if folder.is_absolute() else (p.parent / folder).resolve())
-                values[mapping[key]] = value
+    source = None if path is None else str(path)
+    values, problems = ({}, []) if path is None else _read_toml(Path(path))
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for name in ("levels", "existing_sites", "states"):
-        if name in values:
-            values[name] = tuple(str(x) for x in values[name])
+    for attr, value in values.items():
+        option = OPTIONS.get(attr)
+        if option is not None and option.coerce is not None:
+            values[attr] = option.coerce(value)
     try:
         cfg = Config(source=source, **values)
     except TypeError as exc:

@@ -44,7 +44,6 @@ import shapely
 from shapely import STRtree
 
 from equity import geographies, settings
-from equity.config import ENGINES
 from equity.errors import ConfigError, EquityError, SchemaError
 
 if TYPE_CHECKING:
@@ -63,6 +62,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Engines of ``[run] engine`` (``equity.config`` checks the setting against them).
+ENGINES: tuple[str, ...] = ("local", "dask")
 #: Width of the block-group GEOID prefix used as partition key.
 PARTITION_WIDTH: dict[str, int] = {"county": 5, "state": 2}
 #: Side (degrees) of the lon/lat grid cells partitioning Ookla tiles by their centroid.

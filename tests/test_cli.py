@@ -103,3 +103,22 @@ def test_bad_input_is_one_line_status_2_and_nothing_written(
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and needle in err
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_choices_are_the_vocabularies_of_their_owners() -> None:
+    """The parser restates a few vocabularies (so `equity --help` imports no stage module):
+    they must stay those of the modules that own them."""
+    from equity import engine, index, placement
+    from equity.config import PLACEMENT_LEVELS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+
+    def choices(command: str, dest: str) -> tuple[str, ...]:
+        action = next(a for a in sub.choices[command]._actions if a.dest == dest)
+        return tuple(action.choices or ())
+
+    assert choices("index", "preset") == tuple(index.PRESETS)
+    assert choices("index", "reference") == tuple(index.REFERENCES)
+    assert choices("rank", "mode") == tuple(placement.MODES)
+    assert choices("rank", "level") == PLACEMENT_LEVELS
+    assert choices("run", "engine") == choices("rank", "engine") == tuple(engine.ENGINES)

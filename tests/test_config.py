@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
-from equity.config import Config, load_config
+from equity.config import OPTIONS, Config, load_config
 from equity.errors import ConfigError
 
 
@@ -77,3 +79,61 @@ def test_wrong_types_are_problems_not_tracebacks(tmp_path: Path) -> None:
     assert "placement.k = '2' must be a whole number" in text
     assert "placement.radius_km = True must be a number" in text
     assert "grid.resolution = 8.5 must be a whole number" in text
+
+
+def test_every_field_is_an_option_whose_default_passes_its_check() -> None:
+    fields = {f.name for f in dataclasses.fields(Config)} - {"source"}
+    assert fields == set(OPTIONS)
+    cfg = Config()
+    for attr, option in OPTIONS.items():
+        assert option.check(getattr(cfg, attr)) == [], attr
+        assert option.attr == attr
+
+
+def test_choices_come_from_the_modules_that_own_them() -> None:
+    from equity import engine, geographies, index, placement
+
+    owned = {
+        "preset": index.PRESETS,
+        "normalisation": index.NORMALISATIONS,
+        "reference": index.REFERENCES,
+        "engine": engine.ENGINES,
+        "mode": placement.MODES,
+    }
+    for attr, valid in owned.items():
+        (problem,) = OPTIONS[attr].check("nope")
+        assert problem.endswith("'nope'; valid: " + ", ".join(valid)), problem
+    (problem,) = OPTIONS["levels"].check(("street", "nope"))
+    assert problem.endswith("valid: " + ", ".join(geographies.LEVELS))
+    (problem,) = OPTIONS["score_weights"].check({"luck": 1.0})
+    assert problem.endswith("valid: " + ", ".join(placement.DEFAULT_WEIGHTS))
+    assert Config().score_weights == placement.DEFAULT_WEIGHTS
+
+
+def test_type_and_choice_problems_are_reported_together(tmp_path: Path) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text('[placement]\nk = "2"\nmode = "best"\n[run]\nengine = "spark"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(toml)
+    text = str(info.value)
+    assert "3 problems" in text and "'2'" in text and "'best'" in text and "'spark'" in text
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('[run]\nlevels = "town"\n', "run.levels = 'town' must be a list"),
+        ("[index]\nweights = 3\n", "index.weights = 3 must be a table"),
+        ("[placement]\nweights = 3\n", "placement.weights = 3 must be a table"),
+        ('[placement]\nstates = "VA"\n', "placement.states = 'VA' must be a list"),
+        ("run = 5\n", "[run] must be a table"),
+        ("[data]\nacs = 1\nzzz = 2\n", "data: unknown key 'zzz'; valid: states"),
+    ],
+)
+def test_malformed_values_are_problems_not_tracebacks(
+    tmp_path: Path, toml: str, needle: str
+) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(path)

@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from equity import pipeline, settings
+from equity import maps, pipeline, settings
 from equity.cli import main
 from equity.config import load_config
 from equity.errors import EquityError
@@ -127,7 +127,7 @@ def test_failed_run_leaves_the_folder_as_it_was(
         msg = "placement failed on purpose"
         raise EquityError(msg)
 
-    monkeypatch.setattr(pipeline.maps_, "run_maps", boom)
+    monkeypatch.setattr(maps, "run_maps", boom)
     with pytest.raises(EquityError, match="on purpose"):
         pipeline.run(load_config(), out=tmp_path, quiet=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]

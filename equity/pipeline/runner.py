@@ -1,0 +1,222 @@
+"""The whole job, :func:`run`: load, levels, placement, then tables, METHODS.md and maps."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from equity import _io, placement
+from equity import export as export_
+from equity import maps as maps_
+from equity.cache import TableCache
+from equity.config import Config
+from equity.pipeline.dataset import Dataset, load_dataset
+from equity.pipeline.levels import build_levels, check_conservation
+from equity.pipeline.progress import Progress
+
+__all__ = ["RunResult", "run"]
+
+#: Entries of a level's index record (``attrs["index"]``) that METHODS.md reports.
+_INDEX_RECORD = (
+    "preset",
+    "normalisation",
+    "reference",
+    "aggregation",
+    "pillar_weights",
+    "missing_pillars",
+    "redistributed_weight",
+    "missing_indicators",
+    "n_draws",
+    "seed",
+)
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` produced."""
+
+    levels: dict[str, gpd.GeoDataFrame]
+    candidates: gpd.GeoDataFrame
+    files: list[Path]
+    conservation: dict[str, float]
+    seconds: float
+    summary: str = ""
+
+
+def run(
+    cfg: Config,
+    *,
+    out: str | Path = ".",
+    quiet: bool = False,
+    command: str | None = None,
+    write_maps: bool = True,
+    cache: TableCache | None = None,
+) -> RunResult:
+    """Run the whole job: load, levels, index, placement, maps, exports.
+
+    Parameters
+    ----------
+    cfg
+        Run configuration (``equity.config.load_config()`` runs the bundled sample).
+    out
+        Output folder; created if needed. Files are written atomically: on failure the
+        folder is left as it was.
+    quiet
+        Suppress progress lines.
+    command
+        The command line recorded in METHODS.md (defaults to ``equity run`` with `out`).
+    write_maps
+        Write the HTML maps (and PNGs) under ``out/maps``.
+    cache
+        Table cache of the inputs (see :func:`load_dataset`); by default from `cfg`.
+
+    Returns
+    -------
+    RunResult
+        Level tables, candidates, written files, conserved household totals, wall time and
+        a one-line summary of what was written where (the CLI prints it).
+    """
+    progress = Progress(quiet=quiet)
+    out = Path(out)
+    ds = _load(cfg, cache, progress)
+    levels, extras = build_levels(ds, cfg, progress=progress)
+    conservation = check_conservation(levels)
+    cands = _place_fellows(ds, cfg, levels, extras, progress)
+    command = command or _default_command(cfg, out)
+    with _io.atomic_dir(out) as tmp:
+        with progress.step("writing tables, candidates and METHODS.md"):
+            written = _write_tables(tmp, ds, cfg, levels, cands, extras, command)
+        if write_maps:
+            with progress.step("writing maps"):
+                written += maps_.run_maps(
+                    levels, cands, tmp / "maps", provenance=ds.provenance, title=cfg.title
+                )
+        files = [out / Path(p).relative_to(tmp) for p in written]
+    seconds = progress.elapsed()
+    summary = _summary(levels, cands, files, out, seconds)
+    return RunResult(levels, cands, files, conservation, seconds, summary)
+
+
+def _load(cfg: Config, cache: TableCache | None, progress: Progress) -> Dataset:
+    """The inputs, with a line saying how many came from the table cache."""
+    with progress.step("loading inputs" + (" (bundled sample region)" if cfg.uses_sample else "")):
+        ds = load_dataset(cfg, cache=cache)
+    if ds.cache is not None and ds.cache.enabled:
+        progress.write(
+            f"[{progress.elapsed():6.1f}s]   inputs: {ds.cache.hits} from the table cache, "
+            f"{ds.cache.misses} read ({ds.cache.folder})"
+        )
+    return ds
+
+
+def _county_business(extras: dict[str, Any]) -> pd.DataFrame | None:
+    """County establishments and population (readiness's business base), when known."""
+    context = extras.get("county_context")
+    if context is None or "county_establishments" not in context:
+        return None
+    business = context.rename(
+        columns={
+            "county_GEOID": "GEOID",
+            "county_establishments": "establishments",
+            "county_population": "population",
+        }
+    )
+    return business[[c for c in ("GEOID", "establishments", "population") if c in business]].dropna(
+        subset=["establishments"]
+    )
+
+
+def _place_fellows(
+    ds: Dataset,
+    cfg: Config,
+    levels: dict[str, gpd.GeoDataFrame],
+    extras: dict[str, Any],
+    progress: Progress,
+) -> gpd.GeoDataFrame:
+    """Candidates of the placement level, ranked and selected (``equity.placement``)."""
+    business = _county_business(extras)
+    with progress.step(
+        f"fellow placement ({cfg.mode}, k={cfg.k} per state, {cfg.placement_level} level)"
+    ):
+        return placement.rank_candidates(
+            levels[cfg.placement_level],
+            anchors=ds.anchors,
+            demand=levels.get("blockgroup"),
+            mode=cfg.mode,
+            k=cfg.k,
+            radius_km=cfg.radius_km,
+            weights=cfg.score_weights,
+            min_households=cfg.min_households,
+            states=list(cfg.states) or None,
+            min_spacing_km=cfg.min_spacing_km,
+            business=business,
+            existing_sites=list(cfg.existing_sites) or None,
+            draws=extras.get("draws"),
+            seed=cfg.seed,
+        )
+
+
+def _default_command(cfg: Config, out: Path) -> str:
+    return (
+        "equity run"
+        + (f" --config {shlex.quote(cfg.source)}" if cfg.source else "")
+        + f" --out {shlex.quote(str(out))}"
+    )
+
+
+def _write_tables(
+    tmp: Path,
+    ds: Dataset,
+    cfg: Config,
+    levels: dict[str, gpd.GeoDataFrame],
+    cands: gpd.GeoDataFrame,
+    extras: dict[str, Any],
+    command: str,
+) -> list[Any]:
+    """Level tables, candidates (CSV, XLSX, GeoJSON) and METHODS.md in `tmp`."""
+    written: list[Any] = []
+    written += export_.write_level_tables(levels, tmp)
+    written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"))
+    meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
+    params = cfg.as_dict()
+    params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
+    params["placement"] = cands.attrs.get("placement", {})
+    notes = [
+        f"{cfg.placement_level} level: pillars without data, weight redistributed: "
+        + (", ".join(meta.get("missing_pillars", [])) or "none")
+    ]
+    written.append(
+        export_.write_methods(
+            tmp,
+            provenance=ds.provenance,
+            parameters=params,
+            command=command,
+            weights=meta.get("pillar_weights"),
+            notes=notes,
+        )
+    )
+    return written
+
+
+def _summary(
+    levels: dict[str, gpd.GeoDataFrame],
+    cands: gpd.GeoDataFrame,
+    files: list[Path],
+    out: Path,
+    seconds: float,
+) -> str:
+    """The one line the CLI prints: what was written where."""
+    selected = cands[cands["selected"]] if "selected" in cands else cands
+    n_maps = sum(1 for f in files if f.suffix == ".html")
+    return (
+        f"equity run: {len(levels)} levels ("
+        + ", ".join(f"{lv} {len(t):,}" for lv, t in levels.items())
+        + f"), {len(selected)} selected candidates -> {out / 'candidates.csv'}; "
+        + (f"{n_maps} maps in {out / 'maps'}; " if n_maps else "no maps; ")
+        + f"METHODS.md; {seconds:.1f}s"
+    )
