@@ -18,13 +18,9 @@ import time
 
 import numpy as np
 
-from equity.placement import (
-    _reduce_demand,
-    coverage_matrix,
-    greedy_coverage,
-    haversine_km,
-    solve_mclp,
-)
+from equity.distance import haversine_km
+from equity.placement import coverage_matrix, greedy_coverage, solve_mclp
+from equity.placement.coverage import _reduce_demand
 
 #: Bounding boxes (lon_min, lon_max, lat_min, lat_max) and number of 'cities'.
 REGIONS = {

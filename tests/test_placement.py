@@ -12,15 +12,18 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import Point, box
 
-from equity import placement
-from equity.errors import PlacementError, SchemaError
+from equity import placement, settings
+from equity.errors import ChoiceError, PlacementError, SchemaError
 from equity.placement import (
+    PlacementOptions,
     coverage_matrix,
     greedy_coverage,
     haversine_km,
     rank_candidates,
     solve_mclp,
+    spacing_conflicts,
 )
+from equity.placement import coverage as placement_coverage
 
 # --------------------------------------------------------------------------------------------
 # fixtures
@@ -108,8 +111,42 @@ def test_coverage_matrix_matches_distances_and_chunking(monkeypatch):
     o = np.column_stack([rng.uniform(-80, -76, 50), rng.uniform(36, 39, 50)])
     t = np.column_stack([rng.uniform(-80, -76, 70), rng.uniform(36, 39, 70)])
     full = haversine_km(o[:, None, 0], o[:, None, 1], t[None, :, 0], t[None, :, 1]) <= 100
-    monkeypatch.setattr(placement, "_CHUNK_ELEMENTS", 100)  # forces many chunks
+    monkeypatch.setattr(placement_coverage, "_CHUNK_ELEMENTS", 100)  # forces many chunks
     np.testing.assert_array_equal(coverage_matrix(o, t, radius_km=100), full)
+
+
+def test_coverage_matrix_is_exact_at_the_edge():
+    rng = np.random.default_rng(3)
+    o = np.column_stack([rng.uniform(-180, 180, 60), rng.uniform(-90, 90, 60)])
+    t = np.column_stack([rng.uniform(-180, 180, 80), rng.uniform(-90, 90, 80)])
+    t[:5] = o[:5]  # identical points
+    t[5:10] = np.column_stack([o[5:10, 0] - 180.0, -o[5:10, 1]])  # antipodes
+    t[10] = [o[10, 0] + 360.0, o[10, 1]]  # the same point, written another way
+    t[11:13] = [[0.0, 90.0], [0.0, -90.0]]  # the poles
+    d = haversine_km(o[:, None, 0], o[:, None, 1], t[None, :, 0], t[None, :, 1])
+    # every radius that is exactly one of the distances puts that pair on the edge
+    radii = [0.0, 1e-9, 25.0, 20015.086796020572, float(np.pi * 6371.0088), 1e6]
+    radii += (
+        rng.choice(d.ravel(), 40, replace=False).tolist()
+        + d[np.arange(5, 10), np.arange(5, 10)].tolist()
+    )
+    for r in radii:
+        np.testing.assert_array_equal(
+            coverage_matrix(o, t, radius_km=r), d <= r, err_msg=f"r={r!r}"
+        )
+    for r in (-1.0, float("nan")):
+        assert not coverage_matrix(o, t, radius_km=r).any()
+
+
+def test_spacing_conflicts_match_the_distance_matrix():
+    rng = np.random.default_rng(4)
+    xy = np.column_stack([rng.uniform(-79, -78, 30), rng.uniform(37, 38, 30)])
+    xy[7] = xy[3]  # a duplicate site conflicts with any positive spacing
+    dd = haversine_km(xy[:, None, 0], xy[:, None, 1], xy[None, :, 0], xy[None, :, 1])
+    for s in [30.0, float(dd[0, 1]), float(dd[2, 5]), 1e-9]:
+        a, b = np.nonzero(np.triu(dd < s, k=1))
+        np.testing.assert_array_equal(spacing_conflicts(xy, s), np.column_stack([a, b]))
+    assert spacing_conflicts(xy, 0.0).shape == (0, 2)
 
 
 def brute_force(cov: np.ndarray, w: np.ndarray, k: int, pre=(), conflicts=()) -> float:
@@ -425,8 +462,6 @@ def test_why_and_sensitivity_are_true_statements(places, anchors):
         ({"existing_sites": ["51999"]}, r"existing site '51999' is not among the candidates"),
         ({"existing_sites": ["51000"], "states": ["WV"]}, r"existing site '51000'.*states="),
         ({"existing_sites": ["51000", "51001"], "k": 1}, r"2 existing sites must be kept but k=1"),
-        ({"mode": "best"}, r"unknown mode 'best': use one of top, coverage, robust"),
-        ({"weights": {"need": 1, "fun": 1}}, r"unknown score weight"),
         ({"weights": {"need": -1}}, r"non-negative"),
         ({"draws": np.zeros((3, 2)), "mode": "robust"}, r"draws must be an array"),
     ],
@@ -434,6 +469,63 @@ def test_why_and_sensitivity_are_true_statements(places, anchors):
 def test_bad_input_is_a_clear_error(places, kwargs, match):
     with pytest.raises(PlacementError, match=match):
         rank_candidates(places, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mode": "best"}, r"unknown mode 'best'; valid: top, coverage, robust"),
+        ({"weights": {"need": 1, "fun": 1}}, r"unknown score weight"),
+    ],
+)
+def test_unknown_choice_is_a_clear_error(places, kwargs, match):
+    # an unknown name is a ChoiceError (a ConfigError, hence ValueError) listing the valid ones
+    with pytest.raises(ChoiceError, match=match):
+        rank_candidates(places, **kwargs)
+
+
+def test_options_object_equals_keywords(places, anchors):
+    kwargs = {"mode": "coverage", "k": 2, "radius_km": 30, "min_spacing_km": 20}
+    by_keywords = rank_candidates(places, anchors=anchors, **kwargs)
+    by_options = rank_candidates(places, anchors=anchors, options=PlacementOptions(**kwargs))
+    assert_geodataframe_equal(by_keywords, by_options)
+    assert by_keywords.attrs == by_options.attrs
+    with pytest.raises(PlacementError, match="not both"):
+        rank_candidates(places, options=PlacementOptions(), k=2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"mode": "best"}, ChoiceError, r"unknown mode 'best'; valid: top, coverage, robust"),
+        ({"base_mode": "robust"}, ChoiceError, r"unknown base_mode 'robust'; valid: top, coverage"),
+        ({"level": "street"}, ChoiceError, r"unknown placement level 'street'; valid: town"),
+        ({"backend": "gurobi"}, ChoiceError, r"unknown MCLP backend 'gurobi'; valid: auto"),
+        ({"weights": {"fun": 1}}, ChoiceError, r"unknown score weight 'fun'"),
+        ({"k": 0}, PlacementError, r"k must be a positive integer"),
+        ({"k": True}, PlacementError, r"k must be a positive integer"),
+        ({"radius_km": "far"}, PlacementError, r"radius_km must be a positive number"),
+        ({"min_spacing_km": -1}, PlacementError, r"min_spacing_km must be >= 0"),
+        ({"weights": {"need": 0}}, PlacementError, r"not all zero"),
+        ({"anchor_weights": {"library": -1}}, PlacementError, r"anchor weight of 'library'"),
+        ({"n_draws": 0}, PlacementError, r"n_draws must be a positive integer"),
+    ],
+)
+def test_placement_options_check_every_value(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        PlacementOptions(**kwargs)
+
+
+def test_placement_options_defaults_and_normalisation(places, anchors):
+    opts = PlacementOptions(states="VA", existing_sites="51000", weights={"need": 1, "reach": 1})
+    assert opts.states == ("VA",) and opts.existing_sites == ("51000",)
+    assert opts.score_weights == {"need": 0.5, "readiness": 0.0, "reach": 0.5}
+    assert opts.radius_km == settings.radius_km
+    # anchor weights override the defaults for the kinds they name
+    heavy = PlacementOptions(radius_km=30, anchor_weights={"school": 10.0})
+    assert heavy.anchor_weight("school") == 10.0 and heavy.anchor_weight("library") == 3.0
+    out = rank_candidates(places, anchors=anchors, options=heavy)
+    assert out.attrs["placement"]["anchor_weights"]["school"] == 10.0
 
 
 def test_missing_columns_and_bad_crs(places):
