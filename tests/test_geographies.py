@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from equity import geographies as geo
-from equity.errors import DataError, SchemaError
+from equity.errors import ChoiceError, DataError, SchemaError
+from equity.geographies import h3cells, h3grid
 
 REL = 1e-9
 
@@ -128,7 +129,9 @@ def test_parent_geoid_by_prefix_and_errors() -> None:
         geo.parent_geoid(pd.Series([510010001001]), "tract")
     with pytest.raises(SchemaError, match="coarser"):
         geo.parent_geoid(pd.Series(["51001"]), "tract")
-    with pytest.raises(SchemaError, match="valid levels"):
+    with pytest.raises(
+        ChoiceError, match="unknown level 'zip'; valid: state, county, tract, blockgroup"
+    ):
         geo.parent_geoid(s, "zip")
     with pytest.raises(SchemaError, match="digit"):
         geo.parent_geoid(pd.Series(["51001X"]), "county")
@@ -382,7 +385,7 @@ def test_street_grid_cell_filter_changes_nothing(
     tiles = _some_tiles(blockgroups)
     fast = geo.street_grid_pieces(blockgroups, tiles=tiles)
     assert set(fast["weight_method"]) == {"ancillary", "area"}
-    monkeypatch.setattr(geo, "_cells_near", lambda cells, *a: np.ones(len(cells), dtype=bool))
+    monkeypatch.setattr(h3grid, "_cells_near", lambda cells, *a: np.ones(len(cells), dtype=bool))
     pd.testing.assert_frame_equal(fast, geo.street_grid_pieces(blockgroups, tiles=tiles))
 
 
@@ -393,8 +396,9 @@ def test_street_grid_reuses_the_hexagons_of_its_pieces(
     tiles = _some_tiles(blockgroups)
     want = geo.street_grid_pieces(blockgroups, tiles=tiles)
     calls = []
-    real = geo._hexagons_of
-    monkeypatch.setattr(geo, "_hexagons_of", lambda c, p: calls.append(len(c)) or real(c, p))
+    real = h3cells._hexagons_of
+    for module in (h3cells, h3grid):  # every caller, wherever it looks the function up
+        monkeypatch.setattr(module, "_hexagons_of", lambda c, p: calls.append(len(c)) or real(c, p))
     cells, xw = geo.street_grid(blockgroups, counts=COUNTS, tiles=tiles)
     assert len(calls) == 1 and calls[0] >= len(cells)
     pd.testing.assert_frame_equal(
@@ -412,14 +416,14 @@ def test_street_grid_redoes_block_groups_whose_filtered_pieces_hold_no_mass(
     # weights), which must give the pieces of a run where the first pass was right
     tiles = _some_tiles(blockgroups)
     want = geo.street_grid_pieces(blockgroups, tiles=tiles)
-    real = geo._ancillary_mass
+    real = h3grid._ancillary_mass
     calls = []
 
     def first_says_all(pieces: np.ndarray, layer: np.ndarray, mass: np.ndarray) -> np.ndarray:
         calls.append(len(pieces))
         return np.ones(len(pieces)) if len(calls) == 1 else real(pieces, layer, mass)
 
-    monkeypatch.setattr(geo, "_ancillary_mass", first_says_all)
+    monkeypatch.setattr(h3grid, "_ancillary_mass", first_says_all)
     got = geo.street_grid_pieces(blockgroups, tiles=tiles)
     assert calls[0] == len(blockgroups) and len(calls) >= 2
     pd.testing.assert_frame_equal(got, want)
@@ -543,6 +547,16 @@ def test_ookla_requires_tests_column(tiles: gpd.GeoDataFrame) -> None:
         geo.ookla_to_grid(tiles.drop(columns="tests"))
     with pytest.raises(DataError, match="non-negative"):
         geo.ookla_to_grid(tiles.assign(tests=[-1.0, 1.0, 1.0, 1.0]))
+
+
+def test_unknown_method_lists_the_valid_ones(
+    blockgroups: gpd.GeoDataFrame, tiles: gpd.GeoDataFrame
+) -> None:
+    valid = "unknown method 'nearest'; valid: area, centroid"
+    with pytest.raises(ChoiceError, match=f"polygon_crosswalk: {valid}"):
+        geo.polygon_crosswalk(blockgroups, blockgroups, method="nearest")
+    with pytest.raises(ChoiceError, match=f"ookla_to_polygons: {valid}"):
+        geo.ookla_to_polygons(tiles, blockgroups, method="nearest")
 
 
 # ---------------------------------------------------------------------------------------------
