@@ -18,6 +18,13 @@ from equity.errors import SchemaError
 from equity.geographies._crs import _to_area_crs
 
 
+def _check_resolution(resolution: int) -> None:
+    """Refuse an H3 resolution outside 0..15."""
+    if not 0 <= resolution <= 15:
+        msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
+        raise SchemaError(msg)
+
+
 def _exterior(geoms: np.ndarray) -> np.ndarray:
     """Mask of the polygons touching the outside (or a hole) of their union."""
     union = None
@@ -51,9 +58,7 @@ def _cells_covering(
     either has its centre in some polygon (found by the "center" fill of that polygon) or
     crosses the union's outer boundary (found by the overlap fill of an outer polygon).
     """
-    if not 0 <= resolution <= 15:
-        msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
-        raise SchemaError(msg)
+    _check_resolution(resolution)
     if not len(geoms_4326):
         return np.zeros(0, dtype=np.uint64 if as_int else "<U15")
     edge = h3.average_hexagon_edge_length(resolution, unit="m")
