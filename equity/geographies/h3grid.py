@@ -251,7 +251,7 @@ def _street_grid_pieces(
 
 @dataclass(frozen=True)
 class _Layer:
-    """The ancillary features with a positive mass, in the equal-area CRS and in lon/lat."""
+    """The ancillary features with a positive mass, and the tiles they were taken from."""
 
     #: Features in :data:`AREA_CRS`.
     geoms: np.ndarray
