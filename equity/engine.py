@@ -44,7 +44,11 @@ import shapely
 from shapely import STRtree
 
 from equity import geographies, settings
-from equity.errors import ConfigError, EquityError, SchemaError
+from equity.errors import ConfigError, EquityError, SchemaError, check_choice
+from equity.geographies.h3cells import _check_resolution
+from equity.geographies.h3grid import _check_street_grid
+from equity.geographies.ookla import _check_ookla_polygons, _tile_table
+from equity.geographies.overlay import OVERLAY_METHODS
 
 if TYPE_CHECKING:
     from equity.config import Config
@@ -293,6 +297,22 @@ def _ookla_polygon_part(
     )
 
 
+def _refuse_points(tiles: gpd.GeoDataFrame | None) -> None:
+    """Refuse an ancillary layer with points: a partitioned run could count them twice."""
+    if tiles is None or not len(tiles):
+        return
+    kinds = set(shapely.get_type_id(tiles.geometry.to_numpy()).tolist())
+    if kinds & {0, 4}:
+        # a point on a block-group border goes to the first block group; block groups
+        # in two partitions would both take it
+        msg = (
+            "street_grid on the dask engine: the ancillary layer has points, which "
+            "a partitioned run could count twice on partition borders; use polygons "
+            "or lines (Ookla tiles, roads), or the local engine"
+        )
+        raise SchemaError(msg)
+
+
 def _empty_pieces() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -377,9 +397,7 @@ class DaskEngine(Engine):
         client: Any = None,
     ) -> None:
         self._dgpd, distributed = _import_dask()
-        if partition_by not in PARTITION_WIDTH:
-            msg = f"partition_by = {partition_by!r} is not one of {', '.join(PARTITION_WIDTH)}"
-            raise ConfigError(msg)
+        check_choice("partition_by", partition_by, PARTITION_WIDTH, where="DaskEngine")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             msg = f"run.workers = {workers!r} must be a whole number >= 1"
             raise ConfigError(msg)
@@ -507,23 +525,12 @@ class DaskEngine(Engine):
         """:func:`equity.geographies.street_grid`, its pieces computed per county partition."""
         counts = list(counts)
         medians = dict(medians or {})
-        ids = geographies._check_street_grid(
+        # fail here, not on a worker
+        ids = _check_street_grid(
             blockgroups, counts=counts, medians=medians, tiles=tiles, weight_column=weight_column
         )
-        if not 0 <= resolution <= 15:  # fail here, not on a worker
-            msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
-            raise SchemaError(msg)
-        if tiles is not None and len(tiles):
-            kinds = set(shapely.get_type_id(tiles.geometry.to_numpy()).tolist())
-            if kinds & {0, 4}:
-                # a point on a block-group border goes to the first block group; block groups
-                # in two partitions would both take it
-                msg = (
-                    "street_grid on the dask engine: the ancillary layer has points, which "
-                    "a partitioned run could count twice on partition borders; use polygons "
-                    "or lines (Ookla tiles, roads), or the local engine"
-                )
-                raise SchemaError(msg)
+        _check_resolution(resolution)
+        _refuse_points(tiles)
         width = PARTITION_WIDTH[self.partition_by]
         bg = gpd.GeoDataFrame(
             {"GEOID": ids.to_numpy(dtype=object)},
@@ -590,10 +597,8 @@ class DaskEngine(Engine):
         min_tests: float = settings.min_ookla_tests,
     ) -> pd.DataFrame:
         """:func:`equity.geographies.ookla_to_grid`, its pieces computed per tile partition."""
-        geographies._tile_table(tiles, name="ookla_to_grid: tiles")  # fail before the cluster
-        if not 0 <= resolution <= 15:
-            msg = f"H3 resolution must be between 0 and 15; got {resolution!r}"
-            raise SchemaError(msg)
+        _tile_table(tiles, name="ookla_to_grid: tiles")  # fail before the cluster
+        _check_resolution(resolution)
         part, n, tiles_ddf = self._tile_partitions(tiles)
         self._record("ookla grid", {"tiles": part}, n)
         pieces_ddf = tiles_ddf.map_partitions(
@@ -611,11 +616,9 @@ class DaskEngine(Engine):
         method: Literal["area", "centroid"] = "area",
     ) -> pd.DataFrame:
         """:func:`equity.geographies.ookla_to_polygons`, its pieces computed per tile partition."""
-        geographies._tile_table(tiles, name="ookla_to_polygons: tiles")
-        geographies._check_ookla_polygons(polygons, id_column=id_column)
-        if method not in ("area", "centroid"):
-            msg = f"ookla_to_polygons: unknown method {method!r}; valid: 'area', 'centroid'"
-            raise SchemaError(msg)
+        _tile_table(tiles, name="ookla_to_polygons: tiles")
+        _check_ookla_polygons(polygons, id_column=id_column)
+        check_choice("method", method, OVERLAY_METHODS, where="ookla_to_polygons")
         part, n, tiles_ddf = self._tile_partitions(tiles)
         polys = gpd.GeoDataFrame(
             {"_row": np.arange(len(polygons), dtype=np.intp)},
@@ -673,12 +676,10 @@ def get_engine(
     >>> get_engine("local").name
     'local'
     """
+    check_choice("engine", name, ENGINES, where="run.engine")
     if name == "local":
         return LocalEngine()
-    if name == "dask":
-        return DaskEngine(scheduler=scheduler, workers=workers, timeout=timeout)
-    msg = f"run.engine = {name!r} is not one of {', '.join(ENGINES)}"
-    raise ConfigError(msg)
+    return DaskEngine(scheduler=scheduler, workers=workers, timeout=timeout)
 
 
 def engine_from_config(cfg: Config) -> Engine:

@@ -386,7 +386,10 @@ def _build_density(
     rng: np.random.Generator, states: pd.DataFrame, grid: pd.DataFrame
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Urban cores (with suburban halos) and small towns on a rural baseline."""
-    cx, cy, amp, sig = [], [], [], []
+    cx: list[float] = []
+    cy: list[float] = []
+    amp: list[float] = []
+    sig: list[float] = []
     for i, code in enumerate(states["code"]):
         plan = _STATE_PLAN[code]
         g = grid[grid["state"] == i]
@@ -408,16 +411,17 @@ def _build_density(
                 cy.append(y)
                 amp.append(rng.uniform(15, 45))
                 sig.append(rng.uniform(1.5, 3.0))
-    cx, cy, amp, sig = map(np.asarray, (cx, cy, amp, sig))
+    cxa, cya, ampa, siga = (np.asarray(v) for v in (cx, cy, amp, sig))
 
     def density(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        d2 = (np.subtract.outer(x, cx)) ** 2 + (np.subtract.outer(y, cy)) ** 2
-        return 1.0 + (amp * np.exp(-d2 / (2 * sig**2))).sum(axis=1)
+        d2 = (np.subtract.outer(x, cxa)) ** 2 + (np.subtract.outer(y, cya)) ** 2
+        return 1.0 + (ampa * np.exp(-d2 / (2 * siga**2))).sum(axis=1)
 
     return density
 
 
 def _build_region(rng: np.random.Generator) -> _Region:
+    # one random stream: the steps draw from it in this order, which fixes the sample's bytes
     states, outline = _build_states(rng)
     grid = _build_grid(states)
     density = _build_density(rng, states, grid)
@@ -425,7 +429,32 @@ def _build_region(rng: np.random.Generator) -> _Region:
     grid["raw"] = raw
     # Urbanity 0 (rural baseline) .. 1 (urban core), from the raw density.
     grid["s"] = np.clip(np.log(raw) / np.log(60.0), 0.0, 1.0)
+    bgs, rho, bg_of_cell = _build_blockgroups(rng, states, grid)
+    grid["rho"] = rho
+    grid["bg"] = bg_of_cell
+    bgs["tract"] = _group_blockgroups(rng, states, bgs)
+    tracts = _tracts_of(bgs)
+    tracts["county"] = _group_tracts(rng, states, grid, tracts)
+    counties = _counties_of(tracts)
+    bgs["county"] = tracts["county"].to_numpy()[bgs["tract"].to_numpy()]
+    states = states.copy()
+    state_geom = _group_union(counties["geometry"].to_numpy(), counties["state"].to_numpy(), 3)
+    states["geometry"] = state_geom
 
+    _name_and_code(rng, states, counties, tracts, bgs)
+    towns = _build_towns(rng, states, counties, grid)
+    return _Region(states, grid, bgs, tracts, counties, towns, density, outline)
+
+
+def _build_blockgroups(
+    rng: np.random.Generator, states: pd.DataFrame, grid: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Block groups of each state: Voronoi cells of density-weighted k-means centres.
+
+    Returns the block groups (state, centre, geometry, mass, tile cells), the capped density
+    of each grid cell and the block group each grid cell falls in.
+    """
+    raw = grid["raw"].to_numpy()
     rho = np.empty(len(grid))
     bg_of_cell = np.empty(len(grid), dtype=np.int64)
     bg_rows = []
@@ -466,12 +495,15 @@ def _build_region(rng: np.random.Generator) -> _Region:
             )
         )
         offset += len(centres)
-    grid["rho"] = rho
-    grid["bg"] = bg_of_cell
-    bgs = pd.concat(bg_rows, ignore_index=True)
+    return pd.concat(bg_rows, ignore_index=True), rho, bg_of_cell
 
-    # Tracts: about three block groups each (k-means on block-group centres, snapped to one).
-    bgs["tract"] = -1
+
+def _group_blockgroups(
+    rng: np.random.Generator, states: pd.DataFrame, bgs: pd.DataFrame
+) -> np.ndarray:
+    """Tract of each block group: about three block groups each (k-means on block-group
+    centres, snapped to one)."""
+    tract = np.full(len(bgs), -1, dtype=np.int64)
     t_off = 0
     for i in range(len(states)):
         sel = np.flatnonzero(bgs["state"].to_numpy() == i)
@@ -482,12 +514,17 @@ def _build_region(rng: np.random.Generator) -> _Region:
         c = pts[np.unique(snap)]
         _, lab = cKDTree(c).query(pts)
         lab = _split_large_groups(pts, lab, max_size=9)
-        bgs.loc[sel, "tract"] = lab + t_off
+        tract[sel] = lab + t_off
         t_off += lab.max() + 1
+    return tract
+
+
+def _tracts_of(bgs: pd.DataFrame) -> pd.DataFrame:
+    """Tracts as unions of their block groups (state, mass-weighted centre, geometry)."""
     tract_id = bgs["tract"].to_numpy()
     n_tract = tract_id.max() + 1
     tract_geom = _group_union(bgs["geometry"].to_numpy(), tract_id, n_tract)
-    tracts = pd.DataFrame(
+    return pd.DataFrame(
         {
             "state": np.bincount(tract_id, weights=bgs["state"], minlength=n_tract).astype(int)
             // np.bincount(tract_id, minlength=n_tract),
@@ -499,8 +536,12 @@ def _build_region(rng: np.random.Generator) -> _Region:
         }
     )
 
-    # Counties: area-balanced centres per state; each tract joins the nearest centre.
-    tracts["county"] = -1
+
+def _group_tracts(
+    rng: np.random.Generator, states: pd.DataFrame, grid: pd.DataFrame, tracts: pd.DataFrame
+) -> np.ndarray:
+    """County of each tract: area-balanced centres per state; each tract joins the nearest."""
+    county = np.full(len(tracts), -1, dtype=np.int64)
     c_off = 0
     for i, code in enumerate(states["code"]):
         sel = np.flatnonzero(tracts["state"].to_numpy() == i)
@@ -509,26 +550,23 @@ def _build_region(rng: np.random.Generator) -> _Region:
         c = _kmeans(pts, _STATE_PLAN[code]["counties"], np.ones(len(pts)), rng, iters=10)
         _, lab = cKDTree(c).query(tracts[["x", "y"]].to_numpy()[sel])
         used = np.unique(lab)
-        tracts.loc[sel, "county"] = np.searchsorted(used, lab) + c_off
+        county[sel] = np.searchsorted(used, lab) + c_off
         c_off += len(used)
+    return county
+
+
+def _counties_of(tracts: pd.DataFrame) -> pd.DataFrame:
+    """Counties as unions of their tracts (state, geometry)."""
     county_id = tracts["county"].to_numpy()
     n_county = county_id.max() + 1
     county_geom = _group_union(tracts["geometry"].to_numpy(), county_id, n_county)
-    counties = pd.DataFrame(
+    return pd.DataFrame(
         {
             "state": np.bincount(county_id, weights=tracts["state"], minlength=n_county).astype(int)
             // np.bincount(county_id, minlength=n_county),
             "geometry": county_geom,
         }
     )
-    bgs["county"] = county_id[tract_id]
-    states = states.copy()
-    state_geom = _group_union(counties["geometry"].to_numpy(), counties["state"].to_numpy(), 3)
-    states["geometry"] = state_geom
-
-    _name_and_code(rng, states, counties, tracts, bgs)
-    towns = _build_towns(rng, states, counties, grid)
-    return _Region(states, grid, bgs, tracts, counties, towns, density, outline)
 
 
 def _split_large_groups(pts: np.ndarray, lab: np.ndarray, *, max_size: int) -> np.ndarray:
@@ -661,19 +699,67 @@ def _split(rng: np.random.Generator, total: np.ndarray, probs: np.ndarray) -> np
 
 def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ACS estimates/MOEs per block group, and the latent variables the other files reuse."""
+    # one random stream: the steps draw from it in this order, which fixes the sample's bytes
     bgs = region.bgs
-    n = len(bgs)
-    x, y = bgs["x"].to_numpy(), bgs["y"].to_numpy()
-    area_km2 = shapely.area(bgs["geometry"].to_numpy())
-    z_aff = random_field(rng, 22.0)(x, y)
-    z_age = random_field(rng, 30.0)(x, y)
-    z_net = random_field(rng, 18.0)(x, y)
-    z_pov = random_field(rng, 5.0)(x, y)
-    z_lang = random_field(rng, 12.0)(x, y)
-    s = np.clip(np.log(region.density(x, y)) / np.log(60.0), 0.0, 1.0)
-    suburb = np.exp(-(((s - 0.5) / 0.17) ** 2))
-    rural = (1.0 - s) ** 2
+    fields = _acs_fields(rng, region)
+    hh, empty = _households(rng, bgs, fields)
+    shares = _acs_shares(rng, fields)
+    est = _acs_counts(rng, hh, shares, empty)
+    moe = _acs_moes(rng, est)
+    inc, inc_moe, ann, controlled = _median_income(rng, shares["income"], empty)
+    moe["B01003_001"] = moe["B01003_001"].copy()
+    moe["B01003_001"][controlled] = _MOE_CONTROLLED
+    est["B19013_001"] = inc
+    moe["B19013_001"] = inc_moe
 
+    cols: dict[str, object] = {"GEOID": bgs["geoid"].to_numpy()}
+    for v in sorted(est):
+        cols[f"{v}E"] = est[v]
+        cols[f"{v}M"] = moe[v]
+        if v == "B19013_001":
+            cols[f"{v}MA"] = ann
+    acs = pd.DataFrame(cols).sort_values("GEOID", ignore_index=True)
+    latent = pd.DataFrame(
+        {
+            "s": fields["s"],
+            "z_net": fields["z_net"],
+            "income": shares["income"],
+            "hh": hh,
+            "pop": est["B01003_001"],
+            "p_noint": shares["p_noint"],
+            "bband": est["B28002_004"],
+            "area_km2": fields["area_km2"],
+        }
+    )
+    return acs, latent
+
+
+def _acs_fields(rng: np.random.Generator, region: _Region) -> dict[str, np.ndarray]:
+    """Smooth random fields (affluence, age, connectivity, poverty, language) and urbanity."""
+    bgs = region.bgs
+    x, y = bgs["x"].to_numpy(), bgs["y"].to_numpy()
+    out = {"area_km2": shapely.area(bgs["geometry"].to_numpy())}
+    for name, scale in (
+        ("z_aff", 22.0),
+        ("z_age", 30.0),
+        ("z_net", 18.0),
+        ("z_pov", 5.0),
+        ("z_lang", 12.0),
+    ):
+        out[name] = random_field(rng, scale)(x, y)
+    s = np.clip(np.log(region.density(x, y)) / np.log(60.0), 0.0, 1.0)
+    out["s"] = s
+    out["suburb"] = np.exp(-(((s - 0.5) / 0.17) ** 2))
+    out["rural"] = (1.0 - s) ** 2
+    return out
+
+
+def _households(
+    rng: np.random.Generator, bgs: pd.DataFrame, fields: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Households per block group, and the block groups without any (a park, a forest)."""
+    n = len(bgs)
+    s, area_km2 = fields["s"], fields["area_km2"]
     mass = bgs["mass"].to_numpy()
     # Households: about 600 per block group (as Census designs them), a little more in town.
     hh = np.rint(520 * (1 + 0.35 * s) * (mass / mass.mean()) ** 0.2 * rng.lognormal(0.0, 0.25, n))
@@ -686,8 +772,15 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
     forest = int(rural_bgs[np.argmin(np.abs(a - np.median(a)))])
     empty = np.array(sorted({park, forest}))
     hh[empty] = 0
+    return hh, empty
 
-    pocket = (s > 0.55) * np.clip(z_pov - 0.3, 0, None)
+
+def _acs_shares(rng: np.random.Generator, fields: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Income, household size and the probabilities behind each count, from the fields."""
+    s, suburb, rural = fields["s"], fields["suburb"], fields["rural"]
+    z_aff, z_age, z_net = fields["z_aff"], fields["z_age"], fields["z_net"]
+    n = len(s)
+    pocket = (s > 0.55) * np.clip(fields["z_pov"] - 0.3, 0, None)
     log_inc = (
         np.log(64000)
         + 0.45 * suburb
@@ -704,31 +797,50 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
     p_pov = logistic(-2.0 - 1.7 * dev + rng.normal(0, 0.2, n))
     p_nohs = logistic(-2.5 - 1.1 * dev + 0.45 * rural + rng.normal(0, 0.15, n))
     p_dis = logistic(-2.2 + 2.5 * (p_65 - 0.17) + 0.4 * rural + rng.normal(0, 0.1, n))
-    p_lep = logistic(-3.8 + 1.4 * s + 0.6 * z_lang + rng.normal(0, 0.2, n))
+    p_lep = logistic(-3.8 + 1.4 * s + 0.6 * fields["z_lang"] + rng.normal(0, 0.2, n))
     p_cable = logistic(-0.4 + 3.2 * s - 0.3 * z_net + rng.normal(0, 0.2, n))
-
     hhsize = np.clip(2.35 + 0.3 * suburb + 0.1 * z_aff + rng.normal(0, 0.12, n), 1.6, 3.4)
-    pop = np.rint(hh * hhsize).astype(np.int64)
-    no_int = rng.binomial(hh, p_noint)
+    return {
+        "income": income,
+        "p_noint": p_noint,
+        "p_65": p_65,
+        "p_nocomp": p_nocomp,
+        "p_pov": p_pov,
+        "p_nohs": p_nohs,
+        "p_dis": p_dis,
+        "p_lep": p_lep,
+        "p_cable": p_cable,
+        "hhsize": hhsize,
+    }
+
+
+def _acs_counts(
+    rng: np.random.Generator, hh: np.ndarray, p: dict[str, np.ndarray], empty: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Estimates of every ACS variable written (zero in the empty block groups)."""
+    n = len(hh)
+    pop = np.rint(hh * p["hhsize"]).astype(np.int64)
+    no_int = rng.binomial(hh, p["p_noint"])
     # Broadband of any type: most households with a subscription (the rest dial-up or access
     # without a subscription).
     bband = rng.binomial(hh - no_int, 0.955)
-    cable = rng.binomial(bband, p_cable)
-    has_comp = hh - rng.binomial(hh, p_nocomp)
+    cable = rng.binomial(bband, p["p_cable"])
+    has_comp = hh - rng.binomial(hh, p["p_nocomp"])
     pov_univ = pop - rng.binomial(pop, 0.025)
+    p_pov = p["p_pov"]
     pov = _split(rng, pov_univ, np.column_stack([p_pov * 0.45, p_pov * 0.55, 1 - p_pov]))
-    age65 = rng.binomial(pop, p_65)
+    age65 = rng.binomial(pop, p["p_65"])
     age_probs = np.array([0.045, 0.06, 0.1, 0.07, 0.05, 0.05, 0.05, 0.07, 0.13, 0.11, 0.09, 0.1])
     age_cells = _split(rng, age65, np.broadcast_to(age_probs, (n, 12)))
-    pop25 = rng.binomial(pop, np.clip(0.64 + 0.3 * (p_65 - 0.17), 0.5, 0.85))
-    nohs = rng.binomial(pop25, p_nohs)
+    pop25 = rng.binomial(pop, np.clip(0.64 + 0.3 * (p["p_65"] - 0.17), 0.5, 0.85))
+    nohs = rng.binomial(pop25, p["p_nohs"])
     edu_probs = np.array([2, 0.3, 0.4, 0.6, 0.6, 0.7, 1.0, 1.2, 2.6, 2.4, 3.2, 3.3, 3.5, 3.6, 4.0])
     edu_cells = _split(rng, nohs, np.broadcast_to(edu_probs, (n, 15)))
     dis_univ = pop - rng.binomial(pop, 0.012)
-    dis = rng.binomial(dis_univ, p_dis)
+    dis = rng.binomial(dis_univ, p["p_dis"])
     dis_probs = np.array([0.2, 0.9, 1.6, 2.5, 3.2, 3.0, 0.2, 0.8, 1.4, 2.5, 3.4, 4.2])
     dis_cells = _split(rng, dis, np.broadcast_to(dis_probs, (n, 12)))
-    lep = rng.binomial(hh, p_lep)
+    lep = rng.binomial(hh, p["p_lep"])
     lep_cells = _split(rng, lep, np.broadcast_to([0.58, 0.15, 0.2, 0.07], (n, 4)))
 
     est: dict[str, np.ndarray] = {
@@ -754,15 +866,27 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
     est.update({v: lep_cells[:, j] for j, v in enumerate(_LIMITED_ENGLISH)})
     for v in est:
         est[v] = np.where(np.isin(np.arange(n), empty), 0, est[v]).astype(np.int64)
+    return est
 
+
+def _acs_moes(rng: np.random.Generator, est: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """MOEs of block-group magnitude; universes that are the households share their MOE."""
+    n = len(est["B11001_001"])
     k = rng.uniform(4.5, 7.5, n)  # design effect of the block group's sample
     moe: dict[str, np.ndarray] = {v: acs_like_moe(rng, e, k) for v, e in est.items()}
     hh_moe = moe["B11001_001"]
     for v in ("B28002_001", "B28001_001", "C16002_001"):
         moe[v] = hh_moe
     moe["B01001_001"] = moe["B01003_001"]
+    return moe
 
-    # Median household income and its sentinels.
+
+def _median_income(
+    rng: np.random.Generator, income: np.ndarray, empty: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median household income, its MOE and annotation (with the Census sentinels), and the
+    block groups whose population MOE is "controlled"."""
+    n = len(income)
     inc = np.rint(income / 10) * 10
     inc_moe = np.rint(inc * rng.uniform(0.08, 0.5, n))
     ann = np.full(n, "", dtype=object)
@@ -775,31 +899,7 @@ def _build_acs(rng: np.random.Generator, region: _Region) -> tuple[pd.DataFrame,
     nc = np.r_[empty, small]
     inc[nc], inc_moe[nc], ann[nc] = _NOT_COMPUTABLE, _MOE_NOT_COMPUTABLE, "**"
     controlled = rng.choice(np.setdiff1d(candidates, nc), size=2, replace=False)
-    moe["B01003_001"] = moe["B01003_001"].copy()
-    moe["B01003_001"][controlled] = _MOE_CONTROLLED
-    est["B19013_001"] = inc.astype(np.int64)
-    moe["B19013_001"] = inc_moe.astype(np.int64)
-
-    cols: dict[str, object] = {"GEOID": bgs["geoid"].to_numpy()}
-    for v in sorted(est):
-        cols[f"{v}E"] = est[v]
-        cols[f"{v}M"] = moe[v]
-        if v == "B19013_001":
-            cols[f"{v}MA"] = ann
-    acs = pd.DataFrame(cols).sort_values("GEOID", ignore_index=True)
-    latent = pd.DataFrame(
-        {
-            "s": s,
-            "z_net": z_net,
-            "income": income,
-            "hh": hh,
-            "pop": est["B01003_001"],
-            "p_noint": p_noint,
-            "bband": est["B28002_004"],
-            "area_km2": area_km2,
-        }
-    )
-    return acs, latent
+    return inc.astype(np.int64), inc_moe.astype(np.int64), ann, controlled
 
 
 # --------------------------------------------------------------------------------------------
@@ -932,8 +1032,36 @@ def _locale(s: np.ndarray) -> np.ndarray:
 def _build_libraries(
     rng: np.random.Generator, region: _Region, latent: pd.DataFrame
 ) -> pd.DataFrame:
-    towns, counties, states = region.towns, region.counties, region.states
-    # One central library per county (at its seat), branches in other towns (more in cities).
+    """IMLS Public Libraries Survey outlets: a central library per county, branches, bookmobiles."""
+    # one random stream: the steps draw from it in this order, which fixes the sample's bytes
+    outlets = _library_outlets(rng, region)
+    libname = _library_names(outlets)
+    fscskey, fscs_seq = _library_keys(region, outlets, libname)
+    lib = _imls_table(rng, region, latent, outlets, libname, fscskey, fscs_seq)
+    lib = lib.iloc[np.lexsort((lib["FSCS_SEQ"], lib["FSCSKEY"], lib["STABR"]))].reset_index(
+        drop=True
+    )
+    return lib[_IMLS_COLUMNS]
+
+
+@dataclass(frozen=True)
+class _Outlets:
+    """Library outlets: type (CE central, BR branch, BS bookmobile), place and names."""
+
+    out_ty: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    bg: np.ndarray
+    town: np.ndarray
+    county: np.ndarray
+    cnames: np.ndarray  # county name
+    tnames: np.ndarray  # town name
+
+
+def _library_outlets(rng: np.random.Generator, region: _Region) -> _Outlets:
+    """One central library per county (at its seat), branches in other towns (more in cities),
+    and two bookmobiles based at central libraries."""
+    towns, counties = region.towns, region.counties
     n_branch = np.where(
         towns["seat"], 0, (rng.random(len(towns)) < 0.35 + 0.6 * towns["s"]).astype(int)
     )
@@ -944,7 +1072,6 @@ def _build_libraries(
     x, y, bg, town = _jitter_near(rng, region, tx, ty, 1.5)
     # Bookmobiles: based at two central libraries, no fixed coordinates.
     book = rng.choice(np.flatnonzero(out_ty == "CE"), size=2, replace=False)
-    rep = np.r_[rep, rep[book]]
     out_ty = np.r_[out_ty, ["BS", "BS"]]
     x, y, bg, town = (
         np.r_[x, x[book]],
@@ -953,47 +1080,81 @@ def _build_libraries(
         np.r_[town, town[book]],
     )
     county = towns["county"].to_numpy()[town]
-    cnames = counties["name"].to_numpy()[county]
-    tnames = towns["name"].to_numpy()[town]
-    libname = np.where(
-        out_ty == "CE",
-        pd.Series(cnames, dtype=object) + " COUNTY PUBLIC LIBRARY",
+    return _Outlets(
+        out_ty=out_ty,
+        x=x,
+        y=y,
+        bg=bg,
+        town=town,
+        county=county,
+        cnames=counties["name"].to_numpy()[county],
+        tnames=towns["name"].to_numpy()[town],
+    )
+
+
+def _library_names(o: _Outlets) -> np.ndarray:
+    """``<county> COUNTY PUBLIC LIBRARY``, ``<town> BRANCH LIBRARY``, ``<county> COUNTY BOOKMOBILE``."""
+    return np.where(
+        o.out_ty == "CE",
+        pd.Series(o.cnames, dtype=object) + " COUNTY PUBLIC LIBRARY",
         np.where(
-            out_ty == "BR",
-            pd.Series(tnames, dtype=object) + " BRANCH LIBRARY",
-            pd.Series(cnames, dtype=object) + " COUNTY BOOKMOBILE",
+            o.out_ty == "BR",
+            pd.Series(o.tnames, dtype=object) + " BRANCH LIBRARY",
+            pd.Series(o.cnames, dtype=object) + " COUNTY BOOKMOBILE",
         ),
     )
-    state = counties["state"].to_numpy()[county]
-    abbr = states["abbr"].to_numpy()[state]
-    cidx = county.copy()
-    lon, lat = _to_deg(x, y)
+
+
+def _library_keys(
+    region: _Region, o: _Outlets, libname: np.ndarray
+) -> tuple[pd.Series, np.ndarray]:
+    """FSCSKEY (one library system per county) and FSCS_SEQ (outlets numbered within it)."""
+    counties = region.counties
+    abbr = region.states["abbr"].to_numpy()[counties["state"].to_numpy()[o.county]]
+    cidx = o.county.copy()
     df = pd.DataFrame(
         {
             "county": cidx,
-            "type_order": pd.Categorical(out_ty, ["CE", "BR", "BS"]).codes,
+            "type_order": pd.Categorical(o.out_ty, ["CE", "BR", "BS"]).codes,
             "name": libname,
         }
     )
     order = np.lexsort((df["name"], df["type_order"], df["county"]))
     seq = np.empty(len(df), dtype=np.int64)
     seq[order] = _rank_within(cidx[order], np.zeros(len(order)))
-    # One library system per county.
-    sys_no = np.array([int(c) for c in counties["countyfp"].to_numpy()[county]])
+    sys_no = np.array([int(c) for c in counties["countyfp"].to_numpy()[o.county]])
     fscskey = pd.Series(abbr, dtype=object) + pd.Series(
         [f"{(v + 1) // 2:04d}" for v in sys_no], dtype=object
     )
     fscs_seq = np.array([f"{v + 2:03d}" for v in seq], dtype=object)
-    bg_geoid = region.bgs["geoid"].to_numpy()[bg]
+    return fscskey, fscs_seq
+
+
+def _imls_table(
+    rng: np.random.Generator,
+    region: _Region,
+    latent: pd.DataFrame,
+    o: _Outlets,
+    libname: np.ndarray,
+    fscskey: pd.Series,
+    fscs_seq: np.ndarray,
+) -> pd.DataFrame:
+    """The outlets in the IMLS layout (the random columns draw in column order)."""
+    counties, towns = region.counties, region.towns
+    county, town = o.county, o.town
+    abbr = region.states["abbr"].to_numpy()[counties["state"].to_numpy()[county]]
+    lon, lat = _to_deg(o.x, o.y)
+    bg_geoid = region.bgs["geoid"].to_numpy()[o.bg]
     cntypop = np.bincount(region.bgs["county"], weights=latent["pop"], minlength=len(counties))
     lon_s = _fmt(lon, "%.5f")
     lat_s = _fmt(lat, "%.5f")
-    book_rows = out_ty == "BS"
+    book_rows = o.out_ty == "BS"
     lon_s[book_rows] = ""
     lat_s[book_rows] = ""
-    n = len(df)
+    n = len(o.out_ty)
     s_town = towns["s"].to_numpy()[town]
-    lib = pd.DataFrame(
+    statefp = counties["statefp"].to_numpy()[county]
+    return pd.DataFrame(
         {
             "STABR": abbr,
             "FSCSKEY": fscskey.to_numpy(),
@@ -1002,25 +1163,25 @@ def _build_libraries(
             "LIBID": fscskey.to_numpy() + "-" + fscs_seq,
             "LIBNAME": pd.Series(libname, dtype=object).str.upper().to_numpy(),
             "ADDRESS": _addresses(rng, n),
-            "CITY": pd.Series(tnames, dtype=object).str.upper().to_numpy(),
+            "CITY": pd.Series(o.tnames, dtype=object).str.upper().to_numpy(),
             "ZIP": _zips(town),
             "ZIP4": np.where(
                 rng.random(n) < 0.15, "M", [f"{v:04d}" for v in rng.integers(1, 9999, n)]
             ),
-            "CNTY": pd.Series(cnames, dtype=object).str.upper().to_numpy(),
+            "CNTY": pd.Series(o.cnames, dtype=object).str.upper().to_numpy(),
             "PHONE": [f"555{v:07d}" for v in rng.integers(0, 10**7, n)],
-            "C_OUT_TY": out_ty,
+            "C_OUT_TY": o.out_ty,
             "SQ_FEET": np.where(
                 book_rows,
                 -4,
                 np.where(
-                    out_ty == "CE", rng.integers(12000, 60000, n), rng.integers(1500, 15000, n)
+                    o.out_ty == "CE", rng.integers(12000, 60000, n), rng.integers(1500, 15000, n)
                 ),
             ),
             "F_SQ_FT": np.where(book_rows, "N_21", "R_21"),
             "L_NUM_BM": np.where(book_rows, 1, 0),
             "HOURS": np.where(
-                out_ty == "CE", rng.integers(2800, 3400, n), rng.integers(1000, 2900, n)
+                o.out_ty == "CE", rng.integers(2800, 3400, n), rng.integers(1000, 2900, n)
             ),
             "F_HOURS": "R_21",
             "WKS_OPEN": 52,
@@ -1032,9 +1193,9 @@ def _build_libraries(
             "STATADDR": "00",
             "LONGITUD": lon_s,
             "LATITUDE": lat_s,
-            "INCITSST": counties["statefp"].to_numpy()[county],
+            "INCITSST": statefp,
             "INCITSCO": counties["countyfp"].to_numpy()[county],
-            "GNISPLAC": region.towns["cousubfp"].to_numpy()[town],
+            "GNISPLAC": towns["cousubfp"].to_numpy()[town],
             "CNTYPOP": np.rint(cntypop[county]).astype(np.int64),
             "LOCALE": _locale(s_town),
             # 2010-style tract code as IMLS prints it ("11" for 001100, "2.01" for 000201).
@@ -1042,19 +1203,12 @@ def _build_libraries(
             "CENBLOCK": [
                 f"{g[11]}{v:03d}" for g, v in zip(bg_geoid, rng.integers(0, 60, n), strict=True)
             ],
-            "CDCODE": pd.Series(counties["statefp"].to_numpy()[county], dtype=object).to_numpy()
-            + "01",
-            "CBSA": np.where(
-                s_town > 0.45, "99" + counties["statefp"].to_numpy()[county] + "0", "-4"
-            ),
+            "CDCODE": pd.Series(statefp, dtype=object).to_numpy() + "01",
+            "CBSA": np.where(s_town > 0.45, "99" + statefp + "0", "-4"),
             "MICROF": np.where(s_town > 0.45, "0", "N"),
             "GEOMATCH": "A",
         }
     )
-    lib = lib.iloc[np.lexsort((lib["FSCS_SEQ"], lib["FSCSKEY"], lib["STABR"]))].reset_index(
-        drop=True
-    )
-    return lib[_IMLS_COLUMNS]
 
 
 def _build_schools(rng: np.random.Generator, region: _Region, latent: pd.DataFrame) -> pd.DataFrame:
@@ -1132,14 +1286,14 @@ def _build_anchors(rng: np.random.Generator, region: _Region) -> pd.DataFrame:
     seat = towns["seat"].to_numpy()
     kinds, where = [], []
     # Colleges: one per city, one per some county seats.
-    for kind, counts in (
+    for kind_name, counts in (
         ("college", city.astype(int) + (seat & (rng.random(len(towns)) < 0.35))),
         ("nonprofit", rng.poisson(1.0 + 6.0 * s)),
         ("community_center", (rng.random(len(towns)) < 0.5 + 0.4 * s).astype(int)),
         ("workforce_center", seat.astype(int)),
     ):
         idx = np.repeat(np.arange(len(towns)), counts)
-        kinds.append(np.full(len(idx), kind, dtype=object))
+        kinds.append(np.full(len(idx), kind_name, dtype=object))
         where.append(idx)
     kind = np.concatenate(kinds)
     town0 = np.concatenate(where)
@@ -1216,10 +1370,12 @@ def _build_usage(
     bb = np.bincount(cbg, weights=latent["bband"], minlength=nc)
     share_bb = bb / hh
     # Share of measured devices in tiles at >= 25 Mbps.
-    fast = np.bincount(
+    fast_devices = np.bincount(
         tiles_bg["county"], weights=tiles_bg["devices"] * (tiles_bg["down"] >= 25), minlength=nc
     )
-    fast = fast / np.maximum(np.bincount(tiles_bg["county"], weights=tiles_bg["devices"]), 1)
+    fast = fast_devices / np.maximum(
+        np.bincount(tiles_bg["county"], weights=tiles_bg["devices"]), 1
+    )
     # Usage (Microsoft: share of people using the internet at >= 25 Mbps): well below the
     # subscription share as in the real file, following it, a little higher where lines are fast.
     usage = np.clip(
@@ -1374,55 +1530,93 @@ def _write_zipped_shapefile(gdf: gpd.GeoDataFrame, path: Path, *, stem: str, tit
 
 
 def _boundary_frames(region: _Region) -> dict[str, gpd.GeoDataFrame]:
-    states, counties, tracts, bgs, towns = (
-        region.states,
-        region.counties,
-        region.tracts,
-        region.bgs,
-        region.towns,
+    land = _land_and_water(region)
+    sname = np.array(
+        [f"{SAMPLE_STATES[c][0]} (sample)" for c in region.states["code"]], dtype=object
     )
+    frames = {
+        "state": _state_frame(region, land, sname),
+        "county": _county_frame(region, land, sname),
+        "tract": _tract_frame(region, land, sname),
+        "blockgroup": _blockgroup_frame(region, land),
+        "town": _town_frame(region, sname),
+    }
+    # Census files are NAD83; in this sample the coordinates are the same numbers.
+    return {
+        k: v.sort_values("GEOID", ignore_index=True).set_crs("EPSG:4269", allow_override=True)
+        for k, v in frames.items()
+    }
+
+
+def _deg(geoms: np.ndarray) -> gpd.GeoSeries:
+    """Geometries of the kilometre plane in longitude/latitude."""
+    return gpd.GeoSeries(_geoms_to_deg(np.asarray(geoms, dtype=object)), crs="EPSG:4326")
+
+
+def _aland(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Land area (square metres, equal-area CRS), rounded."""
+    return np.rint(geoms.to_crs("EPSG:6933").area.to_numpy()).astype(np.int64)
+
+
+def _land_and_water(region: _Region) -> dict[str, np.ndarray]:
+    """ALAND and AWATER of every block group, tract, county and state (sums up the tree);
+    block groups on the coast have some water. Also the block groups' lon/lat geometries."""
+    bgs = region.bgs
     outline_edge = shapely.boundary(region.outline)
-
-    def deg(geoms: np.ndarray) -> gpd.GeoSeries:
-        return gpd.GeoSeries(_geoms_to_deg(np.asarray(geoms, dtype=object)), crs="EPSG:4326")
-
-    def aland(geoms: gpd.GeoSeries) -> np.ndarray:
-        return np.rint(geoms.to_crs("EPSG:6933").area.to_numpy()).astype(np.int64)
-
-    sname = np.array([f"{SAMPLE_STATES[c][0]} (sample)" for c in states["code"]], dtype=object)
-    sabbr = states["abbr"].to_numpy()
-    # Block groups on the coast have some water.
-    bg_geo = deg(bgs["geometry"])
-    bg_land = aland(bg_geo)
+    bg_geo = _deg(bgs["geometry"])
+    bg_land = _aland(bg_geo)
     coastal = shapely.intersects(bgs["geometry"].to_numpy(), outline_edge)
     bg_water = np.where(coastal, np.rint(bg_land * 0.04), 0).astype(np.int64)
     tract_of_bg = bgs["tract"].to_numpy()
     t_land = np.bincount(tract_of_bg, weights=bg_land).astype(np.int64)
     t_water = np.bincount(tract_of_bg, weights=bg_water).astype(np.int64)
-    c_of_t = tracts["county"].to_numpy()
+    c_of_t = region.tracts["county"].to_numpy()
     c_land = np.bincount(c_of_t, weights=t_land).astype(np.int64)
     c_water = np.bincount(c_of_t, weights=t_water).astype(np.int64)
-    s_of_c = counties["state"].to_numpy()
+    s_of_c = region.counties["state"].to_numpy()
     s_land = np.bincount(s_of_c, weights=c_land, minlength=3).astype(np.int64)
     s_water = np.bincount(s_of_c, weights=c_water, minlength=3).astype(np.int64)
+    return {
+        "bg_geo": bg_geo.to_numpy(),
+        "bg_land": bg_land,
+        "bg_water": bg_water,
+        "tract_land": t_land,
+        "tract_water": t_water,
+        "county_land": c_land,
+        "county_water": c_water,
+        "state_land": s_land,
+        "state_water": s_water,
+    }
 
-    state = gpd.GeoDataFrame(
+
+def _state_frame(
+    region: _Region, land: dict[str, np.ndarray], sname: np.ndarray
+) -> gpd.GeoDataFrame:
+    states = region.states
+    return gpd.GeoDataFrame(
         {
             "STATEFP": states["code"].to_numpy(),
             "STATENS": [f"0{9000000 + 11 * int(c):07d}" for c in states["code"]],
             "AFFGEOID": "0400000US" + states["code"],
             "GEOID": states["code"].to_numpy(),
-            "STUSPS": sabbr,
+            "STUSPS": states["abbr"].to_numpy(),
             "NAME": sname,
             "LSAD": "00",
-            "ALAND": s_land,
-            "AWATER": s_water,
+            "ALAND": land["state_land"],
+            "AWATER": land["state_water"],
         },
-        geometry=deg(states["geometry"]).to_numpy(),
+        geometry=_deg(states["geometry"]).to_numpy(),
         crs="EPSG:4326",
     )
+
+
+def _county_frame(
+    region: _Region, land: dict[str, np.ndarray], sname: np.ndarray
+) -> gpd.GeoDataFrame:
+    counties = region.counties
+    sabbr = region.states["abbr"].to_numpy()
     cs = counties["state"].to_numpy()
-    county = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "STATEFP": counties["statefp"].to_numpy(),
             "COUNTYFP": counties["countyfp"].to_numpy(),
@@ -1434,15 +1628,23 @@ def _boundary_frames(region: _Region) -> dict[str, gpd.GeoDataFrame]:
             "STUSPS": sabbr[cs],
             "STATE_NAME": sname[cs],
             "LSAD": "06",
-            "ALAND": c_land,
-            "AWATER": c_water,
+            "ALAND": land["county_land"],
+            "AWATER": land["county_water"],
         },
-        geometry=deg(counties["geometry"]).to_numpy(),
+        geometry=_deg(counties["geometry"]).to_numpy(),
         crs="EPSG:4326",
     )
+
+
+def _tract_frame(
+    region: _Region, land: dict[str, np.ndarray], sname: np.ndarray
+) -> gpd.GeoDataFrame:
+    counties, tracts = region.counties, region.tracts
+    sabbr = region.states["abbr"].to_numpy()
+    cs = counties["state"].to_numpy()
     tc = tracts["county"].to_numpy()
     tname = np.array([f"{int(t) / 100:g}" for t in tracts["tractce"]], dtype=object)
-    tract = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "STATEFP": counties["statefp"].to_numpy()[tc],
             "COUNTYFP": counties["countyfp"].to_numpy()[tc],
@@ -1455,34 +1657,44 @@ def _boundary_frames(region: _Region) -> dict[str, gpd.GeoDataFrame]:
             "NAMELSADCO": (counties["name"] + " County").to_numpy()[tc],
             "STATE_NAME": sname[cs[tc]],
             "LSAD": "CT",
-            "ALAND": t_land,
-            "AWATER": t_water,
+            "ALAND": land["tract_land"],
+            "AWATER": land["tract_water"],
         },
-        geometry=deg(tracts["geometry"]).to_numpy(),
+        geometry=_deg(tracts["geometry"]).to_numpy(),
         crs="EPSG:4326",
     )
+
+
+def _blockgroup_frame(region: _Region, land: dict[str, np.ndarray]) -> gpd.GeoDataFrame:
+    counties, tracts, bgs = region.counties, region.tracts, region.bgs
     bc = bgs["county"].to_numpy()
-    bg = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "STATEFP": counties["statefp"].to_numpy()[bc],
             "COUNTYFP": counties["countyfp"].to_numpy()[bc],
-            "TRACTCE": tracts["tractce"].to_numpy()[tract_of_bg],
+            "TRACTCE": tracts["tractce"].to_numpy()[bgs["tract"].to_numpy()],
             "BLKGRPCE": bgs["blkgrpce"].to_numpy(),
             "AFFGEOID": ("1500000US" + bgs["geoid"]).to_numpy(),
             "GEOID": bgs["geoid"].to_numpy(),
             "NAME": bgs["blkgrpce"].to_numpy(),
             "NAMELSAD": ("Block Group " + bgs["blkgrpce"]).to_numpy(),
             "LSAD": "BG",
-            "ALAND": bg_land,
-            "AWATER": bg_water,
+            "ALAND": land["bg_land"],
+            "AWATER": land["bg_water"],
         },
-        geometry=bg_geo.to_numpy(),
+        geometry=land["bg_geo"],
         crs="EPSG:4326",
     )
+
+
+def _town_frame(region: _Region, sname: np.ndarray) -> gpd.GeoDataFrame:
+    counties, towns = region.counties, region.towns
+    sabbr = region.states["abbr"].to_numpy()
+    cs = counties["state"].to_numpy()
     wc = towns["county"].to_numpy()
-    t_geo = deg(towns["geometry"])
+    t_geo = _deg(towns["geometry"])
     lsad = towns["kind"].map({"city": "25", "town": "43", "township": "44"}).to_numpy()
-    town = gpd.GeoDataFrame(
+    return gpd.GeoDataFrame(
         {
             "STATEFP": counties["statefp"].to_numpy()[wc],
             "COUNTYFP": counties["countyfp"].to_numpy()[wc],
@@ -1496,18 +1708,12 @@ def _boundary_frames(region: _Region) -> dict[str, gpd.GeoDataFrame]:
             "NAMELSADCO": (counties["name"] + " County").to_numpy()[wc],
             "STATE_NAME": sname[cs[wc]],
             "LSAD": lsad,
-            "ALAND": aland(t_geo),
+            "ALAND": _aland(t_geo),
             "AWATER": 0,
         },
         geometry=t_geo.to_numpy(),
         crs="EPSG:4326",
     )
-    frames = {"state": state, "county": county, "tract": tract, "blockgroup": bg, "town": town}
-    # Census files are NAD83; in this sample the coordinates are the same numbers.
-    return {
-        k: v.sort_values("GEOID", ignore_index=True).set_crs("EPSG:4269", allow_override=True)
-        for k, v in frames.items()
-    }
 
 
 def _write_parquet(tiles: pd.DataFrame, path: Path, *, seed: int) -> None:

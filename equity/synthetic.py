@@ -27,6 +27,8 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -34,7 +36,8 @@ import shapely
 
 from equity import settings
 from equity._generators import acs_like_moe, logistic, random_field
-from equity.tiles import quadkeys_from_xy, tile_lat, tile_lon
+from equity.errors import ConfigError
+from equity.tiles import OOKLA_ZOOM, quadkeys_from_xy, tile_lat, tile_lon, tiles_xy
 
 __all__ = [
     "CONUS_BOUNDS",
@@ -161,7 +164,9 @@ _ACS_PARTS: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
 }
 
 
-def _spread(rng: np.random.Generator, n_items: int, n_groups: int, *, cap: int, sigma: float):
+def _spread(
+    rng: np.random.Generator, n_items: int, n_groups: int, *, cap: int, sigma: float
+) -> np.ndarray:
     """Sizes (>= 1, <= cap) of `n_groups` groups holding `n_items`, lognormal-weighted.
 
     Extra items go to slots drawn without replacement (Gumbel top-k over ``cap - 1`` slots per
@@ -169,7 +174,7 @@ def _spread(rng: np.random.Generator, n_items: int, n_groups: int, *, cap: int, 
     """
     if not n_groups <= n_items <= cap * n_groups:
         msg = f"cannot put {n_items:,} items into {n_groups:,} groups of 1 to {cap} items"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     extra = n_items - n_groups
     sizes = np.ones(n_groups, dtype=np.int64)
     if extra == 0:
@@ -278,18 +283,70 @@ def national_tables(
 
     Raises
     ------
-    ValueError
-        Sizes that cannot nest (e.g. more than 9 block groups per tract on average).
+    ConfigError
+        Sizes that cannot nest (e.g. more than 9 block groups per tract on average); a
+        ``ValueError``.
     """
     if not 1 <= n_states <= len(_STATES):
         msg = f"n_states must be 1 to {len(_STATES)}, got {n_states}"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     n_states = min(n_states, n_counties)
     n_tracts = round(n_counties * tracts_per_county)
     n_bgs = round(n_tracts * bgs_per_tract)
     rng = np.random.default_rng(seed)
+    # one random stream: the steps draw from it in this order
+    nation = _nest(
+        rng, bounds, n_states=n_states, n_counties=n_counties, n_tracts=n_tracts, n_bgs=n_bgs
+    )
+    bg, need = _blockgroups(rng, nation)
+    tract, county, state = _parents(bg, nation)
+    _add_speeds_and_usage(rng, nation, need, tract, county)
+    tables = {"blockgroup": bg, "tract": tract, "county": county, "state": state}
+    for name in ("tract", "county", "state"):
+        b = nation.bounds[name]
+        tables[name]["lon"] = (b[:, 0] + b[:, 2]) / 2
+        tables[name]["lat"] = (b[:, 1] + b[:, 3]) / 2
+    if geometry:
+        tables = {
+            k: gpd.GeoDataFrame(v, geometry=shapely.box(*nation.bounds[k].T), crs=4326)
+            for k, v in tables.items()
+        }
+    return tables
 
-    # States on a lattice over the extent; counties, tracts, block groups nested lattices.
+
+@dataclass(frozen=True)
+class _Nation:
+    """The nested lattice of places: bounds, sizes, ranks, parents and GEOIDs of each level."""
+
+    #: Rectangles (lon/lat bounds) of each level: "state", "county", "tract", "blockgroup".
+    bounds: dict[str, np.ndarray]
+    county_sizes: np.ndarray  # counties per state
+    tract_sizes: np.ndarray  # tracts per county
+    bg_sizes: np.ndarray  # block groups per tract
+    county_rank: np.ndarray  # position of each county in its state
+    tract_rank: np.ndarray
+    bg_rank: np.ndarray
+    county_state: np.ndarray  # parent position of each county
+    tract_county: np.ndarray
+    bg_tract: np.ndarray
+    state_ids: np.ndarray
+    county_ids: np.ndarray
+    tract_ids: np.ndarray
+    bg_ids: np.ndarray
+    #: County code step (odd codes, as most states use, where a state has few counties).
+    step: np.ndarray
+
+
+def _nest(
+    rng: np.random.Generator,
+    bounds: tuple[float, float, float, float],
+    *,
+    n_states: int,
+    n_counties: int,
+    n_tracts: int,
+    n_bgs: int,
+) -> _Nation:
+    """States on a lattice over the extent; counties, tracts, block groups nested lattices."""
     state_bounds, _ = _subdivide(np.array([bounds], dtype=float), np.array([n_states]))
     county_sizes = _spread(rng, n_counties, n_states, cap=999, sigma=0.5)
     county_bounds, county_rank = _subdivide(state_bounds, county_sizes)
@@ -306,23 +363,101 @@ def national_tables(
     county_ids = state_ids[county_state] + _codes(3, county_rank * step + 1)
     tract_ids = county_ids[tract_county] + _codes(6, (tract_rank + 1) * 100)
     bg_ids = tract_ids[bg_tract] + (bg_rank + 1).astype(str).astype(object)
+    return _Nation(
+        bounds={
+            "blockgroup": bg_bounds,
+            "tract": tract_bounds,
+            "county": county_bounds,
+            "state": state_bounds,
+        },
+        county_sizes=county_sizes,
+        tract_sizes=tract_sizes,
+        bg_sizes=bg_sizes,
+        county_rank=county_rank,
+        tract_rank=tract_rank,
+        bg_rank=bg_rank,
+        county_state=county_state,
+        tract_county=tract_county,
+        bg_tract=bg_tract,
+        state_ids=state_ids,
+        county_ids=county_ids,
+        tract_ids=tract_ids,
+        bg_ids=bg_ids,
+        step=step,
+    )
 
-    # Latent need: national field + state and county effects + urbanity + tract/bg noise.
+
+def _blockgroups(rng: np.random.Generator, nation: _Nation) -> tuple[pd.DataFrame, _Need]:
+    """The block-group table (counts, MOEs, median income, centre) and its latent need."""
+    need = _need(rng, nation)
+    est, hh, pop = _counts(rng, need)
+    n = len(nation.bg_ids)
+    bg_county = nation.tract_county[nation.bg_tract]
+    cols: dict[str, object] = {
+        "GEOID": nation.bg_ids,
+        "NAME": "Block Group " + (nation.bg_rank + 1).astype(str).astype(object),
+        "level": "blockgroup",
+        "state_GEOID": nation.state_ids[nation.county_state[bg_county]],
+        "county_GEOID": nation.county_ids[bg_county],
+        "tract_GEOID": nation.tract_ids[nation.bg_tract],
+    }
+    k = rng.uniform(4.5, 7.5, n)  # design effect of the block group's sample
+    moe_hh = acs_like_moe(rng, hh, k).astype(float)
+    moe_pop = acs_like_moe(rng, pop, k).astype(float)
+    for c in COUNT_COLUMNS:
+        cols[c] = est[c].astype(float)
+        if est[c] is hh:
+            cols[f"moe_{c}"] = moe_hh
+        elif est[c] is pop:
+            cols[f"moe_{c}"] = moe_pop
+        else:
+            cols[f"moe_{c}"] = acs_like_moe(rng, est[c], k).astype(float)
+    inc = np.rint(need.income / 10) * 10
+    cols["median_household_income"] = inc
+    cols["moe_median_household_income"] = np.rint(inc * rng.uniform(0.08, 0.5, n))
+    cols["lon"], cols["lat"] = need.lon, need.lat
+    return pd.DataFrame(cols), need
+
+
+@dataclass(frozen=True)
+class _Need:
+    """Latent variables of each block group that drive its counts (and the tract speeds)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    z_field: np.ndarray  # smooth national random field
+    s: np.ndarray  # urbanity 0 (rural) to 1 (city)
+    dev: np.ndarray  # log income deviation from 64,000
+    income: np.ndarray
+
+
+def _need(rng: np.random.Generator, nation: _Nation) -> _Need:
+    """Latent need: national field + state and county effects + urbanity + tract/bg noise."""
+    bg_bounds = nation.bounds["blockgroup"]
     lon = (bg_bounds[:, 0] + bg_bounds[:, 2]) / 2
     lat = (bg_bounds[:, 1] + bg_bounds[:, 3]) / 2
-    bg_county = tract_county[bg_tract]
-    bg_state = county_state[bg_county]
+    bg_county = nation.tract_county[nation.bg_tract]
+    bg_state = nation.county_state[bg_county]
     z_field = random_field(rng, 6.0)(lon, lat)
-    z_state = rng.normal(0, 0.12, n_states)[bg_state]
-    z_county = rng.normal(0, 0.15, n_counties)[bg_county]
-    z_tract = rng.normal(0, 0.12, n_tracts)[bg_tract]
+    z_state = rng.normal(0, 0.12, len(nation.state_ids))[bg_state]
+    z_county = rng.normal(0, 0.15, len(nation.county_ids))[bg_county]
+    z_tract = rng.normal(0, 0.12, len(nation.tract_ids))[nation.bg_tract]
+    tract_sizes = nation.tract_sizes
     density = np.log(tract_sizes / tract_sizes.mean())[bg_county]  # more tracts: more urban
     s = np.clip(0.5 + density / 4, 0, 1)  # urbanity 0 (rural) to 1 (city)
-    rural = (1 - s) ** 2
-    n = n_bgs
+    n = len(nation.bg_ids)
     dev = 0.2 * z_field + z_state + z_county + z_tract + 0.25 * s + rng.normal(0, 0.12, n)
     income = np.exp(np.log(64000) + dev)
+    return _Need(lon=lon, lat=lat, z_field=z_field, s=s, dev=dev, income=income)
 
+
+def _counts(
+    rng: np.random.Generator, need: _Need
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """ACS-like counts of each block group (and its households and population arrays)."""
+    s, dev, z_field = need.s, need.dev, need.z_field
+    rural = (1 - s) ** 2
+    n = len(s)
     hh = np.clip(np.rint(520 * (1 + 0.35 * s) * rng.lognormal(0, 0.25, n)), 250, 1500)
     hh = hh.astype(np.int64)
     pop = np.rint(hh * np.clip(2.45 + 0.1 * z_field + rng.normal(0, 0.12, n), 1.6, 3.4))
@@ -361,47 +496,38 @@ def national_tables(
         "hh_language_universe": hh,
         "hh_limited_english": rng.binomial(hh, p_lep),
     }
-    k = rng.uniform(4.5, 7.5, n)  # design effect of the block group's sample
-    cols: dict[str, object] = {
-        "GEOID": bg_ids,
-        "NAME": "Block Group " + (bg_rank + 1).astype(str).astype(object),
-        "level": "blockgroup",
-        "state_GEOID": state_ids[bg_state],
-        "county_GEOID": county_ids[bg_county],
-        "tract_GEOID": tract_ids[bg_tract],
-    }
-    moe_hh = acs_like_moe(rng, hh, k).astype(float)
-    moe_pop = acs_like_moe(rng, pop, k).astype(float)
-    for c in COUNT_COLUMNS:
-        cols[c] = est[c].astype(float)
-        if est[c] is hh:
-            cols[f"moe_{c}"] = moe_hh
-        elif est[c] is pop:
-            cols[f"moe_{c}"] = moe_pop
-        else:
-            cols[f"moe_{c}"] = acs_like_moe(rng, est[c], k).astype(float)
-    inc = np.rint(income / 10) * 10
-    cols["median_household_income"] = inc
-    cols["moe_median_household_income"] = np.rint(inc * rng.uniform(0.08, 0.5, n))
-    cols["lon"], cols["lat"] = lon, lat
-    bg = pd.DataFrame(cols)
+    return est, hh, pop
 
-    tract = _aggregate(bg, "tract_GEOID", tract_ids)
-    tract.insert(1, "NAME", "Census Tract " + _codes(6, (tract_rank + 1) * 100))
+
+def _parents(bg: pd.DataFrame, nation: _Nation) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Tracts, counties and states: sums of their block groups, with names and parent keys."""
+    tract = _aggregate(bg, "tract_GEOID", nation.tract_ids)
+    tract.insert(1, "NAME", "Census Tract " + _codes(6, (nation.tract_rank + 1) * 100))
     tract.insert(2, "level", "tract")
-    tract.insert(3, "state_GEOID", state_ids[county_state[tract_county]])
-    tract.insert(4, "county_GEOID", county_ids[tract_county])
-    county = _aggregate(bg, "county_GEOID", county_ids)
-    county.insert(1, "NAME", "County " + _codes(3, county_rank * step + 1))
+    tract.insert(3, "state_GEOID", nation.state_ids[nation.county_state[nation.tract_county]])
+    tract.insert(4, "county_GEOID", nation.county_ids[nation.tract_county])
+    county = _aggregate(bg, "county_GEOID", nation.county_ids)
+    county.insert(1, "NAME", "County " + _codes(3, nation.county_rank * nation.step + 1))
     county.insert(2, "level", "county")
-    county.insert(3, "state_GEOID", state_ids[county_state])
-    state = _aggregate(bg, "state_GEOID", state_ids)
-    state.insert(1, "NAME", "State " + state_ids)
+    county.insert(3, "state_GEOID", nation.state_ids[nation.county_state])
+    state = _aggregate(bg, "state_GEOID", nation.state_ids)
+    state.insert(1, "NAME", "State " + nation.state_ids)
     state.insert(2, "level", "state")
+    return tract, county, state
 
-    # Ookla-like speeds (tracts, counties) and Microsoft-like usage (counties) follow need.
-    t_dev = np.bincount(bg_tract, weights=dev, minlength=n_tracts) / bg_sizes
-    t_s = s[np.cumsum(bg_sizes) - bg_sizes]
+
+def _add_speeds_and_usage(
+    rng: np.random.Generator,
+    nation: _Nation,
+    need: _Need,
+    tract: pd.DataFrame,
+    county: pd.DataFrame,
+) -> None:
+    """Add Ookla-like speeds (tracts, counties) and Microsoft-like usage (both), following need."""
+    n_tracts, n_counties = len(nation.tract_ids), len(nation.county_ids)
+    bg_sizes, tract_sizes, tract_county = nation.bg_sizes, nation.tract_sizes, nation.tract_county
+    t_dev = np.bincount(nation.bg_tract, weights=need.dev, minlength=n_tracts) / bg_sizes
+    t_s = need.s[np.cumsum(bg_sizes) - bg_sizes]
     down = np.exp(4.4 + 0.5 * t_s + 0.4 * t_dev + rng.normal(0, 0.35, n_tracts))
     tests = np.rint(tract["households"].to_numpy() * rng.uniform(0.05, 0.25, n_tracts))
     tract["download_mbps"] = down.round(2)
@@ -423,23 +549,6 @@ def national_tables(
     county["broadband_availability"] = avail
     tract["broadband_usage"] = usage[tract_county]
     tract["broadband_availability"] = avail[tract_county]
-
-    tables = {"blockgroup": bg, "tract": tract, "county": county, "state": state}
-    for name, b in (("tract", tract_bounds), ("county", county_bounds), ("state", state_bounds)):
-        tables[name]["lon"] = (b[:, 0] + b[:, 2]) / 2
-        tables[name]["lat"] = (b[:, 1] + b[:, 3]) / 2
-    if geometry:
-        all_bounds = {
-            "blockgroup": bg_bounds,
-            "tract": tract_bounds,
-            "county": county_bounds,
-            "state": state_bounds,
-        }
-        tables = {
-            k: gpd.GeoDataFrame(v, geometry=shapely.box(*all_bounds[k].T), crs=4326)
-            for k, v in tables.items()
-        }
-    return tables
 
 
 def acs_table(blockgroups: pd.DataFrame) -> pd.DataFrame:
@@ -506,18 +615,14 @@ def synthetic_tiles(
     """
     rng = np.random.default_rng(seed)
     x0, y0, x1, y1 = bounds
-    z = 1 << 16
-    tx0, tx1 = int((x0 + 180) / 360 * z), int((x1 + 180) / 360 * z)
-
-    def ty(lat: np.ndarray) -> np.ndarray:
-        s = np.sin(np.radians(lat))
-        return np.floor((0.5 - np.log((1 + s) / (1 - s)) / (4 * np.pi)) * z).astype(np.int64)
-
-    ty0, ty1 = int(ty(np.array([y1]))[0]), int(ty(np.array([y0]))[0])
+    z = 1 << OOKLA_ZOOM
+    (tx0, tx1), (ty0, ty1) = (
+        v.tolist() for v in tiles_xy(np.array([x0, x1]), np.array([y1, y0]))
+    )  # north-west and south-east corners
     capacity = (tx1 - tx0 + 1) * (ty1 - ty0 + 1)
     if n > capacity // 2:
         msg = f"{n:,} tiles requested but {bounds} holds {capacity:,} zoom-16 tiles"
-        raise ValueError(msg)
+        raise ConfigError(msg)
     centres = np.column_stack([rng.uniform(x0, x1, n_cities), rng.uniform(y0, y1, n_cities)])
     spread = rng.lognormal(np.log(0.25), 0.5, n_cities)  # degrees
     pop = rng.pareto(1.2, n_cities) + 1
@@ -534,8 +639,8 @@ def synthetic_tiles(
         near = np.concatenate([np.exp(-0.5 * (offset**2).sum(axis=1)), np.zeros(m - n_city)])
         ok = (pts[:, 0] > x0) & (pts[:, 0] < x1) & (pts[:, 1] > y0) & (pts[:, 1] < y1)
         pts, near = pts[ok], near[ok]
-        tx = ((pts[:, 0] + 180) / 360 * z).astype(np.int64)
-        keys = np.concatenate([keys, tx * z + ty(pts[:, 1])])
+        tx, ty = tiles_xy(pts[:, 0], pts[:, 1])
+        keys = np.concatenate([keys, tx * z + ty])
         urban = np.concatenate([urban, near])
         _, first = np.unique(keys, return_index=True)
         first.sort()  # distinct, in drawing order (so deterministic)

@@ -23,6 +23,7 @@ __all__ = [
     "tile_lat",
     "tile_lon",
     "tile_xy",
+    "tiles_xy",
 ]
 
 #: Zoom level of the Ookla open-data tiles (16-digit quadkeys).
@@ -51,6 +52,25 @@ def tile_xy(lon: float, lat: float, zoom: int = OOKLA_ZOOM) -> tuple[int, int]:
     tx = math.floor((lon + 180.0) / 360.0 * n)
     s = math.sin(math.radians(lat))
     ty = math.floor((0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * n)
+    return tx, ty
+
+
+def tiles_xy(
+    lon: np.ndarray, lat: np.ndarray, zoom: int = OOKLA_ZOOM
+) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and rows of the tiles holding the points (`lon`, `lat`) at `zoom`, vectorised.
+
+    The formula of :func:`tile_xy` on arrays (64-bit integers).
+
+    Examples
+    --------
+    >>> [v.tolist() for v in tiles_xy(np.array([-77.4, 0.0]), np.array([37.5, 0.0]))]
+    [[18677, 32768], [25394, 32768]]
+    """
+    n = 1 << zoom
+    tx = np.floor((np.asarray(lon, dtype=float) + 180.0) / 360.0 * n).astype(np.int64)
+    s = np.sin(np.radians(np.asarray(lat, dtype=float)))
+    ty = np.floor((0.5 - np.log((1 + s) / (1 - s)) / (4 * np.pi)) * n).astype(np.int64)
     return tx, ty
 
 

@@ -415,8 +415,14 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached stage was computed again")
 
-    for name in ("street_grid_pieces", "ookla_polygon_pieces"):
-        monkeypatch.setattr(geographies, name, boom)
+    # the package's names and those the stage functions call in their home modules
+    for module, name in (
+        (geographies, "street_grid_pieces"),
+        (geographies, "ookla_polygon_pieces"),
+        (geographies.h3grid, "_street_grid_pieces"),
+        (geographies.ookla, "ookla_polygon_pieces"),
+    ):
+        monkeypatch.setattr(module, name, boom)
     ds = pipeline.load_dataset(cfg)
     second, _ = pipeline.build_levels(ds, cfg)
     hits = [stage for stage, outcome, _ in ds.cache.events if outcome == "hit"]

@@ -26,7 +26,7 @@ from equity.engine import (
     get_engine,
     partitions_overlapping,
 )
-from equity.errors import ConfigError, SchemaError
+from equity.errors import ChoiceError, ConfigError, SchemaError
 
 LEVEL_ORDER = ("street", "blockgroup", "tract", "town", "county")
 
@@ -321,6 +321,17 @@ def test_dask_street_grid_refuses_point_layers(client) -> None:
     )  # on the border of two counties: each partition would count it
     with DaskEngine(client=client) as eng, pytest.raises(SchemaError, match="points"):
         eng.street_grid(bg, counts=["households"], tiles=points)
+
+
+def test_dask_engine_choices_list_the_valid_ones(client) -> None:
+    with pytest.raises(ChoiceError, match="unknown partition_by 'tract'; valid: county, state"):
+        DaskEngine(client=client, partition_by="tract")
+    bg = _row_of_block_groups()
+    with (
+        DaskEngine(client=client) as eng,
+        pytest.raises(ChoiceError, match="unknown method 'nearest'; valid: area, centroid"),
+    ):
+        eng.ookla_to_polygons(_tile(-77.01, 38.005), bg, method="nearest")
 
 
 def test_dask_run_equals_local_run(cluster, sample_cfg, tmp_path: Path) -> None:

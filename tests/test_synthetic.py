@@ -12,6 +12,7 @@ import pytest
 import shapely
 
 from equity import indicators
+from equity.errors import ConfigError
 from equity.sources.ookla import quadkey_to_bounds
 from equity.synthetic import COUNT_COLUMNS, acs_table, national_tables, synthetic_tiles
 
@@ -61,8 +62,13 @@ def test_requested_sizes(n_counties, per_county, per_tract):
 
 
 def test_impossible_sizes_raise():
-    with pytest.raises(ValueError, match="cannot put"):
+    with pytest.raises(ConfigError, match="cannot put"):  # a ValueError
         national_tables(n_counties=3, tracts_per_county=2, bgs_per_tract=10, seed=1)
+    assert issubclass(ConfigError, ValueError)
+    with pytest.raises(ConfigError, match="n_states must be 1 to 49"):
+        national_tables(n_counties=3, n_states=50)
+    with pytest.raises(ConfigError, match="tiles requested"):
+        synthetic_tiles(10**6, bounds=(0.0, 0.0, 0.01, 0.01))
 
 
 def test_geoids_nest(small):
