@@ -6,8 +6,8 @@ one column of a GeoDataFrame, with conditional-permutation pseudo p-values (fold
 :math:`(\\min(M, P - M) + 1)/(P + 1)` for :math:`M` of :math:`P` permutations at least as
 extreme) and a Benjamini-Hochberg
 false-discovery-rate correction (Caldas de Castro and Singer 2006, the correction esda's ``fdr``
-and GeoDa use; computed by :func:`scipy.stats.false_discovery_control`). Places below a population threshold are left out of the analysis and labelled
-``suppressed``: their index rests on too few people to be compared with their neighbours.
+and GeoDa use; computed by :func:`scipy.stats.false_discovery_control`). Places below a
+population threshold are left out of the analysis and labelled ``suppressed``: their index rests on too few people to be compared with their neighbours.
 
 esda runs without numba (numba is not a dependency of `equity`): its permutation inference
 falls back to numpy. With numba installed, esda compiles its kernels on first use, which costs

@@ -117,23 +117,25 @@ def compute_index(
     of the draws and ``rank_lo/hi`` those of the draw ranks, each widened to include the point
     estimate where it falls outside (truncation and renormalisation can skew the draws; the
     number of such places is in ``attrs["index"]["n_interval_extended"]``). Draws are made in
-    float32 from normal deviates on a 16-bit inverse-CDF grid (:data:`equity.index._mc_draws._NORMAL_LUT`), in
-    antithetic pairs of draws (:func:`equity.index._mc_draws._std_normal`), in chunks of draws each with its own
-    seed (so results do not depend on :data:`MC_THREADS`), and
-    ranked per draw by one sort of packed keys; values equal in float32 count as ties.
+    float32 from normal deviates on a 16-bit inverse-CDF grid
+    (:data:`equity.index._mc_draws._NORMAL_LUT`), in antithetic pairs of draws
+    (:func:`equity.index._mc_draws._std_normal`), in chunks of draws each with its own seed
+    (so results do not depend on :data:`MC_THREADS`), and ranked per draw by one sort of
+    packed keys; values equal in float32 count as ties.
     ``p_top_k`` is the share of draws in which the place ranks within the top `top_k` of its
     state (for ``top_k=1``, exactly: a place is first when it equals its state's maximum).
 
     *Binned ranks of large tables.* When an indicator has more than
     :data:`BINNED_RANK_MIN_PLACES` places with data and is normalised over one reference group
     (``reference="nation"``), its draws are ranked by histogram instead of sorting
-    (:func:`equity.index._mc_ranks._binned_ranks`), and so are the per-draw index ranks behind ``rank_lo/hi``. Per
-    draw, the :math:`m` values are quantised into :math:`B` = :data:`RANK_BINS` bins (bin 0:
-    the values equal to the draw's minimum; bins :math:`1..B-1`: equal widths in :math:`x`, or
-    in :math:`\\sqrt{x - \\min}` where that spreads the indicator's point values more evenly,
-    as for right-skewed speeds and incomes (:func:`equity.index._mc_ranks._sqrt_spacing`), over
-    :math:`(\\min, \\max]`), counted with one ``bincount``; with :math:`C_b` the number of
-    values in bins below :math:`b`, a value in bin :math:`b` gets
+    (:func:`equity.index._mc_ranks._binned_ranks`), and so are the per-draw index ranks behind
+    ``rank_lo/hi``. Per draw, the :math:`m` values are quantised into :math:`B` =
+    :data:`RANK_BINS` bins (bin 0: the values equal to the draw's minimum; bins
+    :math:`1..B-1`: equal widths in :math:`x`, or in :math:`\\sqrt{x - \\min}` where that
+    spreads the indicator's point values more evenly, as for right-skewed speeds and incomes
+    (:func:`equity.index._mc_ranks._sqrt_spacing`), over :math:`(\\min, \\max]`), counted
+    with one ``bincount``; with :math:`C_b` the number of values in bins below :math:`b`, a
+    value in bin :math:`b` gets
     :math:`\\widetilde{PR} = \\mathrm{round}_4(C_b/(m-1))` -- values sharing a bin count as tied,
     at the lowest rank, as CDC ties do. The exact rank :math:`r - 1 = C_b + k` adds the
     :math:`k` values of the same bin strictly below the value, :math:`0 \\le k \\le c_b - 1`
@@ -254,7 +256,8 @@ def _point_columns(
     scores: dict[str, np.ndarray],
     index: np.ndarray,
 ) -> dict[str, Any]:
-    """Indicators not in the table, ``norm_*``, ``score_*``, ``equity_index``, ``pillars_missing``."""
+    """New columns: indicators not in the table, ``norm_*``, ``score_*``, the index and
+    ``pillars_missing``."""
     n = len(table)
     new: dict[str, Any] = {}
     for name, v in model.values.items():
@@ -273,7 +276,7 @@ def _point_columns(
 def _pillars_missing(
     scores: dict[str, np.ndarray], index: np.ndarray
 ) -> pd.api.extensions.ExtensionArray:
-    """Per place with an index, the pillars left out of it (weights renormalised over the others)."""
+    """Per place with an index, the pillars left out of it (weights renormalised over others)."""
     missing_here = np.full(index.size, "", dtype=object)
     for pillar, sc in scores.items():
         gap = np.isnan(sc) & np.isfinite(index)

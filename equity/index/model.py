@@ -224,6 +224,7 @@ def _weights_from(
 
 
 def _point_value(table: pd.DataFrame, ind: Indicator) -> np.ndarray | None:
+    """An indicator's published values, else computed from its inputs; None without either."""
     if ind.name in table:
         v = pd.to_numeric(table[ind.name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return v
@@ -268,7 +269,10 @@ def _reference_codes(
     state_column = options.state_column
     has_states = state_column in table
     if options.reference == "state" and not has_states:
-        msg = f"reference='state' needs the state column {state_column!r}; columns: {list(table.columns)[:12]}"
+        msg = (
+            f"reference='state' needs the state column {state_column!r}; "
+            f"columns: {list(table.columns)[:12]}"
+        )
         raise SchemaError(msg)
     n = len(table)
     state_codes = group_codes(table[state_column] if has_states else None, n)
@@ -336,6 +340,7 @@ def _present_pillar_weights(
 
 
 def _oriented_norm(x: np.ndarray, ind: Indicator, model: _Model) -> np.ndarray:
+    """Rows of `x` normalised by the model within its reference regions, oriented to need."""
     out = _normalise_rows(x, model.norm_codes, model.normalisation)
     return out if ind.direction == 1 else 1.0 - out
 
@@ -401,6 +406,7 @@ def _aggregate(
 
 
 def _point_index(model: _Model) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    """The point estimate: normalised indicators, pillar scores and the index (all 0-1)."""
     norms = {
         k: _oriented_norm(v.reshape(1, -1), model.indicators[k], model)[0]
         for k, v in model.values.items()

@@ -54,6 +54,7 @@ MC_THREADS: int = max(1, min(4, os.cpu_count() or 1))
 
 
 def _chunk_size(n: int, n_draws: int) -> int:
+    """Draws per chunk for `n` places."""
     # about 512k values per array: the working set of a chunk stays in cache; at least two
     # draws (an antithetic pair, see _std_normal) up to 2M places
     floor = 2 if n <= 2**21 else 1
@@ -167,6 +168,7 @@ class _Plan:
 
     @property
     def geometric(self) -> bool:
+        """Whether pillars are aggregated by geometric mean (each pillar then a target)."""
         return self.model.aggregation == "geometric"
 
 

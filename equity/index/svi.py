@@ -78,8 +78,8 @@ def svi(table: pd.DataFrame) -> pd.DataFrame:
     Notes
     -----
     :math:`EPL = PERCENTRANK.INC` over places with a valid value, rounded to 4 decimals
-    (:func:`equity.ranking.percent_rank_inc`); 2018 per-capita income is reversed, :math:`1 - PR`. A theme's
-    SPL is the sum of its (rounded) EPLs, computed exactly in units of :math:`10^{-4}` so
+    (:func:`equity.ranking.percent_rank_inc`); 2018 per-capita income is reversed,
+    :math:`1 - PR`. A theme's SPL is the sum of its (rounded) EPLs, computed exactly in units of :math:`10^{-4}` so
     equal sums tie as they do in CDC's decimal arithmetic; RPL is the percentile rank of the
     SPL. A place missing any variable of a theme has no SPL/RPL for that theme nor overall.
     Flags: ``F_<var> = 1`` if :math:`EPL \\geq 0.90`; ``F_THEMEn`` counts them per theme,
