@@ -15,6 +15,7 @@ positively correlated parts and less reliable as more parts are combined.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,12 @@ ArrayLike = npt.ArrayLike
 
 def _arr(x: ArrayLike) -> np.ndarray:
     return np.asarray(x, dtype=float)
+
+
+def _parts(x: Iterable[ArrayLike] | ArrayLike) -> np.ndarray:
+    """Float array of parts given one array-like per part (stacked along axis 0) or as one array."""
+    # numpy stacks a sequence of array-likes itself; its stubs type only nested sequences
+    return np.asarray(cast(ArrayLike, x), dtype=float)
 
 
 def _out(x: np.ndarray) -> np.ndarray | float:
@@ -90,13 +97,13 @@ def moe_sum(
     >>> moe_sum([[3.0, 1.0], [4.0, 0.0]]).tolist()
     [5.0, 1.0]
     """
-    m = _arr(moes)
+    m = _parts(moes)
     if m.ndim == 0:
         return float(abs(m))
     sq = np.square(m)
     if estimates is None:
         return _out(np.sqrt(sq.sum(axis=axis)))
-    e = np.broadcast_to(_arr(estimates), m.shape)
+    e = np.broadcast_to(_parts(estimates), m.shape)
     zero = e == 0
     nonzero_sq = np.where(zero, 0.0, sq).sum(axis=axis)
     # max() of an all-False slice must be 0, not -inf: use where= with an initial value
@@ -244,7 +251,7 @@ def moe_weighted_mean(
     >>> moe_weighted_mean([1.0, 1.0], [2.0, 2.0])
     1.4142135623730951
     """
-    w, m = np.broadcast_arrays(_arr(weights), _arr(moes))
+    w, m = np.broadcast_arrays(_parts(weights), _parts(moes))
     total = w.sum(axis=axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sqrt(np.square(w * m).sum(axis=axis)) / np.where(total > 0, total, np.nan)

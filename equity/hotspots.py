@@ -6,8 +6,8 @@ one column of a GeoDataFrame, with conditional-permutation pseudo p-values (fold
 :math:`(\\min(M, P - M) + 1)/(P + 1)` for :math:`M` of :math:`P` permutations at least as
 extreme) and a Benjamini-Hochberg
 false-discovery-rate correction (Caldas de Castro and Singer 2006, the correction esda's ``fdr``
-and GeoDa use). Places below a population threshold are left out of the analysis and labelled
-``suppressed``: their index rests on too few people to be compared with their neighbours.
+and GeoDa use; computed by :func:`scipy.stats.false_discovery_control`). Places below a
+population threshold are left out of the analysis and labelled ``suppressed``: their index rests on too few people to be compared with their neighbours.
 
 esda runs without numba (numba is not a dependency of `equity`): its permutation inference
 falls back to numpy. With numba installed, esda compiles its kernels on first use, which costs
@@ -24,9 +24,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy.stats import false_discovery_control
 
 from equity import settings
-from equity.errors import ConfigError, SchemaError
+from equity.errors import ConfigError, DataError, SchemaError, check_choice
 
 __all__ = ["HOTSPOT_METHODS", "benjamini_hochberg", "local_hotspots", "spatial_weights"]
 
@@ -39,6 +40,10 @@ HOTSPOT_METHODS: dict[str, str] = {
 }
 
 _MORAN_LABELS = {1: "High-High", 2: "Low-High", 3: "Low-Low", 4: "High-Low"}
+
+#: Relative rounding allowed when comparing BH-adjusted p-values with alpha: the adjusted
+#: value p * (m / k) carries two roundings, alpha and p one each.
+_ROUNDING = 8 * np.finfo(float).eps
 
 
 def benjamini_hochberg(pvalues: Any, *, alpha: float = 0.05) -> np.ndarray:
@@ -56,11 +61,20 @@ def benjamini_hochberg(pvalues: Any, *, alpha: float = 0.05) -> np.ndarray:
     numpy.ndarray
         Boolean mask.
 
+    Raises
+    ------
+    DataError
+        If a p-value is outside [0, 1].
+
     Notes
     -----
     With the :math:`m` p-values sorted, :math:`p_{(1)} \\le \\dots \\le p_{(m)}`, the largest
     :math:`k` with :math:`p_{(k)} \\le k\\alpha/m` is found and every :math:`p \\le p_{(k)}` is
-    significant.
+    significant: exactly the p-values whose BH-adjusted value
+    :math:`\\min_{j \\ge i} m\\,p_{(j)}/j` (:func:`scipy.stats.false_discovery_control`) is at
+    most :math:`\\alpha`. The comparison allows a few units of floating-point rounding, so a
+    p-value exactly on the line :math:`k\\alpha/m` (permutation p-values can be) counts as
+    significant, as the :math:`\\le` says.
 
     Examples
     --------
@@ -69,15 +83,13 @@ def benjamini_hochberg(pvalues: Any, *, alpha: float = 0.05) -> np.ndarray:
     """
     p = np.asarray(pvalues, dtype=float)
     ok = np.isfinite(p)
-    m = int(ok.sum())
     out = np.zeros(p.shape, dtype=bool)
-    if m == 0:
-        return out
-    ps = np.sort(p[ok])
-    below = ps <= alpha * np.arange(1, m + 1) / m
-    if below.any():
-        threshold = ps[np.flatnonzero(below).max()]
-        out[ok] = p[ok] <= threshold
+    if ok.any():
+        if (p[ok] < 0).any() or (p[ok] > 1).any():
+            msg = f"p-values must lie in [0, 1]; got {p[ok].min()!r} to {p[ok].max()!r}"
+            raise DataError(msg)
+        adjusted = false_discovery_control(p[ok], method="bh")
+        out[ok] = adjusted <= alpha * (1.0 + _ROUNDING)
     return out
 
 
@@ -192,76 +204,29 @@ def local_hotspots(
     >>> sorted(set(out["hotspot"]))
     ['High-High', 'Low-Low', 'not significant']
     """
-    if method not in HOTSPOT_METHODS:
-        msg = f"unknown hot-spot method {method!r}; valid: {', '.join(HOTSPOT_METHODS)}"
-        raise ConfigError(msg)
-    if not 0 < alpha < 1:
-        raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
-    problems = [f"column {c!r} not found" for c in (column, id_column) if c not in gdf.columns]
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
-        problems.append("a GeoDataFrame with geometry is required")
-    if problems:
-        raise SchemaError(problems, source="local_hotspots")
+    _check_arguments(gdf, column, id_column, method=method, alpha=alpha)
     seed = settings.seed if seed is None else int(seed)
+    y, has_data, small = _analysed(gdf, column, population_column, min_population)
+    idx = np.flatnonzero(has_data & ~small)
     n = len(gdf)
-    y_all = pd.to_numeric(gdf[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    has_data = (
-        np.isfinite(y_all) & ~gdf.geometry.is_empty.to_numpy() & gdf.geometry.notna().to_numpy()
-    )
-    small = np.zeros(n, dtype=bool)
-    if population_column in gdf:
-        pop = pd.to_numeric(gdf[population_column], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan
-        )
-        small = ~(pop >= min_population)
-    use = has_data & ~small
     labels = np.full(n, "not significant", dtype=object)
     labels[~has_data] = "no data"
     labels[has_data & small] = "suppressed"
     p = np.full(n, np.nan)
     stat = np.full(n, np.nan)
     sig = np.zeros(n, dtype=bool)
-    idx = np.flatnonzero(use)
     kind = None
-    if idx.size >= 3 and np.nanstd(y_all[idx]) > 0:
-        sub = gdf.iloc[idx]
-        w = spatial_weights(sub)
+    if idx.size >= 3 and np.nanstd(y[idx]) > 0:
+        w = spatial_weights(gdf.iloc[idx])
         kind = w.kind
-        y = y_all[idx]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            # esda announces a future change of its default alternative; the classes do not
-            # take the argument yet, and the current (folded, GeoDa) pseudo p-value is documented
-            warnings.filterwarnings(
-                "ignore", message="The alternative hypothesis", category=DeprecationWarning
-            )
-            if method == "moran":
-                from esda import Moran_Local
-
-                w.transform = "r"
-                res = Moran_Local(y, w, permutations=permutations, seed=seed, n_jobs=1)
-                ps, st, quad = res.p_sim, res.Is, res.q
-            else:
-                from esda import G_Local
-                from libpysal.weights import fill_diagonal
-
-                w.transform = "b"
-                wd = fill_diagonal(w, 1.0)  # Gi*: each place counts in its own neighbourhood
-                res = G_Local(y, wd, transform="R", permutations=permutations, star=None,
-                              seed=seed, n_jobs=1)  # fmt: skip
-                ps, st = res.p_sim, res.Zs
+        ps, st, quad = _local_statistic(
+            y[idx], w, method=method, permutations=permutations, seed=seed
+        )
         significant = benjamini_hochberg(ps, alpha=alpha) if fdr else ps <= alpha
         p[idx] = ps
         stat[idx] = st
         sig[idx] = significant
-        if method == "moran":
-            lab = np.array([*_MORAN_LABELS.values(), "not significant"], dtype=object)
-            code = np.where(significant, np.asarray(quad, dtype=int) - 1, 4)
-            labels[idx] = lab[code]
-        else:
-            labels[idx] = np.where(
-                significant, np.where(st > 0, "hot spot", "cold spot"), "not significant"
-            )
+        labels[idx] = _cluster_labels(method, significant, st, quad)
     out = pd.DataFrame(
         {
             id_column: gdf[id_column].to_numpy(),
@@ -287,3 +252,70 @@ def local_hotspots(
     }
     logger.info("local_hotspots: %s on %s, %d places tested, %s", method, column, idx.size, counts)
     return out
+
+
+def _check_arguments(
+    gdf: gpd.GeoDataFrame, column: str, id_column: str, *, method: str, alpha: float
+) -> None:
+    """Raise on an unknown method, alpha outside (0, 1), missing columns or no geometry."""
+    check_choice("hot-spot method", method, HOTSPOT_METHODS)
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
+    problems = [f"column {c!r} not found" for c in (column, id_column) if c not in gdf.columns]
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
+        problems.append("a GeoDataFrame with geometry is required")
+    if problems:
+        raise SchemaError(problems, source="local_hotspots")
+
+
+def _analysed(
+    gdf: gpd.GeoDataFrame, column: str, population_column: str, min_population: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values, which places have a value and a geometry, which have too few people."""
+    y = pd.to_numeric(gdf[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    has_data = np.isfinite(y) & ~gdf.geometry.is_empty.to_numpy() & gdf.geometry.notna().to_numpy()
+    small = np.zeros(len(gdf), dtype=bool)
+    if population_column in gdf:
+        pop = pd.to_numeric(gdf[population_column], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        small = ~(pop >= min_population)
+    return y, has_data, small
+
+
+def _local_statistic(
+    y: np.ndarray, w: Any, *, method: str, permutations: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Pseudo p-values, statistics (local I or Gi* z) and Moran quadrants (None for Gi*)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        # esda announces a future change of its default alternative; the classes do not
+        # take the argument yet, and the current (folded, GeoDa) pseudo p-value is documented
+        warnings.filterwarnings(
+            "ignore", message="The alternative hypothesis", category=DeprecationWarning
+        )
+        if method == "moran":
+            from esda import Moran_Local
+
+            w.transform = "r"
+            res = Moran_Local(y, w, permutations=permutations, seed=seed, n_jobs=1)
+            return res.p_sim, res.Is, res.q
+        from esda import G_Local
+        from libpysal.weights import fill_diagonal
+
+        w.transform = "b"
+        wd = fill_diagonal(w, 1.0)  # Gi*: each place counts in its own neighbourhood
+        res = G_Local(y, wd, transform="R", permutations=permutations, star=None,
+                      seed=seed, n_jobs=1)  # fmt: skip
+        return res.p_sim, res.Zs, None
+
+
+def _cluster_labels(
+    method: str, significant: np.ndarray, stat: np.ndarray, quad: np.ndarray | None
+) -> np.ndarray:
+    """Labels of the tested places: Moran quadrant or hot/cold spot where significant."""
+    if method == "moran":
+        lab = np.array([*_MORAN_LABELS.values(), "not significant"], dtype=object)
+        code = np.where(significant, np.asarray(quad, dtype=int) - 1, 4)
+        return lab[code]
+    return np.where(significant, np.where(stat > 0, "hot spot", "cold spot"), "not significant")

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from equity import _moe, settings
-from equity.errors import ConfigError, SchemaError
+from equity.errors import ChoiceError, ConfigError, SchemaError, check_choice
 
 __all__ = [
     "ACS_COUNTS",
@@ -163,10 +163,14 @@ class Indicator:
         problems = []
         if self.direction not in (1, -1):
             problems.append(f"direction must be +1 or -1, got {self.direction!r}")
-        if self.moe_rule not in MOE_RULES:
-            problems.append(f"moe_rule {self.moe_rule!r} is not one of {sorted(MOE_RULES)}")
-        if self.unit not in _UNITS:
-            problems.append(f"unit {self.unit!r} is not one of {list(_UNITS)}")
+        for kind, value, valid in (
+            ("moe_rule", self.moe_rule, MOE_RULES),
+            ("unit", self.unit, _UNITS),
+        ):
+            try:
+                check_choice(kind, value, valid)
+            except ChoiceError as exc:  # collected: every problem is reported at once
+                problems.append(str(exc))
         if bool(self.numerator) != bool(self.denominator):
             problems.append("a count indicator needs both numerator and denominator")
         if self.numerator and self.moe_rule not in ("proportion", "ratio", "none"):
@@ -198,8 +202,8 @@ class Indicator:
     @property
     def inputs(self) -> tuple[str, ...]:
         """Columns the indicator is computed from."""
-        if self.is_count:
-            return (*self.numerator, self.denominator)  # type: ignore[return-value]
+        if self.numerator and self.denominator:  # a count indicator
+            return (*self.numerator, self.denominator)
         return (self.value_column,)
 
 
@@ -490,11 +494,7 @@ def get_indicator(name: str | Indicator) -> Indicator:
     """Look an indicator up by name; an unknown name lists the known ones."""
     if isinstance(name, Indicator):
         return name
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        msg = f"unknown indicator {name!r}; known indicators: {sorted(REGISTRY)}"
-        raise ConfigError(msg) from None
+    return REGISTRY[check_choice("indicator", name, sorted(REGISTRY))]
 
 
 # --- MOE helpers (Census approximations), vectorised --------------------------------------
@@ -618,7 +618,11 @@ def value_moe(table: pd.DataFrame, ind: Indicator) -> np.ndarray:
         col = ind.moe or f"moe_{ind.value_column}"
         return _column(table, col) if col in table else np.full(n, np.nan)
     value = _column(table, ind.value_column)
-    tests = _column(table, ind.tests) if ind.tests in table else np.full(n, np.nan)
+    tests = (
+        _column(table, ind.tests)
+        if ind.tests is not None and ind.tests in table
+        else np.full(n, np.nan)
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         if ind.moe_rule == "ookla_mean":
             se = OOKLA_TEST_CV * np.abs(value) / np.sqrt(tests)
@@ -665,41 +669,53 @@ def compute_indicators(
     [0.2, nan]
     """
     chosen = _resolve(indicators, table)
-    problems = []
-    for ind in chosen:
-        missing = [c for c in ind.inputs if c not in table]
-        if missing:
-            problems.append(f"indicator {ind.name!r} needs column(s) {missing}")
+    problems = [
+        f"indicator {ind.name!r} needs column(s) {missing}"
+        for ind in chosen
+        if (missing := [c for c in ind.inputs if c not in table])
+    ]
     if problems:
         raise SchemaError(problems, source="compute_indicators")
     out = table.copy()
     new: dict[str, np.ndarray] = {}
     for ind in chosen:
-        if ind.is_count:
-            num = np.sum([_column(table, c) for c in ind.numerator], axis=0)
-            den = _column(table, ind.denominator)  # type: ignore[arg-type]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(den > 0, num / den, np.nan)
-            new[ind.name] = ind.scale * ((1.0 - ratio) if ind.complement else ratio)
-            if ind.moe_rule != "none" and any(f"moe_{c}" in table for c in ind.inputs):
-                moe_num = np.asarray(
-                    _moe.moe_sum(
-                        [count_moe(table, c) for c in ind.numerator],
-                        estimates=[_column(table, c) for c in ind.numerator],
-                    ),
-                    dtype=float,
-                )
-                moe_den = count_moe(table, ind.denominator)  # type: ignore[arg-type]
-                rule = _moe.moe_proportion if ind.moe_rule == "proportion" else _moe.moe_ratio
-                moe = np.asarray(rule(num, den, moe_num, moe_den), dtype=float)
-                new[ind.moe_column] = ind.scale * moe
-        elif ind.moe_rule in ("ookla_mean", "binomial") and ind.moe_column not in table:
-            new[ind.moe_column] = value_moe(table, ind)
-        elif ind.moe_rule == "value" and ind.moe and ind.moe in table:
-            new[ind.moe_column] = _column(table, ind.moe)  # published MOE under another name
-        if not ind.is_count and ind.value_column != ind.name:
-            new[ind.name] = _column(table, ind.value_column)
+        new.update(_count_columns(table, ind) if ind.is_count else _value_columns(table, ind))
     for name, values in new.items():
         out[name] = values
     logger.info("compute_indicators: %d rows, %d indicators", len(out), len(chosen))
     return out
+
+
+def _count_columns(table: pd.DataFrame, ind: Indicator) -> dict[str, np.ndarray]:
+    """A count indicator, ``scale * X / Y`` (or ``1 - X / Y``), and its MOE when counts have one."""
+    den_name = ind.inputs[-1]  # the denominator
+    num = np.sum([_column(table, c) for c in ind.numerator], axis=0)
+    den = _column(table, den_name)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(den > 0, num / den, np.nan)
+    new = {ind.name: ind.scale * ((1.0 - ratio) if ind.complement else ratio)}
+    if ind.moe_rule != "none" and any(f"moe_{c}" in table for c in ind.inputs):
+        moe_num = np.asarray(
+            _moe.moe_sum(
+                [count_moe(table, c) for c in ind.numerator],
+                estimates=[_column(table, c) for c in ind.numerator],
+            ),
+            dtype=float,
+        )
+        moe_den = count_moe(table, den_name)
+        rule = _moe.moe_proportion if ind.moe_rule == "proportion" else _moe.moe_ratio
+        moe = np.asarray(rule(num, den, moe_num, moe_den), dtype=float)
+        new[ind.moe_column] = ind.scale * moe
+    return new
+
+
+def _value_columns(table: pd.DataFrame, ind: Indicator) -> dict[str, np.ndarray]:
+    """A value indicator's MOE by its rule (unless present), and its value under its name."""
+    new: dict[str, np.ndarray] = {}
+    if ind.moe_rule in ("ookla_mean", "binomial") and ind.moe_column not in table:
+        new[ind.moe_column] = value_moe(table, ind)
+    elif ind.moe_rule == "value" and ind.moe and ind.moe in table:
+        new[ind.moe_column] = _column(table, ind.moe)  # published MOE under another name
+    if ind.value_column != ind.name:
+        new[ind.name] = _column(table, ind.value_column)
+    return new

@@ -16,6 +16,8 @@ import pandas as pd
 __all__ = [
     "group_codes",
     "group_ranks",
+    "group_starts",
+    "min_rank_descending",
     "percent_rank_inc",
     "percent_rank_rows",
     "rank_descending",
@@ -123,6 +125,27 @@ def round_ratio(num: np.ndarray, den: np.ndarray, decimals: int) -> np.ndarray:
 
 
 def percent_rank_rows(x: np.ndarray, groups: np.ndarray, *, decimals: int | None = 4) -> np.ndarray:
+    """CDC percentile rank (Excel ``PERCENTRANK.INC``) of each row of `x` within groups.
+
+    Parameters
+    ----------
+    x
+        Values, shape (rows, places); NaN is excluded and stays NaN.
+    groups
+        Group code per place (:func:`group_codes`).
+    decimals
+        Rounding, half up and exact (:func:`round_ratio`); None for none.
+
+    Returns
+    -------
+    numpy.ndarray
+        Percentile ranks in [0, 1], shape (rows, places); a group of one value gets 1.
+
+    Examples
+    --------
+    >>> percent_rank_rows(np.array([[3.0, 1.0, 2.0, 9.0]]), np.zeros(4, dtype=np.int64)).tolist()
+    [[0.6667, 0.0, 0.3333, 1.0]]
+    """
     rank, size = group_ranks(x, groups)
     one = size == 1
     den = np.where(one, 1.0, size - 1.0)
@@ -168,6 +191,25 @@ def percent_rank_inc(values: Any, *, groups: Any = None, decimals: int | None = 
 
 
 def group_codes(groups: Any, n: int) -> np.ndarray:
+    """Integer code (0, 1, ...) per place of group labels, in sorted label order.
+
+    Parameters
+    ----------
+    groups
+        Labels (compared as text; missing labels form one group), or None for one group.
+    n
+        Number of places (used when `groups` is None).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 codes, shape (n,).
+
+    Examples
+    --------
+    >>> group_codes(["51", "01", "51", None], 4).tolist()
+    [1, 0, 1, 2]
+    """
     if groups is None:
         return np.zeros(n, dtype=np.int64)
     codes, _ = pd.factorize(pd.Series(groups).astype("string").fillna("<NA>"), sort=True)
@@ -211,3 +253,40 @@ def rank_descending(scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
         first = np.repeat(starts, np.diff(np.r_[starts, n]))
         ranks[order, j] = np.arange(n) - first + 1
     return ranks[:, 0] if squeeze else ranks
+
+
+def group_starts(codes_sorted: np.ndarray) -> np.ndarray:
+    """Start positions of the runs of equal codes in a sorted code array.
+
+    Examples
+    --------
+    >>> group_starts(np.array([0, 0, 1, 3, 3, 3])).tolist()
+    [0, 2, 3]
+    """
+    if codes_sorted.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.r_[True, codes_sorted[1:] != codes_sorted[:-1]])
+
+
+def min_rank_descending(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Rank 1 = largest within groups, ties sharing the lowest rank ("min"); NaN stays NaN.
+
+    Parameters
+    ----------
+    values
+        Values, shape (places,) or (rows, places); ranked per row.
+    groups
+        Group code per place, shape (places,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float ranks, shape (rows, places).
+
+    Examples
+    --------
+    >>> min_rank_descending(np.array([3.0, 5.0, 5.0, np.nan, 1.0]), np.zeros(5, dtype=np.int64)).tolist()
+    [[3.0, 1.0, 1.0, nan, 4.0]]
+    """
+    rank, _ = group_ranks(-np.atleast_2d(values), groups)
+    return rank + 1.0

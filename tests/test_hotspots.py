@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from equity.errors import ConfigError, SchemaError
+from equity.errors import ConfigError, DataError, SchemaError
 from equity.hotspots import benjamini_hochberg, local_hotspots, spatial_weights
 
 
@@ -94,6 +94,56 @@ def test_benjamini_hochberg_matches_esda_fdr():
     assert mine.sum() >= 10
     np.testing.assert_array_equal(mine, p <= esda_fdr(p, 0.05))
     assert not benjamini_hochberg([np.nan, 0.9]).any()
+
+
+def _bh_step_up(pvalues, alpha):
+    """The hand-written Benjamini-Hochberg step-up rule the scipy version replaced."""
+    p = np.asarray(pvalues, dtype=float)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    out = np.zeros(p.shape, dtype=bool)
+    if m == 0:
+        return out
+    ps = np.sort(p[ok])
+    below = ps <= alpha * np.arange(1, m + 1) / m
+    if below.any():
+        out[ok] = p[ok] <= ps[np.flatnonzero(below).max()]
+    return out
+
+
+def test_benjamini_hochberg_equals_the_step_up_rule_with_ties_and_nan():
+    rng = np.random.default_rng(5)
+    significant = 0
+    for trial in range(3000):
+        m = int(rng.integers(1, 80))
+        p = rng.random(m) ** rng.uniform(1, 6)  # from mostly large to mostly tiny p-values
+        if trial % 3 == 1:
+            p = np.repeat(p[: max(1, m // 3)], 3)  # ties
+        if trial % 4 == 2:
+            p = np.round(p, 3)  # ties on a grid
+        if trial % 5 < 2:
+            p[rng.random(p.size) < 0.2] = np.nan
+        alpha = float(rng.choice([0.01, 0.05, 0.1]))
+        got = benjamini_hochberg(p, alpha=alpha)
+        np.testing.assert_array_equal(got, _bh_step_up(p, alpha))
+        assert not got[np.isnan(p)].any()
+        significant += int(got.sum())
+    assert significant > 10_000  # the comparison is not between empty masks
+    assert benjamini_hochberg([]).shape == (0,)
+    assert not benjamini_hochberg([np.nan, np.nan]).any()
+
+
+def test_benjamini_hochberg_counts_p_values_on_the_line_as_significant():
+    # pseudo p-values j / 1000 (999 permutations) can equal k * alpha / m exactly, where
+    # p <= k alpha / m holds; plain floating point gets some of these wrong either way
+    # (m p / k a hair above alpha for m=50, k=17; alpha k / m a hair below p for m=86, k=43)
+    for m, k, j, alpha in [(50, 17, 17, 0.05), (86, 43, 25, 0.05), (100, 2, 1, 0.05)]:
+        p = np.full(m, 0.99)
+        p[:k] = j / 1000
+        got = benjamini_hochberg(p, alpha=alpha)
+        assert got[:k].all() and not got[k:].any()
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        benjamini_hochberg([0.1, 1.5])
 
 
 def test_points_use_nearest_neighbours_and_islands_are_attached():

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from equity.errors import ConfigError, SchemaError
+from equity.errors import ChoiceError, ConfigError, SchemaError
 from equity.index import (
     SVI_THEMES,
+    IndexOptions,
     compute_index,
     normalise,
     percent_rank_inc,
@@ -330,6 +331,98 @@ def test_weights_override_and_missing_pillar_redistribution():
         compute_index(t, aggregation="harmonic")
 
 
+def test_index_options_validate_where_they_are_set():
+    opts = IndexOptions(preset="ddi", n_draws=10.0, seed=np.int64(3), top_k=2)
+    assert (opts.n_draws, opts.seed, opts.top_k) == (10, 3, 2)
+    assert type(opts.n_draws) is int and type(opts.seed) is int
+    assert IndexOptions().normalisation is None and IndexOptions().n_draws is None
+    with pytest.raises(ChoiceError, match="unknown preset 'nope'; valid: techspark, ddi, svi"):
+        IndexOptions(preset="nope")
+    for field, value in [("normalisation", "pct"), ("reference", "county"),
+                         ("aggregation", "harmonic")]:  # fmt: skip
+        with pytest.raises(ChoiceError, match=f"unknown {field} {value!r}; valid: "):
+            IndexOptions(**{field: value})
+    for field, value, message in [
+        ("n_draws", -1, "n_draws must be >= 0"),
+        ("n_draws", 1.5, "n_draws must be a whole number"),
+        ("n_draws", True, "n_draws must be a whole number"),
+        ("seed", "3", "seed must be a whole number"),
+        ("top_k", 0, "top_k must be >= 1"),
+        ("min_indicators_per_pillar", 0, "min_indicators_per_pillar must be >= 1"),
+        ("state_column", 5, "state_column must be a column name"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            IndexOptions(**{field: value})
+    for weights, message in [
+        ({"nonsense": 1.0}, "neither a pillar"),
+        ({"access": -1.0}, "finite number >= 0"),
+        ({"access": float("nan")}, "finite number >= 0"),
+        ({"access": True}, "finite number >= 0"),
+        (
+            {
+                p: 0
+                for p in (
+                    "access",
+                    "devices_skills",
+                    "affordability",
+                    "education",
+                    "transformation",
+                )
+            },
+            "at least one pillar",
+        ),  # fmt: skip
+        (["access"], "must map"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            IndexOptions(weights=weights)
+    IndexOptions(weights={"share_no_internet": 0})  # dropping one indicator is fine
+    given = {"access": 2.0}
+    kept = IndexOptions(weights=given)
+    given["access"] = 5.0
+    assert kept.weights == {"access": 2.0}  # a copy: the options do not change afterwards
+    with pytest.raises(AttributeError):
+        kept.seed = 1  # type: ignore[misc]
+
+
+def test_options_and_keywords_build_the_same_index():
+    t = _places(40)
+    keywords = {"weights": {"access": 2.0}, "reference": "state", "aggregation": "geometric",
+                "seed": 4, "min_indicators_per_pillar": 2}  # fmt: skip
+    opts = IndexOptions(**keywords, n_draws=20, top_k=2)
+    a = compute_index(t, options=opts)
+    b = compute_index(t, **keywords, n_draws=20, top_k=2)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["index"] == b.attrs["index"] and a.attrs["index"]["top_k"] == 2
+    np.testing.assert_array_equal(
+        simulate_index(t, options=opts), simulate_index(t, **keywords, n_draws=20)
+    )
+    chosen = {k: v for k, v in keywords.items() if k != "min_indicators_per_pillar"}
+    s1 = sensitivity(t, n=15, options=IndexOptions(**chosen))
+    s2 = sensitivity(t, n=15, **chosen)
+    pd.testing.assert_frame_equal(s1, s2)
+    with pytest.raises(ConfigError, match=r"not both"):
+        compute_index(t, options=opts, n_draws=5)
+    with pytest.raises(ConfigError, match="IndexOptions"):
+        compute_index(t, options={"preset": "ddi"})  # type: ignore[arg-type]
+
+
+def test_monte_carlo_tunables_are_set_through_the_package(monkeypatch):
+    from equity import index as im
+    from equity.index import _mc_ranks, montecarlo
+
+    monkeypatch.setattr(im, "MC_THREADS", 1)
+    assert montecarlo.MC_THREADS == 1 and im.MC_THREADS == 1
+    im.BINNED_RANK_MIN_PLACES = 123  # as before the split: the engine reads the new value
+    try:
+        assert _mc_ranks.BINNED_RANK_MIN_PLACES == 123
+        from equity.index import BINNED_RANK_MIN_PLACES
+
+        assert BINNED_RANK_MIN_PLACES == 123
+    finally:
+        im.BINNED_RANK_MIN_PLACES = 20_000
+    assert im.RANK_BINS == _mc_ranks.RANK_BINS == 2**16
+
+
 def test_no_indicator_data_raises_naming_the_preset():
     with pytest.raises(SchemaError, match="techspark"):
         compute_index(pd.DataFrame({"GEOID": ["1"], "x": [1.0]}))
@@ -499,6 +592,8 @@ def test_run_index_file_techspark_and_errors(tmp_path):
     assert got["GEOID"].tolist() == t["GEOID"].tolist()  # leading zeros kept
     assert got["state_GEOID"].tolist() == t["state_GEOID"].tolist()
     assert got["equity_index"].between(0, 100).all()
+    same = run_index_file(src, out=tmp_path / "p.csv", options=IndexOptions(reference="state"))
+    assert (tmp_path / "o.csv").read_bytes() == same.read_bytes()
     with pytest.raises(SchemaError, match="id column"):
         run_index_file(src, out=tmp_path / "x.csv", id_column="NOPE")
     t.iloc[[0, 0]].to_csv(src, index=False)

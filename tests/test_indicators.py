@@ -173,7 +173,7 @@ def test_rates_per_population_and_missing_inputs():
 
 
 def test_registry_lookup_and_registration():
-    with pytest.raises(ConfigError, match="known indicators"):
+    with pytest.raises(ConfigError, match="unknown indicator 'share_no_such_thing'; valid: "):
         get_indicator("share_no_such_thing")
     assert get_indicator("share_no_internet") is REGISTRY["share_no_internet"]
     with pytest.raises(ConfigError, match="direction"):
