@@ -171,13 +171,8 @@ def _add_index(sub: _Subparsers) -> None:
 def _cmd_index(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import index
 
-    out = index.run_index_file(
-        args.input,
-        preset=args.preset,
-        reference=args.reference,
-        id_column=args.id_column,
-        out=args.out,
-    )
+    options = index.IndexOptions(preset=args.preset, reference=args.reference)
+    out = index.run_index_file(args.input, options=options, id_column=args.id_column, out=args.out)
     print(f"equity index: wrote {out}")
     return 0
 

@@ -73,10 +73,14 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from equity import settings
 from equity.errors import ChoiceError, ConfigError, check_choice
+
+if TYPE_CHECKING:
+    from equity.index import IndexOptions
+    from equity.placement import PlacementOptions
 
 __all__ = ["DATA_KEYS", "OPTIONS", "Config", "Option", "load_config"]
 
@@ -97,9 +101,6 @@ DATA_KEYS = (
 )
 #: Keys every ``[data]`` section must name.
 REQUIRED_DATA_KEYS = ("blockgroups", "acs")
-#: Levels fellow placement ranks. Owner: ``equity.placement``, which has no constant for them
-#: yet; this one moves there when it does.
-PLACEMENT_LEVELS: tuple[str, ...] = ("town", "tract", "county", "blockgroup")
 
 #: ``validator(name, value)``: the problems of `value` (empty when valid), each naming `name`.
 Validator = Callable[[str, Any], list[str]]
@@ -144,6 +145,12 @@ def _modes() -> Iterable[str]:
     from equity.placement import MODES
 
     return MODES
+
+
+def _placement_levels() -> Iterable[str]:
+    from equity.placement import LEVELS
+
+    return LEVELS
 
 
 def _score_weights() -> dict[str, float]:
@@ -460,7 +467,7 @@ OPTIONS: dict[str, Option] = {
             "level",
             "placement",
             "town",
-            _one_of("placement level", lambda: PLACEMENT_LEVELS),
+            _one_of("placement level", _placement_levels),
             "level of the candidates",
             attr="placement_level",
         ),
@@ -574,8 +581,43 @@ class Config:
     cache_folder: str | None = _default("cache_folder")
     source: str | None = None
 
-    # The parameter objects of the index and placement stages (built from these attributes)
-    # are to be added here as methods, e.g. ``index_options()`` and ``placement_options()``.
+    def index_options(self, **changes: Any) -> IndexOptions:
+        """The index model options of this run, as :class:`equity.index.IndexOptions`.
+
+        The one place a configuration becomes the index's parameter object; `changes`
+        override fields (e.g. ``n_draws`` for the robust-placement draws).
+        """
+        from equity.index import IndexOptions
+
+        fields: dict[str, Any] = {
+            "preset": self.preset,
+            "weights": self.pillar_weights,
+            "normalisation": self.normalisation,
+            "reference": self.reference,
+            "n_draws": self.n_draws,
+            "seed": self.seed,
+            "top_k": self.k,
+            "min_indicators_per_pillar": self.min_indicators_per_pillar,
+        }
+        return IndexOptions(**{**fields, **changes})
+
+    def placement_options(self, **changes: Any) -> PlacementOptions:
+        """The placement options of this run, as :class:`equity.placement.PlacementOptions`."""
+        from equity.placement import PlacementOptions
+
+        fields: dict[str, Any] = {
+            "level": self.placement_level,
+            "mode": self.mode,
+            "k": self.k,
+            "radius_km": self.radius_km,
+            "weights": self.score_weights,
+            "min_households": self.min_households,
+            "min_spacing_km": self.min_spacing_km,
+            "states": tuple(self.states) or None,  # empty means every state
+            "existing_sites": tuple(self.existing_sites) or None,
+            "seed": self.seed,
+        }
+        return PlacementOptions(**{**fields, **changes})
 
     @property
     def uses_sample(self) -> bool:

@@ -109,7 +109,7 @@ def test_choices_are_the_vocabularies_of_their_owners() -> None:
     """The parser restates a few vocabularies (so `equity --help` imports no stage module):
     they must stay those of the modules that own them."""
     from equity import engine, index, placement
-    from equity.config import PLACEMENT_LEVELS
+    from equity.placement import LEVELS as PLACEMENT_LEVELS
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
 

@@ -391,15 +391,13 @@ def _indicators_and_index(
         if ds.anchors is not None and level != "street":
             table = _with_anchor_counts(table, ds.anchors)
         table = indicators.compute_indicators(table)
-        table = index.compute_index(
-            table, **_index_model(cfg), n_draws=cfg.n_draws, seed=cfg.seed, top_k=cfg.k
-        )
+        table = index.compute_index(table, options=cfg.index_options())
         # pandas does not carry attrs through the merges below: keep the index's record
         meta = dict(table.attrs.get("index", {}))
         b.extras.setdefault("index_meta", {})[level] = meta
         if level == cfg.placement_level and cfg.mode == "robust":
             b.extras["draws"] = index.simulate_index(
-                table, **_index_model(cfg), n_draws=max(cfg.n_draws, 50), seed=cfg.seed
+                table, options=cfg.index_options(n_draws=max(cfg.n_draws, 50))
             )
         table = _with_hotspots(table, level, seed=cfg.seed)
         out = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
@@ -432,17 +430,6 @@ def _with_anchor_counts(table: pd.DataFrame, anchors: gpd.GeoDataFrame) -> pd.Da
     ncols = [c for c in pts.columns if c.startswith("n_")]
     table[ncols] = table[ncols].fillna(0)
     return table
-
-
-def _index_model(cfg: Config) -> dict[str, Any]:
-    """The index model options shared by compute_index and simulate_index."""
-    return {
-        "preset": cfg.preset,
-        "weights": cfg.pillar_weights,
-        "normalisation": cfg.normalisation,
-        "reference": cfg.reference,
-        "min_indicators_per_pillar": cfg.min_indicators_per_pillar,
-    }
 
 
 def _with_hotspots(table: pd.DataFrame, level: str, *, seed: int) -> pd.DataFrame:

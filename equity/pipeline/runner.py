@@ -145,19 +145,11 @@ def _place_fellows(
     ):
         return placement.rank_candidates(
             levels[cfg.placement_level],
+            options=cfg.placement_options(),
             anchors=ds.anchors,
             demand=levels.get("blockgroup"),
-            mode=cfg.mode,
-            k=cfg.k,
-            radius_km=cfg.radius_km,
-            weights=cfg.score_weights,
-            min_households=cfg.min_households,
-            states=list(cfg.states) or None,
-            min_spacing_km=cfg.min_spacing_km,
             business=business,
-            existing_sites=list(cfg.existing_sites) or None,
             draws=extras.get("draws"),
-            seed=cfg.seed,
         )
 
 
