@@ -84,20 +84,33 @@ if TYPE_CHECKING:
 
 __all__ = ["DATA_KEYS", "OPTIONS", "Config", "Option", "load_config"]
 
-#: Keys of the ``[data]`` section (``anchors`` and ``schools`` may hold several files).
+#: Keys of the ``[data]`` section (``anchors``, ``schools``, ``nonprofits``, ``partners`` and
+#: ``ookla`` may hold several files). Boundaries: ``states`` ... ``blockgroups``, ``places`` and
+#: ``cousubs`` (Census places and county subdivisions, from which towns are built), ``towns``
+#: (polygons a user supplies instead), ``blocks`` (2020 tabulation blocks or block counts: the
+#: street level's weights). Tables: ``acs``, ``ookla``, ``usage``, ``fcc`` (FCC BDC
+#: availability), ``business``, and the partner sources ``libraries``, ``schools``,
+#: ``colleges``, ``nonprofits``, ``anchors`` and ``partners`` (a planner's own list).
 DATA_KEYS = (
     "states",
     "counties",
     "tracts",
     "blockgroups",
+    "places",
+    "cousubs",
     "towns",
+    "blocks",
     "acs",
     "ookla",
     "usage",
+    "fcc",
     "business",
     "libraries",
     "schools",
+    "colleges",
+    "nonprofits",
     "anchors",
+    "partners",
 )
 #: Keys every ``[data]`` section must name.
 REQUIRED_DATA_KEYS = ("blockgroups", "acs")
