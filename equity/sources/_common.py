@@ -75,7 +75,8 @@ CONTRACT_LEVEL: dict[str, str] = {
     "zip": "zcta",
 }
 
-_MISSING_TEXT = {"", "-", "--", "na", "n/a", "nan", "null", "none", "(x)", "."}
+#: Text that means "no value" in any numeric column (compared in lower case), besides dashes.
+MISSING_TEXT = frozenset({"", "-", "--", "na", "n/a", "nan", "null", "none", "(x)", "."})
 _DASHES = r"\s*-+\s*"
 
 
@@ -466,7 +467,7 @@ def to_number(
             return fast.astype("float64")
     s = values.astype("str").str.strip()
     lowered = s.str.lower()
-    na = s.isna() | lowered.isin(_MISSING_TEXT) | s.str.fullmatch(_DASHES).fillna(False)
+    na = s.isna() | lowered.isin(MISSING_TEXT) | s.str.fullmatch(_DASHES).fillna(False)
     if missing:
         na |= s.isin(list(missing))
     s = s.where(~na, None).str.replace(",", "", regex=False)
@@ -482,6 +483,15 @@ def to_number(
         msg = f"column {column!r} has {int(bad.sum())} non-numeric value(s), e.g. {ex!r}"
         raise SchemaError([msg], source=str(path))
     return (out.astype("float64") * scale).astype("float64")
+
+
+def sentinel_mask(values: pd.Series, sentinels: frozenset[float]) -> np.ndarray:
+    """Boolean mask of `values` equal to one of the `sentinels` (numbers meaning "missing")."""
+    v = values.to_numpy(dtype="float64", na_value=np.nan)
+    mask = np.zeros(len(v), dtype=bool)
+    for code in sentinels:
+        mask |= v == code
+    return mask
 
 
 def check_nonnegative(df: pd.DataFrame, columns: list[str], *, path: PathLike) -> None:
