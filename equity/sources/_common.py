@@ -304,15 +304,6 @@ def _check_truncated(text: str, df: pd.DataFrame, *, sep: str, path: Path) -> No
         raise DataError(msg)
 
 
-def require_columns(df: pd.DataFrame, columns: list[str], *, path: PathLike, what: str) -> None:
-    """Raise SchemaError listing every missing column (and the columns found)."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        found = ", ".join(map(str, df.columns[:20]))
-        msg = f"not a {what}: missing column(s) {', '.join(missing)} (found: {found})"
-        raise SchemaError([msg], source=str(path))
-
-
 def require_rows(df: pd.DataFrame, *, path: PathLike) -> None:
     """Raise DataError on a table with a header but no rows."""
     if len(df) == 0:
