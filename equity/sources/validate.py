@@ -2,14 +2,18 @@
 
 :func:`validate` detects what a file is from its extension and columns, checks it without
 stopping at the first problem, and returns the problems as sentences naming the column and an
-example value (an empty list when the file is fine). Checks:
+example value (an empty list when the file is fine).
+
+Every rule comes from the schema the kind's reader declares (:data:`SCHEMAS`, see
+:mod:`equity.sources._schema`), so validate and the reader agree on what a file needs. Checks:
 
 - the file can be read (not empty, not truncated, a known encoding and delimiter);
-- required columns of its kind are present;
-- ids are digit codes, not duplicated;
-- numeric columns hold numbers (blanks, dashes and documented sentinels aside);
-- shares lie in [0, 1] (``share_*``, usage, ``RPL_*``/``EPL_*``) or [0, 100] (``pct_*``,
-  ``EP_*``, ``*_per``), counts are not negative;
+- the schema's required columns (or one of its layouts) are present;
+- ids are digit codes no longer than their width, keys are not duplicated;
+- numeric columns hold numbers (blanks, dashes, the schema's sentinels and missing-value text
+  aside);
+- values lie in the schema's ranges (shares in [0, 1], percentages in [0, 100]) and counts are
+  not negative;
 - geodata has a CRS and no missing geometries;
 - finally the matching ``read_*`` function runs, and any error it raises is reported too.
 """
