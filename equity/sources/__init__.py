@@ -6,8 +6,13 @@ published files (leading zeros, sentinels, encodings, description lines) and rai
 result carries its provenance in ``.attrs`` (``source``, ``title``, ``publisher``, ``vintage``,
 ``licence``, ``attribution``, ``path``).
 
+Each reader module declares the schema of the files it reads once (``SCHEMA``, an
+:class:`equity.sources._schema.Schema`); the reader checks its input against it and
+:func:`validate` reports against the same schemas.
+
 Downloads (``fetch_acs``, ``fetch_boundaries``, ``fetch_ookla``, ...) live in
-:mod:`equity.sources.fetch`; they are not imported here so that reading needs no network code.
+:mod:`equity.sources.fetch`, the URLs they download in :mod:`equity.sources.urls`; they are not
+imported here so that reading needs no network code.
 """
 
 from __future__ import annotations

@@ -75,7 +75,8 @@ CONTRACT_LEVEL: dict[str, str] = {
     "zip": "zcta",
 }
 
-_MISSING_TEXT = {"", "-", "--", "na", "n/a", "nan", "null", "none", "(x)", "."}
+#: Text that means "no value" in any numeric column (compared in lower case), besides dashes.
+MISSING_TEXT = frozenset({"", "-", "--", "na", "n/a", "nan", "null", "none", "(x)", "."})
 _DASHES = r"\s*-+\s*"
 
 
@@ -303,15 +304,6 @@ def _check_truncated(text: str, df: pd.DataFrame, *, sep: str, path: Path) -> No
         raise DataError(msg)
 
 
-def require_columns(df: pd.DataFrame, columns: list[str], *, path: PathLike, what: str) -> None:
-    """Raise SchemaError listing every missing column (and the columns found)."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        found = ", ".join(map(str, df.columns[:20]))
-        msg = f"not a {what}: missing column(s) {', '.join(missing)} (found: {found})"
-        raise SchemaError([msg], source=str(path))
-
-
 def require_rows(df: pd.DataFrame, *, path: PathLike) -> None:
     """Raise DataError on a table with a header but no rows."""
     if len(df) == 0:
@@ -466,7 +458,7 @@ def to_number(
             return fast.astype("float64")
     s = values.astype("str").str.strip()
     lowered = s.str.lower()
-    na = s.isna() | lowered.isin(_MISSING_TEXT) | s.str.fullmatch(_DASHES).fillna(False)
+    na = s.isna() | lowered.isin(MISSING_TEXT) | s.str.fullmatch(_DASHES).fillna(False)
     if missing:
         na |= s.isin(list(missing))
     s = s.where(~na, None).str.replace(",", "", regex=False)
@@ -482,6 +474,15 @@ def to_number(
         msg = f"column {column!r} has {int(bad.sum())} non-numeric value(s), e.g. {ex!r}"
         raise SchemaError([msg], source=str(path))
     return (out.astype("float64") * scale).astype("float64")
+
+
+def sentinel_mask(values: pd.Series, sentinels: frozenset[float]) -> np.ndarray:
+    """Boolean mask of `values` equal to one of the `sentinels` (numbers meaning "missing")."""
+    v = values.to_numpy(dtype="float64", na_value=np.nan)
+    mask = np.zeros(len(v), dtype=bool)
+    for code in sentinels:
+        mask |= v == code
+    return mask
 
 
 def check_nonnegative(df: pd.DataFrame, columns: list[str], *, path: PathLike) -> None:

@@ -37,6 +37,8 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from email.message import Message
+from functools import partial
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
@@ -178,7 +180,7 @@ def _is_offline_error(exc: BaseException) -> bool:
     )
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+def _retry_after(headers: Message | Mapping[str, str] | None) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -238,11 +240,11 @@ def _attempt(
         msg = f"{shown} failed with HTTP {exc.code} {exc.reason}.{snippet}"
         raise DownloadError(msg) from None
     except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
+        cause = exc.reason
+        if isinstance(cause, TimeoutError):
             raise _TransientError(f"timed out after {timeout:g} s") from None
-        offline = isinstance(reason, BaseException) and _is_offline_error(reason)
-        raise _TransientError(f"cannot connect ({reason})", offline=offline) from None
+        offline = isinstance(cause, BaseException) and _is_offline_error(cause)
+        raise _TransientError(f"cannot connect ({cause})", offline=offline) from None
     except TimeoutError:
         raise _TransientError(f"timed out after {timeout:g} s") from None
     except (http.client.HTTPException, ConnectionError) as exc:
@@ -310,59 +312,77 @@ def download(
     if scheme not in ("http", "https"):
         msg = f"cannot download {shown!r}: only http and https URLs are supported."
         raise DownloadError(msg)
-    request_url = _with_query(url, items, keep_secrets=True)
-    secrets = [
-        v
-        for k, v in parse_qsl(urlsplit(request_url).query, keep_blank_values=True)
-        if k.lower() in SECRET_PARAMS
-    ]
     dest = cache_path(url, params=items, cache_folder=cache_folder, suffix=suffix)
     if dest.is_file() and not force:
         logger.info("Using cached %s for %s", dest, shown)
         return dest
-    timeout = float(settings.http_timeout_s if timeout is None else timeout)
-    retries = int(settings.http_retries if retries is None else retries)
+    request_url = _with_query(url, items, keep_secrets=True)
+    attempt = partial(
+        _attempt,
+        request_url,
+        dest,
+        timeout=float(settings.http_timeout_s if timeout is None else timeout),
+        validate=validate,
+        secrets=_secret_values(request_url),
+        shown=shown,
+    )
     dest.parent.mkdir(parents=True, exist_ok=True)
+    retries = int(settings.http_retries if retries is None else retries)
+    size = _retrying(attempt, retries=retries, backoff=backoff, shown=shown, dest=dest)
+    logger.info("Downloaded %s to %s (%d bytes)", shown, dest, size)
+    return dest
 
+
+def _secret_values(request_url: str) -> list[str]:
+    """Values of the secret query parameters of `request_url` (kept out of messages)."""
+    return [
+        v
+        for k, v in parse_qsl(urlsplit(request_url).query, keep_blank_values=True)
+        if k.lower() in SECRET_PARAMS
+    ]
+
+
+def _retrying(
+    attempt: Callable[[], int], *, retries: int, backoff: float, shown: str, dest: Path
+) -> int:
+    """Call `attempt` until it succeeds, at most ``retries + 1`` times; its byte count.
+
+    Transient failures wait ``backoff * 2**(n - 1)`` seconds before the n-th retry (or the
+    server's ``Retry-After`` when longer, capped at 60 s); the last one becomes a
+    :class:`~equity.errors.DownloadError` saying where a manual download can go.
+    """
     last: _TransientError | None = None
-    for attempt in range(retries + 1):
-        if attempt:
-            assert last is not None
-            delay = backoff * 2 ** (attempt - 1)
-            if last.retry_after is not None:
-                delay = max(delay, last.retry_after)
-            delay = min(delay, _MAX_DELAY_S)
+    for n in range(retries + 1):
+        if last is not None:
+            delay = min(max(backoff * 2 ** (n - 1), last.retry_after or 0.0), _MAX_DELAY_S)
             logger.warning(
                 "Download of %s failed (%s); retry %d of %d in %.1f s",
                 shown,
                 last.reason,
-                attempt,
+                n,
                 retries,
                 delay,
             )
             time.sleep(delay)
         try:
-            size = _attempt(
-                request_url, dest, timeout=timeout, validate=validate, secrets=secrets, shown=shown
-            )
+            return attempt()
         except _TransientError as exc:
             last = exc
-            continue
-        logger.info("Downloaded %s to %s (%d bytes)", shown, dest, size)
-        return dest
+    assert last is not None  # the loop runs at least once
+    raise DownloadError(_failure_message(last, retries=retries, shown=shown, dest=dest))
 
-    assert last is not None
+
+def _failure_message(last: _TransientError, *, retries: int, shown: str, dest: Path) -> str:
+    """Why the download failed (offline or not), and where to put a copy made by hand."""
     tries = f"{retries + 1} attempt{'s' if retries else ''}"
     manual = f"You can download it by hand and save it as {dest} to use it offline."
     if last.offline:
         host = urlsplit(shown).netloc
-        msg = (
+        return (
             f"Cannot reach {host}: this machine seems to be offline ({last.reason}, {tries}). "
             f"URL: {shown}. {manual}"
         )
-    else:
-        msg = f"Download of {shown} failed after {tries}: {last.reason}. {manual}"
-    raise DownloadError(msg)
+    return f"Download of {shown} failed after {tries}: {last.reason}. {manual}"
 
 
 def _entry_problem(info: zipfile.ZipInfo) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from equity.errors import ConfigError
+from equity.errors import check_choice
 
 __all__ = ["STATES", "State", "lookup_state", "state_fips", "state_usps"]
 
@@ -104,7 +104,7 @@ def lookup_state(state: str | int) -> State:
 
     Raises
     ------
-    ConfigError
+    ChoiceError
         When nothing matches; the message lists the valid USPS codes.
 
     Examples
@@ -122,9 +122,9 @@ def lookup_state(state: str | int) -> State:
         key = key.zfill(2) if key.isdigit() else key.lower()
     found = _BY_KEY.get(key)
     if found is None:
-        valid = ", ".join(s.usps for s in STATES)
-        msg = f"unknown state {state!r}: give a FIPS code, a USPS code or a name (one of {valid})"
-        raise ConfigError(msg)
+        # matching no key, `state` is no USPS code either: check_choice raises, listing them
+        check_choice("state (FIPS code, USPS code or name)", state, [s.usps for s in STATES])
+    assert found is not None
     return found
 
 

@@ -34,12 +34,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from equity.errors import DataError, SchemaError
+from equity.errors import DataError, SchemaError, check_choice
 from equity.sources._common import (
     CONTRACT_LEVEL,
     GEOID_WIDTH,
@@ -57,8 +58,9 @@ from equity.sources._common import (
     to_number,
     vintage_from_name,
 )
+from equity.sources._schema import Schema, norm_name
 
-__all__ = ["SENTINELS", "read_acs"]
+__all__ = ["SCHEMA", "SENTINELS", "read_acs"]
 
 logger = logging.getLogger("equity.sources")
 
@@ -105,9 +107,9 @@ _TEXT_MOE = {
     "null": "moe_not_computable",
 }
 
-_VAR = re.compile(
-    r"^(?P<var>[A-Z]{1,2}\d{2,6}[A-Z]{0,3}(?:_C\d{2})?_\d{3,4}P?)(?P<kind>EA|MA|E|M)$",
-)
+# a Census variable id: table, optional subject-table column, line, optional "P" (percent)
+_VAR_ID = r"[A-Z]{1,2}\d{2,6}[A-Z]{0,3}(?:_C\d{2})?_\d{3,4}P?"
+_VAR = re.compile(rf"^(?P<var>{_VAR_ID})(?P<kind>EA|MA|E|M)$")
 
 # Census API geography columns, in GEOID order, with their width
 _API_GEO = [
@@ -126,6 +128,50 @@ _API_LEVEL = {
     ("state", "county", "tract"): "tract",
     ("state", "county", "tract", "block group"): "blockgroup",
 }
+# data.census.gov GEO_ID summary levels
+_SUMMARY_LEVEL = {
+    "040": "state",
+    "050": "county",
+    "060": "cousub",
+    "160": "place",
+    "140": "tract",
+    "150": "blockgroup",
+    "860": "zcta",
+}
+
+
+def _column_problems(columns: Sequence[str]) -> list[str]:
+    """What an ACS table lacks: a GEOID (or the API geography columns), variable columns."""
+    problems = []
+    if not SCHEMA.key(columns) and _api_geography(columns) is None:
+        problems.append(_no_geoid(columns))
+    if not _variable_columns(columns)[0]:
+        problems.append(_no_variables(columns))
+    return problems
+
+
+#: An ACS table keyed by GEOID (or GEO_ID, or the API's geography columns), estimates and
+#: margins of error (never negative) with the Census sentinels and annotations for missing
+#: values. Whether another column is numeric is decided by its values.
+SCHEMA = Schema(
+    kind="acs",
+    title="an ACS table",
+    keys=tuple((c,) for c in ("GEOID", "GEOID21", "GEOID20", "GEOID10", "FIPS", "GEO_ID"))
+    + (("zip code tabulation area",),),
+    codes=tuple(
+        (c, None)
+        for c in ("GEOID", "GEOID21", "GEOID20", "GEOID10", "FIPS", "GEO_ID")
+        + ("zip code tabulation area",)
+    ),
+    numeric=None,
+    counts=(rf"{_VAR_ID}(E|M)",),
+    sentinels=frozenset(float(code) for code in SENTINELS),
+    missing_text=(*_TEXT_ESTIMATE, *_TEXT_MOE),
+    open_ended=True,
+    signature=((rf"{_VAR_ID}(E|M)",),),
+    formats=(".csv", ".json", ".txt"),
+    rule=_column_problems,
+)
 
 
 def read_acs(
@@ -167,7 +213,10 @@ def read_acs(
     DataError
         Empty, truncated or unreadable file.
     SchemaError
-        No GEOID or geography columns, no ACS variables, non-numeric values, duplicate GEOIDs.
+        No GEOID or geography columns, no ACS variables (:data:`SCHEMA`), non-numeric values,
+        duplicate GEOIDs.
+    ChoiceError
+        Unknown `level`.
 
     Examples
     --------
@@ -180,40 +229,9 @@ def read_acs(
     raw = _read_raw(p)
     require_rows(raw, path=p)
     raw = drop_duplicate_rows(raw, path=p)
-    geoid, geo_level = _geoid(raw, path=p)
-    if level is None:
-        level = geo_level or level_from_geoids(geoid, path=p)
-    if level not in GEOID_WIDTH:
-        valid = ", ".join(sorted(set(GEOID_WIDTH) - {"zip", "block"}))
-        msg = f"unknown level {level!r}; valid levels: {valid}"
-        raise SchemaError([msg], source=str(p))
-    geoid = clean_geoid(geoid, width=GEOID_WIDTH[level], path=p, column="GEOID")
-
-    columns = _variables(raw, p)
-    if variables is not None:
-        wanted = [
-            v[:-1] if v not in columns and v[-1:] in ("E", "M") and v[:-1] in columns else v
-            for v in variables
-        ]
-        missing = [v for v in wanted if v not in columns]
-        if missing:
-            msg = (
-                f"variable(s) {', '.join(missing)} not in the file "
-                f"(found: {', '.join(list(columns)[:15])})"
-            )
-            raise SchemaError([msg], source=str(p))
-        columns = {v: columns[v] for v in wanted}
-
-    out = pd.DataFrame({"GEOID": geoid})
-    if "NAME" in raw.columns:
-        out["NAME"] = raw["NAME"].astype("str")
-    parts: dict[str, pd.Series] = {}
-    for var, kinds in columns.items():
-        est, moe, flag = _parse_variable(raw, var, kinds, path=p)
-        parts[f"{var}E"] = est
-        parts[f"{var}M"] = moe
-        parts[f"{var}_flag"] = flag
-    out = pd.concat([out, pd.DataFrame(parts, index=raw.index)], axis=1)
+    geoid, level = _geoid_and_level(raw, level, path=p)
+    columns = _select(_variables(raw, p), variables, path=p)
+    out = _table(raw, geoid, columns, path=p)
     check_unique(out, "GEOID", path=p)
     n_flagged = int(sum((out[c] != "").sum() for c in out.columns if c.endswith("_flag")))
     logger.info(
@@ -236,6 +254,51 @@ def read_acs(
         level=CONTRACT_LEVEL[level],
         geography=level,
     )
+
+
+def _geoid_and_level(raw: pd.DataFrame, level: str | None, *, path: Path) -> tuple[pd.Series, str]:
+    """Zero-padded GEOIDs and the geography (given, from the file's geography or GEOID width)."""
+    geoid, geo_level = _geoid(raw, path=path)
+    if level is None:
+        level = geo_level or level_from_geoids(geoid, path=path)
+    check_choice("level", level, GEOID_WIDTH, where=str(path))
+    return clean_geoid(geoid, width=GEOID_WIDTH[level], path=path, column="GEOID"), level
+
+
+def _select(
+    columns: dict[str, dict[str, str]], variables: list[str] | None, *, path: Path
+) -> dict[str, dict[str, str]]:
+    """The `variables` asked for (``B28002_013`` or ``B28002_013E``), all when None."""
+    if variables is None:
+        return columns
+    wanted = [
+        v[:-1] if v not in columns and v[-1:] in ("E", "M") and v[:-1] in columns else v
+        for v in variables
+    ]
+    missing = [v for v in wanted if v not in columns]
+    if missing:
+        msg = (
+            f"variable(s) {', '.join(missing)} not in the file "
+            f"(found: {', '.join(list(columns)[:15])})"
+        )
+        raise SchemaError([msg], source=str(path))
+    return {v: columns[v] for v in wanted}
+
+
+def _table(
+    raw: pd.DataFrame, geoid: pd.Series, columns: dict[str, dict[str, str]], *, path: Path
+) -> pd.DataFrame:
+    """GEOID, NAME and each variable's estimate, margin of error and flag."""
+    out = pd.DataFrame({"GEOID": geoid})
+    if "NAME" in raw.columns:
+        out["NAME"] = raw["NAME"].astype("str")
+    parts: dict[str, pd.Series] = {}
+    for var, kinds in columns.items():
+        est, moe, flag = _parse_variable(raw, var, kinds, path=path)
+        parts[f"{var}E"] = est
+        parts[f"{var}M"] = moe
+        parts[f"{var}_flag"] = flag
+    return pd.concat([out, pd.DataFrame(parts, index=raw.index)], axis=1)
 
 
 # --------------------------------------------------------------------------- reading
@@ -269,75 +332,88 @@ def _read_raw(path: Path) -> pd.DataFrame:
 
 
 def _geoid(raw: pd.DataFrame, *, path: Path) -> tuple[pd.Series, str | None]:
-    """GEOID from GEOID/GEO_ID columns or the Census API geography columns."""
+    """GEOID from a GEOID-like column (:data:`SCHEMA` keys), GEO_ID or the API's columns."""
+    key = SCHEMA.key(raw.columns)
+    if key:
+        col = key[0]
+        name = norm_name(col)
+        if name == "GEO ID":
+            return _geo_id(raw[col], path=path)
+        return raw[col], "zcta" if name == "ZIP CODE TABULATION AREA" else None
+    present = _api_geography(raw.columns)
+    if present is None:
+        raise SchemaError([_no_geoid(raw.columns)], source=str(path))
     cols = {str(c).strip().lower(): c for c in raw.columns}
-    for name in ("geoid", "geoid21", "geoid20", "geoid10", "fips"):
-        if name in cols:
-            return raw[cols[name]], None
-    if "geo_id" in cols:
-        g = raw[cols["geo_id"]].astype("string").str.strip()
-        has_us = g.str.contains("US", regex=False).fillna(False)
-        if has_us.any() and not has_us.all():
-            ex = g[~has_us].iloc[0]
-            msg = f"column 'GEO_ID' mixes 'US' codes with others, e.g. {ex!r}"
-            raise SchemaError([msg], source=str(path))
-        level = None
-        if has_us.all():
-            summary = g.str.slice(0, 3)
-            level = {
-                "040": "state",
-                "050": "county",
-                "060": "cousub",
-                "160": "place",
-                "140": "tract",
-                "150": "blockgroup",
-                "860": "zcta",
-            }.get(str(summary.mode().iloc[0]))
-            g = g.str.split("US", n=1).str[1]
-        return g, level
-    if "zip code tabulation area" in cols:
-        return raw[cols["zip code tabulation area"]], "zcta"
+    widths = dict(_API_GEO)
+    parts = [clean_geoid(raw[cols[n]], width=widths[n], path=path, column=cols[n]) for n in present]
+    g = parts[0]
+    for part in parts[1:]:
+        g = g + part
+    return g, _API_LEVEL[present]
+
+
+def _geo_id(values: pd.Series, *, path: Path) -> tuple[pd.Series, str | None]:
+    """data.census.gov ``GEO_ID`` (``1500000US510010901011``): the code and its level."""
+    g = values.astype("string").str.strip()
+    has_us = g.str.contains("US", regex=False).fillna(False)
+    if has_us.any() and not has_us.all():
+        ex = g[~has_us].iloc[0]
+        msg = f"column 'GEO_ID' mixes 'US' codes with others, e.g. {ex!r}"
+        raise SchemaError([msg], source=str(path))
+    if not has_us.all():
+        return g, None
+    level = _SUMMARY_LEVEL.get(str(g.str.slice(0, 3).mode().iloc[0]))
+    return g.str.split("US", n=1).str[1], level
+
+
+def _api_geography(columns: Sequence[object]) -> tuple[str, ...] | None:
+    """The Census API geography columns present, when they name a level."""
+    cols = {str(c).strip().lower() for c in columns}
     present = tuple(name for name, _ in _API_GEO if name in cols)
-    if present in _API_LEVEL:
-        widths = dict(_API_GEO)
-        parts = [
-            clean_geoid(raw[cols[n]], width=widths[n], path=path, column=cols[n]) for n in present
-        ]
-        g = parts[0]
-        for part in parts[1:]:
-            g = g + part
-        return g, _API_LEVEL[present]
-    found = ", ".join(map(str, raw.columns[:20]))
-    msg = (
+    return present if present in _API_LEVEL else None
+
+
+def _no_geoid(columns: Sequence[object]) -> str:
+    found = ", ".join(map(str, list(columns)[:20]))
+    return (
         "no GEOID: expected a GEOID or GEO_ID column or Census API geography columns "
         f"(state, county, tract, block group, ...); found: {found}"
     )
-    raise SchemaError([msg], source=str(path))
+
+
+def _no_variables(columns: Sequence[object]) -> str:
+    found = ", ".join(map(str, list(columns)[:20]))
+    return f"no ACS estimate columns like 'B28002_013E' (found: {found})"
 
 
 def _variables(raw: pd.DataFrame, path: Path) -> dict[str, dict[str, str]]:
     """``{variable: {"E": col, "M": col, "MA": col, ...}}`` of the ACS columns in the file."""
+    found, tidy = _variable_columns(list(raw.columns))
+    if not found:
+        raise SchemaError([_no_variables(raw.columns)], source=str(path))
+    if tidy:
+        logger.info("%s: no Census variable ids; %d E/M column pairs read", path, len(found))
+    return found
+
+
+def _variable_columns(columns: Sequence[object]) -> tuple[dict[str, dict[str, str]], bool]:
+    """The variables' columns, and whether they are tidycensus ``<name>E``/``<name>M`` pairs."""
     found: dict[str, dict[str, str]] = {}
-    for c in raw.columns:
+    for c in columns:
         m = _VAR.match(str(c).strip())
         if m:
-            found.setdefault(m["var"], {})[m["kind"]] = c
+            found.setdefault(m["var"], {})[m["kind"]] = str(c)
     found = {v: k for v, k in found.items() if "E" in k}
-    if not found:
-        # tidycensus "wide" output names variables freely: <name>E with its <name>M
-        names = {str(c).strip() for c in raw.columns}
-        found = {
-            str(c)[:-1]: {"E": c, "M": f"{str(c)[:-1]}M"}
-            for c in raw.columns
-            if str(c).endswith("E") and f"{str(c)[:-1]}M" in names and len(str(c)) > 1
-        }
-        if found:
-            logger.info("%s: no Census variable ids; %d E/M column pairs read", path, len(found))
-    if not found:
-        cols = ", ".join(map(str, raw.columns[:20]))
-        msg = f"no ACS estimate columns like 'B28002_013E' (found: {cols})"
-        raise SchemaError([msg], source=str(path))
-    return found
+    if found:
+        return found, False
+    # tidycensus "wide" output names variables freely: <name>E with its <name>M
+    names = {str(c).strip() for c in columns}
+    pairs = {
+        str(c)[:-1]: {"E": str(c), "M": f"{str(c)[:-1]}M"}
+        for c in columns
+        if str(c).endswith("E") and f"{str(c)[:-1]}M" in names and len(str(c)) > 1
+    }
+    return pairs, bool(pairs)
 
 
 def _parse_variable(

@@ -9,6 +9,7 @@ is logged and stored in ``attrs["n_missing_coordinates"]``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -20,24 +21,94 @@ from equity.sources._common import (
     check_file,
     clean_geoid,
     drop_duplicate_rows,
-    find_column,
     read_csv_text,
     require_rows,
     set_provenance,
     vintage_from_name,
 )
+from equity.sources._schema import Layout, Schema
 
-__all__ = ["ANCHOR_FORMATS", "read_anchors", "read_libraries"]
+__all__ = ["ANCHOR_FORMATS", "LIBRARIES_SCHEMA", "SCHEMA", "read_anchors", "read_libraries"]
 
 logger = logging.getLogger("equity.sources")
 
-#: Formats read by :func:`read_anchors`, told apart by their columns.
-ANCHOR_FORMATS: dict[str, tuple[str, ...]] = {
-    "generic": ("anchor_id", "name", "kind", "latitude", "longitude"),
-    "imls": ("FSCSKEY", "LIBNAME", "LONGITUD", "LATITUDE"),
-    "nces": ("NCESSCH", "NAME", "LAT", "LON"),
-    "ipeds": ("UNITID", "INSTNM", "LONGITUD", "LATITUDE"),
+_COORDINATES = r"(?i)LONGITUD|LATITUDE|LAT|LON|LONGITUDE"
+
+#: Library outlets: one row per ``FSCSKEY`` and ``FSCS_SEQ``, located by longitude and latitude.
+LIBRARIES_SCHEMA = Schema(
+    kind="libraries",
+    title="an IMLS outlet file",
+    required=(("FSCSKEY",), ("LIBNAME",), ("LONGITUD",), ("LATITUDE",)),
+    optional=tuple(
+        (c,)
+        for c in ("FSCS_SEQ", "C_OUT_TY", "ADDRESS", "CITY", "STABR", "ZIP", "INCITSST")
+        + ("INCITSCO", "CENTRACT")
+    ),
+    keys=(("FSCSKEY", "FSCS_SEQ"), ("FSCSKEY",)),
+    numeric=(_COORDINATES,),
+    signature=(("FSCSKEY",),),
+    aliases=("imls",),
+)
+
+#: Where each anchor format other than IMLS keeps an anchor's fields.
+_FIELDS: dict[str, dict[str, str]] = {
+    "generic": {
+        "anchor_id": "anchor_id",
+        "name": "name",
+        "kind": "kind",
+        "address": "address",
+        "city": "city",
+        "state_abbr": "state_abbr",
+        "county": "county_fips",
+        "lon": "longitude",
+        "lat": "latitude",
+    },
+    "nces": {
+        "anchor_id": "NCESSCH",
+        "name": "NAME",
+        "address": "STREET",
+        "city": "CITY",
+        "state_abbr": "STATE",
+        "county": "CNTY",
+        "lon": "LON",
+        "lat": "LAT",
+    },
+    "ipeds": {
+        "anchor_id": "UNITID",
+        "name": "INSTNM",
+        "address": "ADDR",
+        "city": "CITY",
+        "state_abbr": "STABBR",
+        "county": "COUNTYCD",
+        "lon": "LONGITUD",
+        "lat": "LATITUDE",
+    },
 }
+_NEEDED = ("anchor_id", "name", "lon", "lat")
+_DEFAULT_KIND = {"generic": "other", "nces": "school", "ipeds": "college"}
+
+#: Formats read by :func:`read_anchors`, told apart by their columns (the first complete wins).
+ANCHOR_FORMATS: dict[str, tuple[str, ...]] = {
+    "generic": tuple(_FIELDS["generic"][f] for f in _NEEDED),
+    "imls": tuple(n[0] for n in LIBRARIES_SCHEMA.required),
+    "nces": tuple(_FIELDS["nces"][f] for f in _NEEDED),
+    "ipeds": tuple(_FIELDS["ipeds"][f] for f in _NEEDED),
+}
+
+#: Anchor institutions of any of :data:`ANCHOR_FORMATS`, one row per anchor id.
+SCHEMA = Schema(
+    kind="anchors",
+    title="an anchor file",
+    layouts=tuple(Layout(name, tuple((c,) for c in cols)) for name, cols in ANCHOR_FORMATS.items()),
+    optional=(
+        *((c,) for fields in _FIELDS.values() for c in fields.values()),
+        *LIBRARIES_SCHEMA.optional,
+    ),
+    keys=(("anchor_id",), ("FSCSKEY", "FSCS_SEQ"), ("FSCSKEY",), ("NCESSCH",), ("UNITID",)),
+    numeric=(_COORDINATES,),
+    signature=(("NCESSCH",), ("UNITID",), ("ANCHOR ID",)),
+    aliases=("schools", "colleges"),
+)
 
 
 def _coords(
@@ -99,7 +170,7 @@ def read_libraries(path: PathLike) -> gpd.GeoDataFrame:
     Raises
     ------
     SchemaError
-        Missing columns, duplicate outlet ids.
+        Missing columns (:data:`LIBRARIES_SCHEMA`), duplicate outlet ids.
 
     Examples
     --------
@@ -109,15 +180,9 @@ def read_libraries(path: PathLike) -> gpd.GeoDataFrame:
     True
     """
     p = check_file(path)
-    raw = read_csv_text(p)
-    raw.columns = [c.upper() for c in raw.columns]
+    raw = LIBRARIES_SCHEMA.canonical(read_csv_text(p))
     require_rows(raw, path=p)
-    need = ["FSCSKEY", "LIBNAME", "LONGITUD", "LATITUDE"]
-    missing = [c for c in need if c not in raw.columns]
-    if missing:
-        found = ", ".join(raw.columns[:20])
-        msg = f"not an IMLS outlet file: missing column(s) {', '.join(missing)} (found: {found})"
-        raise SchemaError([msg], source=str(p))
+    LIBRARIES_SCHEMA.require(raw, path=p)
     raw = drop_duplicate_rows(raw, path=p)
     seq = raw["FSCS_SEQ"].astype("string").str.strip() if "FSCS_SEQ" in raw.columns else None
     lib_id = raw["FSCSKEY"].astype("string").str.strip()
@@ -212,107 +277,13 @@ def read_anchors(path: PathLike, *, kind: str | None = None) -> gpd.GeoDataFrame
     p = check_file(path)
     raw = read_csv_text(p)
     require_rows(raw, path=p)
-    upper = {c.upper() for c in raw.columns}
-    fmt = next(
-        (
-            name
-            for name, cols in ANCHOR_FORMATS.items()
-            if {c.upper() for c in cols} <= upper
-            or (name == "generic" and {"ANCHOR_ID", "NAME", "LATITUDE", "LONGITUDE"} <= upper)
-        ),
-        None,
-    )
-    if fmt is None:
-        known = "; ".join(f"{k}: {', '.join(v)}" for k, v in ANCHOR_FORMATS.items())
-        found = ", ".join(raw.columns[:20])
-        msg = f"unknown anchor format (found: {found}); known formats: {known}"
-        raise SchemaError([msg], source=str(p))
+    fmt = _format(raw, path=p)
     if fmt == "imls":
-        libs = read_libraries(p)
-        out = gpd.GeoDataFrame(
-            {
-                "anchor_id": libs["library_id"],
-                "name": libs["name"],
-                "kind": kind or "library",
-                "address": libs["address"],
-                "city": libs["city"],
-                "state_abbr": libs["state_abbr"],
-                "county_GEOID": libs["county_GEOID"],
-            },
-            geometry=libs.geometry,
-            crs=4326,
-        )
-        out.attrs.update(libs.attrs)
-        out.attrs["format"] = fmt
-        return out
+        return _from_libraries(p, kind=kind)
     raw = drop_duplicate_rows(raw, path=p)
-    spec = {
-        "generic": {
-            "anchor_id": "anchor_id",
-            "name": "name",
-            "kind": "kind",
-            "address": "address",
-            "city": "city",
-            "state_abbr": "state_abbr",
-            "county": "county_fips",
-            "lon": "longitude",
-            "lat": "latitude",
-        },
-        "nces": {
-            "anchor_id": "NCESSCH",
-            "name": "NAME",
-            "address": "STREET",
-            "city": "CITY",
-            "state_abbr": "STATE",
-            "county": "CNTY",
-            "lon": "LON",
-            "lat": "LAT",
-        },
-        "ipeds": {
-            "anchor_id": "UNITID",
-            "name": "INSTNM",
-            "address": "ADDR",
-            "city": "CITY",
-            "state_abbr": "STABBR",
-            "county": "COUNTYCD",
-            "lon": "LONGITUD",
-            "lat": "LATITUDE",
-        },
-    }[fmt]
-    default_kind = {"generic": "other", "nces": "school", "ipeds": "college"}[fmt]
-
-    def get(key: str) -> pd.Series | None:
-        col = find_column(raw, spec[key]) if key in spec else None
-        return None if col is None else raw[col].astype("string").str.strip()
-
-    ids = get("anchor_id")
-    assert ids is not None
-    out = pd.DataFrame({"anchor_id": ids.astype("str")})
-    for key in ("name", "address", "city", "state_abbr"):
-        v = get(key)
-        out[key] = v.astype("str") if v is not None else pd.NA
-    out.insert(2, "kind", "")
-    kinds = get("kind")
-    if kind is not None:
-        out["kind"] = kind
-    elif kinds is not None:
-        out["kind"] = kinds.str.lower().fillna(default_kind).astype("str")
-    else:
-        out["kind"] = default_kind
-    county = get("county")
-    out["county_GEOID"] = (
-        _county(county, path=p, column=spec["county"]) if county is not None else pd.NA
-    )
-    dup = out["anchor_id"].duplicated(keep=False)
-    if dup.any():
-        msg = (
-            f"column {spec['anchor_id']!r} repeats ids with different rows, "
-            f"e.g. {out.loc[dup, 'anchor_id'].iloc[0]!r}"
-        )
-        raise SchemaError([msg], source=str(p))
-    lon_col = find_column(raw, spec["lon"])
-    lat_col = find_column(raw, spec["lat"])
-    assert lon_col is not None and lat_col is not None
+    cols = SCHEMA.columns(raw.columns)
+    out = _anchor_table(raw, cols, fmt, kind=kind, path=p)
+    lon_col, lat_col = cols[_FIELDS[fmt]["lon"]], cols[_FIELDS[fmt]["lat"]]
     lon, lat, ok = _coords(raw, lon_col, lat_col, path=p)
     gdf = _points(out, lon, lat, ok, path=p)
     title, publisher, licence = {
@@ -341,3 +312,73 @@ def read_anchors(path: PathLike, *, kind: str | None = None) -> gpd.GeoDataFrame
         format=fmt,
         n_missing_coordinates=gdf.attrs["n_missing_coordinates"],
     )
+
+
+def _format(raw: pd.DataFrame, *, path: Path) -> str:
+    """Which of :data:`ANCHOR_FORMATS` the file is (its layout in :data:`SCHEMA`)."""
+    fmt = SCHEMA.layout(raw.columns)
+    if fmt is None:
+        known = "; ".join(f"{k}: {', '.join(v)}" for k, v in ANCHOR_FORMATS.items())
+        found = ", ".join(raw.columns[:20])
+        msg = f"unknown anchor format (found: {found}); known formats: {known}"
+        raise SchemaError([msg], source=str(path))
+    return fmt
+
+
+def _from_libraries(path: Path, *, kind: str | None) -> gpd.GeoDataFrame:
+    """An IMLS outlet file read by :func:`read_libraries`, in the anchor layout."""
+    libs = read_libraries(path)
+    out = gpd.GeoDataFrame(
+        {
+            "anchor_id": libs["library_id"],
+            "name": libs["name"],
+            "kind": kind or "library",
+            "address": libs["address"],
+            "city": libs["city"],
+            "state_abbr": libs["state_abbr"],
+            "county_GEOID": libs["county_GEOID"],
+        },
+        geometry=libs.geometry,
+        crs=4326,
+    )
+    out.attrs.update(libs.attrs)
+    out.attrs["format"] = "imls"
+    return out
+
+
+def _anchor_table(
+    raw: pd.DataFrame, cols: dict[str, str], fmt: str, *, kind: str | None, path: Path
+) -> pd.DataFrame:
+    """Ids, names, kinds, addresses and county GEOIDs of a generic, NCES or IPEDS file."""
+    spec = _FIELDS[fmt]
+
+    def get(key: str) -> pd.Series | None:
+        col = cols.get(spec[key]) if key in spec else None
+        return None if col is None else raw[col].astype("string").str.strip()
+
+    ids = get("anchor_id")
+    assert ids is not None  # every format has an id (its layout)
+    out = pd.DataFrame({"anchor_id": ids.astype("str")})
+    for key in ("name", "address", "city", "state_abbr"):
+        v = get(key)
+        out[key] = v.astype("str") if v is not None else pd.NA
+    out.insert(2, "kind", "")
+    kinds = get("kind")
+    if kind is not None:
+        out["kind"] = kind
+    elif kinds is not None:
+        out["kind"] = kinds.str.lower().fillna(_DEFAULT_KIND[fmt]).astype("str")
+    else:
+        out["kind"] = _DEFAULT_KIND[fmt]
+    county = get("county")
+    out["county_GEOID"] = (
+        _county(county, path=path, column=spec["county"]) if county is not None else pd.NA
+    )
+    dup = out["anchor_id"].duplicated(keep=False)
+    if dup.any():
+        msg = (
+            f"column {spec['anchor_id']!r} repeats ids with different rows, "
+            f"e.g. {out.loc[dup, 'anchor_id'].iloc[0]!r}"
+        )
+        raise SchemaError([msg], source=str(path))
+    return out

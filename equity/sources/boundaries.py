@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from equity.errors import DataError, SchemaError
+from equity.errors import DataError, SchemaError, check_choice
 from equity.sources._common import (
     CONTRACT_LEVEL,
     GEOID_WIDTH,
@@ -36,8 +37,9 @@ from equity.sources._common import (
     vintage_from_name,
     zip_member,
 )
+from equity.sources._schema import Schema, norm_name
 
-__all__ = ["read_boundaries"]
+__all__ = ["SCHEMA", "level_from_filename", "read_boundaries"]
 
 logger = logging.getLogger("equity.sources")
 
@@ -53,6 +55,8 @@ _NAME_TOKENS = [
 ]
 
 _ID_COLUMNS = ("GEOID", "GEOID20", "GEOID10", "GEOIDFQ", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5CE")
+# ids written with their summary level: "1400000US51001090100" (2010 files have no GEOID)
+_US_ID_COLUMNS = ("GEO_ID", "AFFGEOID", "AFFGEOID20", "AFFGEOID10", "GEO_ID10")
 _PART_COLUMNS = [
     ("STATEFP", "STATE", "STATEFP20", "STATEFP10"),
     ("COUNTYFP", "COUNTY", "COUNTYFP20", "COUNTYFP10"),
@@ -60,6 +64,45 @@ _PART_COLUMNS = [
     ("BLKGRPCE", "BLKGRP", "BLKGRPCE20", "BLKGRPCE10"),
 ]
 _PART_WIDTH = (2, 3, 6, 1)
+_NAME_COLUMNS = ("NAME", "NAME20", "NAME10", "NAMELSAD", "NAMELSAD20")
+# tracts and block groups: NAME is just the number ("2001.06"); NAMELSAD says what it is
+_LSAD_COLUMNS = ("NAMELSAD", "NAMELSAD20", "NAMELSAD10")
+_AREA_COLUMNS = (("ALAND", "ALAND20", "ALAND10"), ("AWATER", "AWATER20", "AWATER10"))
+_TITLES = {
+    "cb": "Census cartographic boundary file",
+    "tl": "Census TIGER/Line shapefile",
+    "gz": "Census cartographic boundary file (2010)",
+}
+
+
+def _column_problems(columns: Sequence[str]) -> list[str]:
+    """A boundary file needs an id column: a GEOID-like one or the FIPS parts."""
+    names = {norm_name(c) for c in columns}
+    if SCHEMA.key(columns) or any(norm_name(c) in names for c in _PART_COLUMNS[0]):
+        return []
+    return [_no_id(columns)]
+
+
+def _no_id(columns: Sequence[object]) -> str:
+    cols = ", ".join(str(c) for c in columns if c != "geometry")
+    return (
+        "no Census id column (GEOID, GEOID20, GEOID10, GEO_ID, ZCTA5CE10, STATEFP...) found; "
+        f"pass id_column= naming one of: {cols}"
+    )
+
+
+#: Polygons keyed by a GEOID-like column (or the FIPS parts, or a user's ``id_column``) with
+#: their land and water areas (m2, never negative).
+SCHEMA = Schema(
+    kind="boundaries",
+    title="a boundary file",
+    keys=tuple((c,) for c in _ID_COLUMNS + _US_ID_COLUMNS),
+    optional=(*_PART_COLUMNS, _NAME_COLUMNS, _LSAD_COLUMNS, *_AREA_COLUMNS),
+    numeric=(r"(?i)(ALAND|AWATER).*",),
+    counts=(r"(?i)(ALAND|AWATER).*",),
+    formats=(".shp", ".zip", ".gpkg", ".geojson", ".json", ".parquet", ".fgb"),
+    rule=_column_problems,
+)
 
 
 def level_from_filename(path: PathLike) -> str | None:
@@ -130,6 +173,42 @@ def read_boundaries(
     4326
     """
     p = check_file(path)
+    gdf = _read_vector(p, crs=crs, layer=layer)
+    census_name = _census_name(p)
+    geoid, id_source = _find_id(gdf, p, id_column)
+    geography = level or level_from_filename(census_name)
+    if geography is None and id_column is None:
+        geography = level_from_geoids(geoid, path=p, column=id_source)
+    geoid = _clean_ids(geoid, geography, id_column=id_column, id_source=id_source, path=p)
+    vintage = vintage or vintage_from_name(census_name)
+    out = _frame(gdf, geoid, geography, name_column=name_column, vintage=vintage)
+    out = _drop_duplicates(out, id_source=id_source, path=p).to_crs(4326)
+    logger.info(
+        "read_boundaries %s: %d features (%d read), level %s, vintage %s",
+        p,
+        len(out),
+        len(gdf),
+        geography,
+        out["vintage"].iloc[0],
+    )
+    census = census_name.name[:3].lower() in ("cb_", "tl_", "gz_")
+    return set_provenance(
+        out,
+        source="boundaries",
+        title=_TITLES.get(census_name.name[:2].lower(), "Boundaries"),
+        publisher="US Census Bureau, Geography Division" if census else "unknown",
+        vintage=vintage,
+        licence="Public domain (US federal government work)" if census else "unknown",
+        attribution="US Census Bureau TIGER/Line and cartographic boundaries" if census else "",
+        path=p,
+        level=CONTRACT_LEVEL.get(geography or "town", "town"),
+        geography=geography,
+        id_source=id_source,
+    )
+
+
+def _read_vector(p: Path, *, crs: str | int | None, layer: str | int | None) -> gpd.GeoDataFrame:
+    """The file's features, with `crs` set when the file has none (an error without it)."""
     kwargs: dict[str, object] = {}
     if p.suffix.lower() == ".shp" and not p.with_suffix(".cpg").exists():
         kwargs["encoding"] = "latin-1"  # 2010 Census shapefiles: DBF in latin-1, no .cpg
@@ -161,124 +240,108 @@ def read_boundaries(
             )
             raise DataError(msg)
         gdf = gdf.set_crs(crs)
+    return gdf
 
-    # cached downloads are named by a hash: the Census name is the zip member's
+
+def _census_name(p: Path) -> Path:
+    """The name that says level and vintage: a cached download's (named by a hash) zip member."""
     census_name = (
         Path(zip_member(p, (".shp", ".gpkg", ".geojson")) or p.name)
         if p.suffix.lower() == ".zip"
         else p
     )
     if level_from_filename(census_name) is None and vintage_from_name(census_name) is None:
-        census_name = p
-    geoid, id_source = _find_id(gdf, p, id_column)
-    geography = level or level_from_filename(census_name)
-    if geography is None and id_column is None:
-        geography = level_from_geoids(geoid, path=p, column=id_source)
-    if geography == "town" or geography is None:
-        width = None
-    elif geography in GEOID_WIDTH:
-        width = GEOID_WIDTH[geography]
-    else:
-        valid = ", ".join(sorted(set(GEOID_WIDTH) | {"town"}))
-        msg = f"unknown level {geography!r}; valid levels: {valid}"
-        raise SchemaError([msg], source=str(p))
+        return p
+    return census_name
+
+
+def _clean_ids(
+    geoid: pd.Series,
+    geography: str | None,
+    *,
+    id_column: str | None,
+    id_source: str,
+    path: Path,
+) -> pd.Series:
+    """Census ids zero-padded to the level's width (any width for towns); a user's as text."""
+    if geography is not None and geography != "town":
+        check_choice("level", geography, [*GEOID_WIDTH, "town"], where=str(path))
+    width = GEOID_WIDTH.get(geography) if geography is not None else None
     if id_column is None or geography in GEOID_WIDTH:
-        geoid = clean_geoid(geoid, width=width, path=p, column=id_source)
-    else:
-        geoid = geoid.astype("str").str.strip()
+        return clean_geoid(geoid, width=width, path=path, column=id_source)
+    return geoid.astype("str").str.strip()
 
-    # tracts and block groups: NAME is just the number ("2001.06"); NAMELSAD says what it is
-    name_cands = ("NAME", "NAME20", "NAME10", "NAMELSAD", "NAMELSAD20")
+
+def _frame(
+    gdf: gpd.GeoDataFrame,
+    geoid: pd.Series,
+    geography: str | None,
+    *,
+    name_column: str | None,
+    vintage: str | None,
+) -> gpd.GeoDataFrame:
+    """GEOID, NAME, level, vintage, land and water areas and the geometry."""
+    name_cands: tuple[str, ...] = _NAME_COLUMNS
     if geography in ("tract", "blockgroup"):
-        name_cands = ("NAMELSAD", "NAMELSAD20", "NAMELSAD10", *name_cands)
+        name_cands = (*_LSAD_COLUMNS, *name_cands)
     name_col = name_column or find_column(gdf, *name_cands)
-    if name_col is None:
-        name = geoid.copy()
-    else:
-        name = gdf[name_col].astype("str").str.strip()
-
+    name = geoid.copy() if name_col is None else gdf[name_col].astype("str").str.strip()
     out = gpd.GeoDataFrame(
         {
             "GEOID": geoid.to_numpy(),
             "NAME": name.to_numpy(),
             "level": CONTRACT_LEVEL.get(geography or "town", geography or "town"),
-            "vintage": vintage or vintage_from_name(census_name),
+            "vintage": vintage,
         },
         geometry=gdf.geometry.to_numpy(),
         crs=gdf.crs,
     )
-    for target, cands in (
-        ("ALAND", ("ALAND", "ALAND20", "ALAND10")),
-        ("AWATER", ("AWATER", "AWATER20", "AWATER10")),
-    ):
+    for cands in _AREA_COLUMNS:
         col = find_column(gdf, *cands)
         if col is not None:
-            out[target] = pd.to_numeric(gdf[col], errors="coerce").astype("float64").to_numpy()
-    out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+            out[cands[0]] = pd.to_numeric(gdf[col], errors="coerce").astype("float64").to_numpy()
+    return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
 
-    # exact duplicates (same id and shape) are dropped; conflicting ids are an error
-    n0 = len(out)
+
+def _drop_duplicates(out: gpd.GeoDataFrame, *, id_source: str, path: Path) -> gpd.GeoDataFrame:
+    """Drop exact duplicates (same id and shape); an id with two shapes is an error."""
     wkb = pd.Series(out.geometry.to_wkb(), index=out.index)
     dup_exact = pd.concat([out.drop(columns="geometry"), wkb.rename("wkb")], axis=1).duplicated()
     if dup_exact.any():
         warnings.warn(
-            f"{p}: {int(dup_exact.sum())} exact duplicate feature(s) dropped", stacklevel=2
+            f"{path}: {int(dup_exact.sum())} exact duplicate feature(s) dropped", stacklevel=3
         )
         out = out.loc[~dup_exact.to_numpy()].reset_index(drop=True)
     dup = out["GEOID"].duplicated(keep=False)
     if dup.any():
         ex = out.loc[dup, "GEOID"].iloc[0]
         msg = f"column {id_source!r} has {int(dup.sum())} features sharing an id, e.g. {ex!r}"
-        raise SchemaError([msg], source=str(p))
+        raise SchemaError([msg], source=str(path))
     empty = out.geometry.isna() | out.geometry.is_empty
     if empty.any():
-        warnings.warn(f"{p}: {int(empty.sum())} feature(s) with empty geometry kept", stacklevel=2)
-    out = out.to_crs(4326)
-    logger.info(
-        "read_boundaries %s: %d features (%d read), level %s, vintage %s",
-        p,
-        len(out),
-        n0,
-        geography,
-        out["vintage"].iloc[0],
-    )
-    title = {
-        "cb": "Census cartographic boundary file",
-        "tl": "Census TIGER/Line shapefile",
-        "gz": "Census cartographic boundary file (2010)",
-    }.get(census_name.name[:2].lower(), "Boundaries")
-    census = census_name.name[:3].lower() in ("cb_", "tl_", "gz_")
-    return set_provenance(
-        out,
-        source="boundaries",
-        title=title,
-        publisher="US Census Bureau, Geography Division" if census else "unknown",
-        vintage=vintage or vintage_from_name(census_name),
-        licence="Public domain (US federal government work)" if census else "unknown",
-        attribution="US Census Bureau TIGER/Line and cartographic boundaries" if census else "",
-        path=p,
-        level=CONTRACT_LEVEL.get(geography or "town", "town"),
-        geography=geography,
-        id_source=id_source,
-    )
+        warnings.warn(
+            f"{path}: {int(empty.sum())} feature(s) with empty geometry kept", stacklevel=3
+        )
+    return out
 
 
 def _find_id(gdf: gpd.GeoDataFrame, path: Path, id_column: str | None) -> tuple[pd.Series, str]:
+    """The id values and the column(s) they come from: `id_column`, a :data:`SCHEMA` key
+    (``GEO_ID``-like ones without their summary level), else the FIPS parts joined."""
     if id_column is not None:
         if id_column not in gdf.columns:
             cols = ", ".join(c for c in gdf.columns if c != "geometry")
             msg = f"id_column {id_column!r} not in the file (columns: {cols})"
             raise SchemaError([msg], source=str(path))
         return gdf[id_column], id_column
-    col = find_column(gdf, *_ID_COLUMNS)
-    if col is not None:
-        return gdf[col], col
-    col = find_column(gdf, "GEO_ID", "AFFGEOID", "AFFGEOID20", "AFFGEOID10", "GEO_ID10")
-    if col is not None:
-        s = gdf[col].astype("string").str.strip()
+    key = SCHEMA.key(gdf.columns)
+    if key and norm_name(key[0]) not in {norm_name(c) for c in _US_ID_COLUMNS}:
+        return gdf[key[0]], key[0]
+    if key:
+        s = gdf[key[0]].astype("string").str.strip()
         has_us = s.str.contains("US", regex=False).fillna(False)
         if has_us.all():
-            return s.str.split("US", n=1).str[1], col
+            return s.str.split("US", n=1).str[1], key[0]
     parts: list[pd.Series] = []
     names: list[str] = []
     try:
@@ -290,14 +353,9 @@ def _find_id(gdf: gpd.GeoDataFrame, path: Path, id_column: str | None) -> tuple[
             names.append(c)
     except SchemaError:
         parts = []  # a column named like a FIPS part that holds something else
-    if parts:
-        geoid = parts[0]
-        for part in parts[1:]:
-            geoid = geoid + part
-        return geoid, "+".join(names)
-    cols = ", ".join(c for c in gdf.columns if c != "geometry")
-    msg = (
-        "no Census id column (GEOID, GEOID20, GEOID10, GEO_ID, ZCTA5CE10, STATEFP...) found; "
-        f"pass id_column= naming one of: {cols}"
-    )
-    raise SchemaError([msg], source=str(path))
+    if not parts:
+        raise SchemaError([_no_id(gdf.columns)], source=str(path))
+    geoid = parts[0]
+    for part in parts[1:]:
+        geoid = geoid + part
+    return geoid, "+".join(names)

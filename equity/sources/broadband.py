@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -28,14 +29,35 @@ from equity.sources._common import (
     set_provenance,
     to_number,
 )
+from equity.sources._schema import Layout, Schema
 
-__all__ = ["read_broadband_usage"]
+__all__ = ["SCHEMA", "read_broadband_usage"]
 
 logger = logging.getLogger("equity.sources")
 
+_COUNTY_ID = ("COUNTY ID", "COUNTYID", "COUNTY FIPS", "FIPS")
+_ZIP = ("POSTAL CODE", "ZIP", "ZIP CODE", "ZIPCODE")
+_AVAILABILITY = ("BROADBAND AVAILABILITY PER FCC", "BROADBAND AVAILABILITY")
+_MAE = "ERROR RANGE (MAE)(+/-)"
+_ERROR_95 = "ERROR RANGE (95%)(+/-)"
 
-def _norm(col: str) -> str:
-    return re.sub(r"[^A-Z0-9]+", " ", str(col).upper()).strip()
+#: A Microsoft usage file: county (with FCC availability) or ZIP code (with error ranges).
+SCHEMA = Schema(
+    kind="broadband_usage",
+    title="a Microsoft broadband usage file",
+    required=(("BROADBAND USAGE",), _COUNTY_ID),
+    layouts=(Layout("zip", (_ZIP,)), Layout("county", (_AVAILABILITY,))),
+    optional=(("ST", "STATE"), ("COUNTY NAME",), (_MAE,), (_ERROR_95,), ("MSD",)),
+    keys=(("POSTAL CODE", "COUNTY ID"), ("COUNTY ID",)),
+    codes=(("COUNTY ID", 5), ("POSTAL CODE", 5)),
+    numeric=(r"(?i)(broadband|error[\W_]*range|msd).*",),
+    # error ranges are widths; MSD is a signed deviation
+    counts=(r"(?i)error[\W_]*range.*",),
+    ranges=((r"(?i)broadband[\W_]+(usage|availability)([\W_]+per[\W_]+fcc)?", 0.0, 1.0),),
+    header_tokens=("ST", "BROADBAND USAGE"),
+    aliases=("usage", "microsoft"),
+    signature=(("BROADBAND USAGE",),),
+)
 
 
 def read_broadband_usage(path: PathLike) -> pd.DataFrame:
@@ -62,7 +84,8 @@ def read_broadband_usage(path: PathLike) -> pd.DataFrame:
     DataError
         Empty or unreadable file.
     SchemaError
-        Missing columns, ids that are not digits, values outside [0, 1], duplicate ids.
+        Missing columns (:data:`SCHEMA`), ids that are not digits, values outside [0, 1],
+        duplicate ids.
 
     Examples
     --------
@@ -72,75 +95,16 @@ def read_broadband_usage(path: PathLike) -> pd.DataFrame:
     ('microsoft_usage', 'county')
     """
     p = check_file(path)
-    raw = read_csv_text(p, header_tokens=("ST", "BROADBAND USAGE"))
-    cols = {_norm(c): c for c in raw.columns}
+    raw = read_csv_text(p, header_tokens=SCHEMA.header_tokens)
     require_rows(raw, path=p)
     raw = drop_duplicate_rows(raw, path=p)
-
-    def col(*names: str) -> str | None:
-        for n in names:
-            if n in cols:
-                return cols[n]
-        return None
-
-    usage = col("BROADBAND USAGE")
-    county_id = col("COUNTY ID", "COUNTYID", "COUNTY FIPS", "FIPS")
-    zip_col = col("POSTAL CODE", "ZIP", "ZIP CODE", "ZIPCODE")
-    missing = [n for n, c in (("BROADBAND USAGE", usage), ("COUNTY ID", county_id)) if c is None]
-    if missing:
-        found = ", ".join(repr(c) for c in raw.columns)
-        msg = f"not a Microsoft broadband usage file: missing {', '.join(missing)} (found: {found})"
-        raise SchemaError([msg], source=str(p))
-    assert usage is not None and county_id is not None
-
-    county = clean_geoid(raw[county_id], width=5, path=p, column=county_id)
-    out = pd.DataFrame(index=raw.index)
-    st = col("ST", "STATE")
-    name = col("COUNTY NAME")
-    if zip_col is not None:
-        out["GEOID"] = clean_geoid(raw[zip_col], width=5, path=p, column=zip_col)
-        out["county_GEOID"] = county
-        geography = "zip"
-    else:
-        out["GEOID"] = county
-        geography = "county"
-    out["state_abbr"] = raw[st].astype("str").str.strip() if st else pd.NA
-    out["county_name"] = raw[name].astype("str").str.strip() if name else pd.NA
-
-    shares = {"broadband_usage": usage}
-    if geography == "county":
-        avail = col("BROADBAND AVAILABILITY PER FCC", "BROADBAND AVAILABILITY")
-        if avail is None:
-            found = ", ".join(repr(c) for c in raw.columns)
-            msg = f"county file without 'BROADBAND AVAILABILITY PER FCC' (found: {found})"
-            raise SchemaError([msg], source=str(p))
-        shares = {"broadband_availability": avail, "broadband_usage": usage}
-    problems = []
-    for target, source in shares.items():
-        v = to_number(raw[source], path=p, column=source, percent=True)
-        outside = ~v.between(0, 1) & v.notna()
-        if outside.any():
-            problems.append(
-                f"column {source!r} has {int(outside.sum())} share(s) outside [0, 1], "
-                f"e.g. {raw.loc[outside, source].iloc[0]!r}"
-            )
-        out[target] = v
+    SCHEMA.require(raw, path=p)
+    cols = SCHEMA.columns(raw.columns)
+    geography = "zip" if SCHEMA.layout(raw.columns) == "zip" else "county"
+    out = _ids(raw, cols, geography=geography, path=p)
+    problems = _add_shares(out, raw, cols, geography=geography, path=p)
     if geography == "zip":
-        for target, names in (
-            ("usage_error_mae", ("ERROR RANGE MAE",)),
-            ("usage_error_95", ("ERROR RANGE 95",)),
-            ("msd", ("MSD",)),
-        ):
-            source = col(*names)
-            if source is None:
-                out[target] = float("nan")
-                continue
-            v = to_number(raw[source], path=p, column=source)
-            if target != "msd" and (v < 0).any():  # MSD is a signed deviation
-                problems.append(
-                    f"column {source!r} has negative values, e.g. {raw.loc[v < 0, source].iloc[0]!r}"
-                )
-            out[target] = v
+        problems += _add_error_ranges(out, raw, cols, path=p)
     if problems:
         raise SchemaError(problems, source=str(p))
     check_unique(out, ["GEOID", "county_GEOID"] if geography == "zip" else "GEOID", path=p)
@@ -152,17 +116,82 @@ def read_broadband_usage(path: PathLike) -> pd.DataFrame:
         geography,
         int(out["broadband_usage"].isna().sum()),
     )
-    m = re.search(r"(20\d\d)\s*([A-Za-z]+)?", p.name)
-    vintage = " ".join(x for x in (m.group(2), m.group(1)) if x) if m else None
     return set_provenance(
         out,
         source="microsoft_usage",
         title="Microsoft Airband broadband usage percentages",
         publisher="Microsoft (availability: FCC)",
-        vintage=vintage,
+        vintage=_vintage(p),
         licence="Open Use of Data Agreement (O-UDA) v1.0",
         attribution="Broadband usage: Microsoft Airband Initiative (O-UDA-1.0)",
         path=p,
         geography=geography,
         level="zcta" if geography == "zip" else "county",
     )
+
+
+def _ids(raw: pd.DataFrame, cols: dict[str, str], *, geography: str, path: Path) -> pd.DataFrame:
+    """GEOID (county or ZIP), ``county_GEOID`` of ZIP rows, state and county names."""
+    county_id = cols["COUNTY ID"]
+    county = clean_geoid(
+        raw[county_id], width=SCHEMA.width_of("COUNTY ID"), path=path, column=county_id
+    )
+    out = pd.DataFrame(index=raw.index)
+    if geography == "zip":
+        zip_col = cols["POSTAL CODE"]
+        width = SCHEMA.width_of("POSTAL CODE")
+        out["GEOID"] = clean_geoid(raw[zip_col], width=width, path=path, column=zip_col)
+        out["county_GEOID"] = county
+    else:
+        out["GEOID"] = county
+    st, name = cols.get("ST"), cols.get("COUNTY NAME")
+    out["state_abbr"] = raw[st].astype("str").str.strip() if st else pd.NA
+    out["county_name"] = raw[name].astype("str").str.strip() if name else pd.NA
+    return out
+
+
+def _add_shares(
+    out: pd.DataFrame, raw: pd.DataFrame, cols: dict[str, str], *, geography: str, path: Path
+) -> list[str]:
+    """Add usage (and the county file's availability) to `out`; problems with their range."""
+    shares = {"broadband_usage": cols["BROADBAND USAGE"]}
+    if geography == "county":
+        shares = {"broadband_availability": cols[_AVAILABILITY[0]], **shares}
+    problems = []
+    for target, source in shares.items():
+        v = to_number(raw[source], path=path, column=source, percent=True)
+        rng = SCHEMA.range_of(source)
+        if rng is not None:
+            outside = ~v.between(*rng) & v.notna()
+            if outside.any():
+                problems.append(
+                    f"column {source!r} has {int(outside.sum())} share(s) outside "
+                    f"[{rng[0]:g}, {rng[1]:g}], e.g. {raw.loc[outside, source].iloc[0]!r}"
+                )
+        out[target] = v
+    return problems
+
+
+def _add_error_ranges(
+    out: pd.DataFrame, raw: pd.DataFrame, cols: dict[str, str], *, path: Path
+) -> list[str]:
+    """Add the ZIP file's error ranges and MSD to `out` (NaN when absent); negative widths."""
+    problems = []
+    for target, name in (("usage_error_mae", _MAE), ("usage_error_95", _ERROR_95), ("msd", "MSD")):
+        source = cols.get(name)
+        if source is None:
+            out[target] = float("nan")
+            continue
+        v = to_number(raw[source], path=path, column=source)
+        if SCHEMA.is_count(source) and (v < 0).any():
+            problems.append(
+                f"column {source!r} has negative values, e.g. {raw.loc[v < 0, source].iloc[0]!r}"
+            )
+        out[target] = v
+    return problems
+
+
+def _vintage(path: Path) -> str | None:
+    """``"October 2020"`` from ``broadband_data_2020October.csv``; the year alone otherwise."""
+    m = re.search(r"(20\d\d)\s*([A-Za-z]+)?", path.name)
+    return " ".join(x for x in (m.group(2), m.group(1)) if x) if m else None

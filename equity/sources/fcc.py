@@ -21,11 +21,12 @@ Speeds are advertised maxima in Mbps.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from equity.errors import SchemaError
+from equity.errors import SchemaError, check_choice
 from equity.sources._common import (
     PathLike,
     check_file,
@@ -34,16 +35,17 @@ from equity.sources._common import (
     clean_geoid,
     drop_duplicate_rows,
     read_csv_text,
-    require_columns,
     require_rows,
     set_provenance,
     to_number,
     vintage_from_name,
 )
+from equity.sources._schema import Schema
 
 __all__ = [
     "BDC_COLUMNS",
     "RELIABLE_TECHNOLOGIES",
+    "SCHEMA",
     "TECHNOLOGY_NAMES",
     "read_fcc_477_summary",
     "read_fcc_bdc",
@@ -85,14 +87,28 @@ RELIABLE_TECHNOLOGIES: frozenset[int] = frozenset({10, 40, 50, 71, 72})
 SERVED = (100.0, 20.0)
 UNDERSERVED = (25.0, 3.0)
 _CLASSES = np.array(["unserved", "underserved", "served"])
-_REQUIRED = [
+_REQUIRED = (
     "location_id",
     "technology",
     "max_advertised_download_speed",
     "max_advertised_upload_speed",
     "low_latency",
     "block_geoid",
-]
+)
+
+#: A BDC availability file: one row per provider, technology and location (no key of its own),
+#: located by its 15-digit census block; advertised speeds never negative.
+SCHEMA = Schema(
+    kind="fcc_bdc",
+    title="an FCC BDC availability file",
+    required=tuple((c,) for c in _REQUIRED),
+    optional=tuple((c,) for c in BDC_COLUMNS if c not in _REQUIRED),
+    codes=(("block_geoid", 15),),
+    numeric=(r"(?i)max_advertised.*|technology|low_latency",),
+    counts=(r"(?i)max_advertised.*",),
+    signature=(("LOCATION ID", "TECHNOLOGY"),),
+    aliases=("fcc", "bdc"),
+)
 
 
 def read_fcc_bdc(path: PathLike, *, residential: bool | None = True) -> pd.DataFrame:
@@ -119,7 +135,8 @@ def read_fcc_bdc(path: PathLike, *, residential: bool | None = True) -> pd.DataF
     Raises
     ------
     SchemaError
-        Missing columns, non-numeric or negative speeds, unknown technology codes.
+        Missing columns (:data:`SCHEMA`), non-numeric or negative speeds, unknown technology
+        codes.
 
     Examples
     --------
@@ -128,108 +145,20 @@ def read_fcc_bdc(path: PathLike, *, residential: bool | None = True) -> pd.DataF
     ['GEOID', 'n_locations', 'n_served']
     """
     p = check_file(path)
-    raw = read_csv_text(p)
-    raw.columns = [c.lower() for c in raw.columns]
-    require_columns(raw, _REQUIRED, path=p, what="FCC BDC availability file")
+    raw = SCHEMA.canonical(read_csv_text(p))
+    SCHEMA.require(raw, path=p)
     require_rows(raw, path=p)
     raw = drop_duplicate_rows(raw, path=p)
-    problems: list[str] = []
-
-    def number(col: str) -> pd.Series:
-        try:
-            return to_number(raw[col], path=p, column=col)
-        except SchemaError as exc:
-            problems.extend(exc.problems)
-            return pd.Series(np.nan, index=raw.index)
-
-    down = number("max_advertised_download_speed")
-    up = number("max_advertised_upload_speed")
-    tech = number("technology")
-    latency = number("low_latency")
-    if problems:
-        raise SchemaError(problems, source=str(p))
-    check_nonnegative(
-        pd.DataFrame({"max_advertised_download_speed": down, "max_advertised_upload_speed": up}),
-        ["max_advertised_download_speed", "max_advertised_upload_speed"],
-        path=p,
-    )
-    unknown = ~tech.isin(list(TECHNOLOGY_NAMES))
-    if unknown.any():
-        msg = (
-            f"column 'technology' has {int(unknown.sum())} unknown FCC code(s), "
-            f"e.g. {raw.loc[unknown, 'technology'].iloc[0]!r} "
-            f"(known: {', '.join(map(str, TECHNOLOGY_NAMES))})"
-        )
-        raise SchemaError([msg], source=str(p))
-    block = clean_geoid(raw["block_geoid"], width=15, path=p, column="block_geoid")
-    location = raw["location_id"].astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)
-
-    if "business_residential_code" in raw.columns and residential is not None:
-        code = raw["business_residential_code"].astype("string").str.strip().str.upper()
-        keep = code.isin(["R", "X"] if residential else ["B", "X"]).fillna(False).to_numpy()
-    else:
-        keep = np.ones(len(raw), dtype=bool)
-    reliable = tech.isin(list(RELIABLE_TECHNOLOGIES)).to_numpy() & (latency == 1).to_numpy() & keep
-    level = np.where(
-        (down >= SERVED[0]) & (up >= SERVED[1]),
-        2,
-        np.where((down >= UNDERSERVED[0]) & (up >= UNDERSERVED[1]), 1, 0),
-    )
-    level = np.where(reliable, level, -1)
-    provider = (
-        raw["provider_id"].astype("string").str.strip()
-        if "provider_id" in raw.columns
-        else raw.get("frn", pd.Series(pd.NA, index=raw.index)).astype("string")
-    )
-    offers = pd.DataFrame(
-        {
-            "location_id": location,
-            "block_geoid": block,
-            "h3_res8_id": raw["h3_res8_id"].astype("string").str.strip()
-            if "h3_res8_id" in raw.columns
-            else pd.NA,
-            "state_usps": raw["state_usps"].astype("string").str.strip()
-            if "state_usps" in raw.columns
-            else pd.NA,
-            "level": level,
-            "down": down.where(reliable),
-            "up": up.where(reliable),
-            "provider": provider.where(reliable),
-            "kept": keep,
-        }
-    )
-    blocks = offers.groupby("location_id", sort=True)["block_geoid"].nunique()
-    if (blocks > 1).any():
-        ex = blocks.index[(blocks > 1).to_numpy()][0]
-        msg = f"location_id {ex!r} appears in more than one block_geoid"
-        raise SchemaError([msg], source=str(p))
-    g = offers.groupby("location_id", sort=True)
-    out = pd.DataFrame(
-        {
-            "block_geoid": g["block_geoid"].first(),
-            "h3_res8_id": g["h3_res8_id"].first(),
-            "state_usps": g["state_usps"].first(),
-            "max_download_mbps": g["down"].max(),
-            "max_upload_mbps": g["up"].max(),
-            "n_providers": g["provider"].nunique().astype("int64"),
-            "n_offers": g["kept"].sum().astype("int64"),
-            "best": g["level"].max(),
-        }
-    )
-    out["service_class"] = _CLASSES[np.clip(out.pop("best").to_numpy(), 0, 2)]
+    down, up, tech, latency = _numbers(raw, path=p)
+    keep = _offered(raw, residential)
+    offers = _offers(raw, down, up, tech, latency, keep, path=p)
+    out = _locations(offers, path=p)
     dropped = out["n_offers"] == 0
     if dropped.any():
         kind = "residential" if residential else "business"
         logger.info("%s: %d location(s) without a %s offer dropped", p, int(dropped.sum()), kind)
         out = out.loc[~dropped]
-    out = out.reset_index()
-    out["location_id"] = out["location_id"].astype("str")
-    b = out["block_geoid"].astype("str")
-    out.insert(2, "county_GEOID", b.str.slice(0, 5))
-    out.insert(3, "tract_GEOID", b.str.slice(0, 11))
-    out.insert(4, "blockgroup_GEOID", b.str.slice(0, 12))
-    for c in ("block_geoid", "h3_res8_id", "state_usps", "service_class"):
-        out[c] = out[c].astype("str")
+    out = _with_area_ids(out)
     logger.info(
         "read_fcc_bdc %s: %d offers, %d locations (%s)",
         p,
@@ -250,6 +179,136 @@ def read_fcc_bdc(path: PathLike, *, residential: bool | None = True) -> pd.DataF
         n_locations_dropped=int(dropped.sum()),
         reliable_technologies=sorted(RELIABLE_TECHNOLOGIES),
     )
+
+
+def _numbers(raw: pd.DataFrame, *, path: Path) -> tuple[pd.Series, ...]:
+    """Download and upload speeds, technology codes and the low-latency flag, checked."""
+    problems: list[str] = []
+
+    def number(col: str) -> pd.Series:
+        try:
+            return to_number(raw[col], path=path, column=col)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+            return pd.Series(np.nan, index=raw.index)
+
+    down, up, tech, latency = (
+        number(c)
+        for c in (
+            "max_advertised_download_speed",
+            "max_advertised_upload_speed",
+            "technology",
+            "low_latency",
+        )
+    )
+    if problems:
+        raise SchemaError(problems, source=str(path))
+    speeds = pd.DataFrame(
+        {"max_advertised_download_speed": down, "max_advertised_upload_speed": up}
+    )
+    check_nonnegative(speeds, [c for c in speeds.columns if SCHEMA.is_count(c)], path=path)
+    unknown = ~tech.isin(list(TECHNOLOGY_NAMES))
+    if unknown.any():
+        msg = (
+            f"column 'technology' has {int(unknown.sum())} unknown FCC code(s), "
+            f"e.g. {raw.loc[unknown, 'technology'].iloc[0]!r} "
+            f"(known: {', '.join(map(str, TECHNOLOGY_NAMES))})"
+        )
+        raise SchemaError([msg], source=str(path))
+    return down, up, tech, latency
+
+
+def _offered(raw: pd.DataFrame, residential: bool | None) -> np.ndarray:
+    """Mask of the offers of the chosen kind (residential, business or all)."""
+    if "business_residential_code" in raw.columns and residential is not None:
+        code = raw["business_residential_code"].astype("string").str.strip().str.upper()
+        return code.isin(["R", "X"] if residential else ["B", "X"]).fillna(False).to_numpy()
+    return np.ones(len(raw), dtype=bool)
+
+
+def _text(raw: pd.DataFrame, col: str) -> pd.Series | object:
+    """A text column stripped, or NA when the file lacks it."""
+    return raw[col].astype("string").str.strip() if col in raw.columns else pd.NA
+
+
+def _offers(
+    raw: pd.DataFrame,
+    down: pd.Series,
+    up: pd.Series,
+    tech: pd.Series,
+    latency: pd.Series,
+    keep: np.ndarray,
+    *,
+    path: Path,
+) -> pd.DataFrame:
+    """One row per offer: its location, block, level (2 served ... 0 unserved, -1 not reliable),
+    and the speeds and provider of reliable offers."""
+    block = clean_geoid(
+        raw["block_geoid"], width=SCHEMA.width_of("block_geoid"), path=path, column="block_geoid"
+    )
+    location = raw["location_id"].astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)
+    reliable = tech.isin(list(RELIABLE_TECHNOLOGIES)).to_numpy() & (latency == 1).to_numpy() & keep
+    level = np.where(
+        (down >= SERVED[0]) & (up >= SERVED[1]),
+        2,
+        np.where((down >= UNDERSERVED[0]) & (up >= UNDERSERVED[1]), 1, 0),
+    )
+    level = np.where(reliable, level, -1)
+    provider = (
+        raw["provider_id"].astype("string").str.strip()
+        if "provider_id" in raw.columns
+        else raw.get("frn", pd.Series(pd.NA, index=raw.index)).astype("string")
+    )
+    return pd.DataFrame(
+        {
+            "location_id": location,
+            "block_geoid": block,
+            "h3_res8_id": _text(raw, "h3_res8_id"),
+            "state_usps": _text(raw, "state_usps"),
+            "level": level,
+            "down": down.where(reliable),
+            "up": up.where(reliable),
+            "provider": provider.where(reliable),
+            "kept": keep,
+        }
+    )
+
+
+def _locations(offers: pd.DataFrame, *, path: Path) -> pd.DataFrame:
+    """One row per location (index ``location_id``): best reliable offer, providers, class."""
+    blocks = offers.groupby("location_id", sort=True)["block_geoid"].nunique()
+    if (blocks > 1).any():
+        ex = blocks.index[(blocks > 1).to_numpy()][0]
+        msg = f"location_id {ex!r} appears in more than one block_geoid"
+        raise SchemaError([msg], source=str(path))
+    g = offers.groupby("location_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "block_geoid": g["block_geoid"].first(),
+            "h3_res8_id": g["h3_res8_id"].first(),
+            "state_usps": g["state_usps"].first(),
+            "max_download_mbps": g["down"].max(),
+            "max_upload_mbps": g["up"].max(),
+            "n_providers": g["provider"].nunique().astype("int64"),
+            "n_offers": g["kept"].sum().astype("int64"),
+            "best": g["level"].max(),
+        }
+    )
+    out["service_class"] = _CLASSES[np.clip(out.pop("best").to_numpy(), 0, 2)]
+    return out
+
+
+def _with_area_ids(out: pd.DataFrame) -> pd.DataFrame:
+    """``location_id`` as a column, the county, tract and block-group GEOIDs of each block."""
+    out = out.reset_index()
+    out["location_id"] = out["location_id"].astype("str")
+    b = out["block_geoid"].astype("str")
+    out.insert(2, "county_GEOID", b.str.slice(0, 5))
+    out.insert(3, "tract_GEOID", b.str.slice(0, 11))
+    out.insert(4, "blockgroup_GEOID", b.str.slice(0, 12))
+    for c in ("block_geoid", "h3_res8_id", "state_usps", "service_class"):
+        out[c] = out[c].astype("str")
+    return out
 
 
 _BY = {
@@ -281,15 +340,12 @@ def summarise_fcc_bdc(locations: pd.DataFrame, *, by: str = "county") -> pd.Data
 
     Raises
     ------
-    ValueError
+    ChoiceError
         Unknown `by` (the message lists the valid ones).
     SchemaError
         `locations` lacks the column `by` needs or ``service_class``.
     """
-    if by not in _BY:
-        msg = f"unknown by={by!r}; valid: {', '.join(_BY)}"
-        raise ValueError(msg)
-    key = _BY[by]
+    key = _BY[check_choice("by", by, _BY)]
     missing = [c for c in (key, "service_class") if c not in locations.columns]
     if missing:
         msg = f"locations lack column(s) {', '.join(missing)} (use read_fcc_bdc output)"

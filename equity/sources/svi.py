@@ -20,19 +20,36 @@ from equity.sources._common import (
     check_unique,
     clean_geoid,
     drop_duplicate_rows,
-    find_column,
     read_csv_text,
     require_rows,
+    sentinel_mask,
     set_provenance,
     to_number,
     vintage_from_name,
 )
+from equity.sources._schema import Schema
 
-__all__ = ["read_svi"]
+__all__ = ["SCHEMA", "read_svi"]
 
 logger = logging.getLogger("equity.sources")
 
-_TEXT = {"ST", "STATE", "ST_ABBR", "STCNTY", "COUNTY", "FIPS", "LOCATION", "TRACTCE", "STATEFP"}
+_TEXT = ("ST", "STATE", "ST_ABBR", "STCNTY", "COUNTY", "FIPS", "LOCATION", "TRACTCE", "STATEFP")
+
+#: An SVI file: keyed by FIPS (5-digit county or 11-digit tract), every other column a number
+#: except the text ones; CDC writes -999 for a missing value.
+SCHEMA = Schema(
+    kind="svi",
+    title="an SVI file",
+    required=(("FIPS",),),
+    keys=(("FIPS",),),
+    codes=(("FIPS", 11),),
+    numeric=(r".*",),
+    text=(rf"(?i){'|'.join(_TEXT)}",),
+    counts=(r"E_.*", r"M_.*", r"AREA_SQMI"),
+    ranges=((r"RPL_.*", 0.0, 1.0), (r"EPL_.*", 0.0, 1.0), (r"EP_(?!PCI$).*", 0.0, 100.0)),
+    sentinels=frozenset({-999.0}),
+    signature=(("FIPS", r"E TOTPOP.*"), ("FIPS", r"RPL THEME.*"), ("FIPS", r"EP .*")),
+)
 
 
 def read_svi(path: PathLike) -> pd.DataFrame:
@@ -52,7 +69,8 @@ def read_svi(path: PathLike) -> pd.DataFrame:
     Raises
     ------
     SchemaError
-        No ``FIPS`` column, non-numeric values in numeric columns, duplicate FIPS.
+        No ``FIPS`` column (:data:`SCHEMA`), non-numeric values in numeric columns, duplicate
+        FIPS.
 
     Examples
     --------
@@ -64,32 +82,12 @@ def read_svi(path: PathLike) -> pd.DataFrame:
     raw = read_csv_text(p)
     require_rows(raw, path=p)
     raw = drop_duplicate_rows(raw, path=p)
-    fips = find_column(raw, "FIPS", "GEOID")
-    if fips is None:
-        found = ", ".join(raw.columns[:20])
-        msg = f"not an SVI file: no 'FIPS' column (found: {found})"
-        raise SchemaError([msg], source=str(p))
-    codes = raw[fips].astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)
-    level = "tract" if codes.str.len().max() > 5 else "county"
-    geoid = clean_geoid(codes, width=11 if level == "tract" else 5, path=p, column=fips)
-    out = {"GEOID": geoid}
-    problems: list[str] = []
-    n_missing = 0
-    for c in raw.columns:
-        if c.upper() in _TEXT:
-            out[c] = raw[c].astype("str")
-            continue
-        try:
-            v = to_number(raw[c], path=p, column=c)
-        except SchemaError as exc:
-            problems.extend(exc.problems)
-            continue
-        sentinel = (v == -999).to_numpy()
-        n_missing += int(sentinel.sum())
-        out[c] = v.mask(sentinel, np.nan)
-    if problems:
-        raise SchemaError(problems, source=str(p))
-    df = pd.DataFrame(out)
+    SCHEMA.require(raw, path=p)
+    fips = SCHEMA.find(raw.columns, "FIPS")
+    assert fips is not None  # required
+    geoid, level = _geoid(raw[fips], path=p, column=fips)
+    values, n_missing = _values(raw, path=p)
+    df = pd.DataFrame({"GEOID": geoid, **values})
     if fips == "FIPS":
         df["FIPS"] = geoid
     check_unique(df, "GEOID", path=p)
@@ -105,3 +103,33 @@ def read_svi(path: PathLike) -> pd.DataFrame:
         path=p,
         level=level,
     )
+
+
+def _geoid(fips: pd.Series, *, path: PathLike, column: str) -> tuple[pd.Series, str]:
+    """Zero-padded GEOIDs and the level (tract when any code is longer than a county's)."""
+    codes = fips.astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)
+    level = "tract" if codes.str.len().max() > 5 else "county"
+    width = SCHEMA.width_of("FIPS") if level == "tract" else 5
+    return clean_geoid(codes, width=width, path=path, column=column), level
+
+
+def _values(raw: pd.DataFrame, *, path: PathLike) -> tuple[dict[str, pd.Series], int]:
+    """Text columns as str, the others as float64 with the sentinels as NaN; how many were."""
+    out: dict[str, pd.Series] = {}
+    problems: list[str] = []
+    n_missing = 0
+    for c in raw.columns:
+        if not SCHEMA.is_numeric(c):
+            out[c] = raw[c].astype("str")
+            continue
+        try:
+            v = to_number(raw[c], path=path, column=c)
+        except SchemaError as exc:
+            problems.extend(exc.problems)
+            continue
+        sentinel = sentinel_mask(v, SCHEMA.sentinels)
+        n_missing += int(sentinel.sum())
+        out[c] = v.mask(sentinel, np.nan)
+    if problems:
+        raise SchemaError(problems, source=str(path))
+    return out, n_missing

@@ -2,14 +2,18 @@
 
 :func:`validate` detects what a file is from its extension and columns, checks it without
 stopping at the first problem, and returns the problems as sentences naming the column and an
-example value (an empty list when the file is fine). Checks:
+example value (an empty list when the file is fine).
+
+Every rule comes from the schema the kind's reader declares (:data:`SCHEMAS`, see
+:mod:`equity.sources._schema`), so validate and the reader agree on what a file needs. Checks:
 
 - the file can be read (not empty, not truncated, a known encoding and delimiter);
-- required columns of its kind are present;
-- ids are digit codes, not duplicated;
-- numeric columns hold numbers (blanks, dashes and documented sentinels aside);
-- shares lie in [0, 1] (``share_*``, usage, ``RPL_*``/``EPL_*``) or [0, 100] (``pct_*``,
-  ``EP_*``, ``*_per``), counts are not negative;
+- the schema's required columns (or one of its layouts) are present;
+- ids are digit codes no longer than their width, keys are not duplicated;
+- numeric columns hold numbers (blanks, dashes, the schema's sentinels and missing-value text
+  aside);
+- values lie in the schema's ranges (shares in [0, 1], percentages in [0, 100]) and counts are
+  not negative;
 - geodata has a CRS and no missing geometries;
 - finally the matching ``read_*`` function runs, and any error it raises is reported too.
 """
@@ -18,110 +22,120 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from equity.errors import EquityError, SchemaError
+from equity.errors import EquityError, SchemaError, check_choice
+from equity.sources import acs, anchors, boundaries, broadband, business, fcc, ookla, svi
 from equity.sources._common import (
+    MISSING_TEXT,
     PathLike,
     read_csv_text,
     read_head,
+    sentinel_mask,
     zip_member,
 )
+from equity.sources._schema import Schema, norm_name
 
-__all__ = ["ALIASES", "KINDS", "detect_kind", "validate"]
+__all__ = ["ALIASES", "KINDS", "SCHEMAS", "TABLE_SCHEMA", "detect_kind", "validate"]
 
 logger = logging.getLogger("equity.sources")
 
-#: Kinds of file :func:`validate` knows, with their required columns (case-insensitive).
-KINDS: dict[str, tuple[str, ...]] = {
-    "acs": (),
-    "boundaries": (),
-    "broadband_usage": ("ST", "COUNTY ID", "BROADBAND USAGE"),
-    "ookla": ("quadkey", "avg_d_kbps", "avg_u_kbps", "avg_lat_ms", "tests", "devices"),
-    "ookla_aggregates": ("geoid", "region_type", "year", "measure", "value"),
-    "fcc_bdc": (
-        "location_id",
-        "technology",
-        "max_advertised_download_speed",
-        "max_advertised_upload_speed",
-        "low_latency",
-        "block_geoid",
+_TABLE_IDS = ("GEOID", "FIPS", "GEO_ID", "GEOID20", "GEOID10", "ZCTA5CE20", "ZCTA5CE10")
+
+#: Any other table keyed by a GEOID, such as the toolkit's own level tables: which columns are
+#: numbers is decided by their values; names say what is a share, a percentage or a count.
+TABLE_SCHEMA = Schema(
+    kind="table",
+    title="a table keyed by GEOID",
+    keys=tuple((c,) for c in _TABLE_IDS),
+    codes=tuple((c, None) for c in _TABLE_IDS),
+    numeric=None,
+    counts=(
+        r"(n|moe|hh|pop|est)_.*",
+        r".*_(count|mbps|ms|num)",
+        r"population|households|tests|devices|establishments|employment",
     ),
-    "business_patterns": ("est", "emp", "ap"),
-    "libraries": ("FSCSKEY", "LIBNAME", "LONGITUD", "LATITUDE"),
-    "anchors": (),
-    "svi": ("FIPS",),
-    "table": (),
-}
-
-#: Short names accepted for `kind` (as in ``equity validate --kind usage``).
-ALIASES: dict[str, str] = {
-    "usage": "broadband_usage",
-    "microsoft": "broadband_usage",
-    "business": "business_patterns",
-    "cbp": "business_patterns",
-    "zbp": "business_patterns",
-    "fcc": "fcc_bdc",
-    "bdc": "fcc_bdc",
-    "schools": "anchors",
-    "colleges": "anchors",
-    "imls": "libraries",
-    "tiles": "ookla",
-}
-
-_GEO_SUFFIXES = (".shp", ".gpkg", ".geojson", ".parquet", ".fgb")
-_ACS_VAR = re.compile(r"^[A-Z]{1,2}\d{2,6}[A-Z]{0,3}(?:_C\d{2})?_\d{3,4}P?(E|M)$")
-_CENSUS_SENTINELS = {-666666666, -999999999, -888888888, -222222222, -333333333, -555555555}
-_ID_COLUMNS = (
-    "GEOID",
-    "FIPS",
-    "geoid",
-    "zip",
-    "tract",
-    "Blkgr",
-    "BlockCode",
-    "POSTAL CODE",
-    "COUNTY ID",
+    ranges=(
+        (r"(moe_)?share_.*", 0.0, 1.0),
+        (r"(pct|percent)_.*|.*_per", 0.0, 100.0),
+        (r"score_.*|equity_index", 0.0, 100.0),
+    ),
+    sentinels=acs.SCHEMA.sentinels,
+    missing_text=("N", "D", "S", "*", "**", "***", "****", "*****"),
+    open_ended=True,
+    formats=(".csv", ".txt", ".json", ".parquet", ".shp", ".gpkg", ".geojson", ".fgb"),
 )
 
+#: The schema of each kind of file :func:`validate` knows: the readers' own, and
+#: :data:`TABLE_SCHEMA`.
+SCHEMAS: dict[str, Schema] = {
+    s.kind: s
+    for s in (
+        acs.SCHEMA,
+        boundaries.SCHEMA,
+        broadband.SCHEMA,
+        ookla.SCHEMA,
+        ookla.AGGREGATES_SCHEMA,
+        fcc.SCHEMA,
+        business.SCHEMA,
+        anchors.LIBRARIES_SCHEMA,
+        anchors.SCHEMA,
+        svi.SCHEMA,
+        TABLE_SCHEMA,
+    )
+}
 
-def _norm(col: object) -> str:
-    return re.sub(r"[^A-Z0-9<]+", " ", str(col).upper()).strip()
+#: Kinds of file :func:`validate` knows, with their required columns (see :data:`SCHEMAS` for
+#: the alternatives each accepts).
+KINDS: dict[str, tuple[str, ...]] = {k: tuple(n[0] for n in s.required) for k, s in SCHEMAS.items()}
+
+#: Short names accepted for `kind` (as in ``equity validate --kind usage``).
+ALIASES: dict[str, str] = {alias: k for k, s in SCHEMAS.items() for alias in s.aliases}
+
+#: The reader of each kind (the table kind has none).
+_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "acs": acs.read_acs,
+    "boundaries": boundaries.read_boundaries,
+    "broadband_usage": broadband.read_broadband_usage,
+    "ookla": ookla.read_ookla,
+    "ookla_aggregates": lambda p: ookla.read_ookla_aggregates(p, region_type=None),
+    "fcc_bdc": fcc.read_fcc_bdc,
+    "business_patterns": business.read_business_patterns,
+    "libraries": anchors.read_libraries,
+    "anchors": anchors.read_anchors,
+    "svi": svi.read_svi,
+}
+
+# the order in which kinds are told apart by their columns (the first signature found wins)
+_DETECT = (
+    "broadband_usage",
+    "ookla_aggregates",
+    "fcc_bdc",
+    "libraries",
+    "anchors",
+    "business_patterns",
+    "svi",
+    "acs",
+)
+_GEO_SUFFIXES = tuple(s for s in boundaries.SCHEMA.formats if s not in (".zip", ".json"))
 
 
 def detect_kind(columns: list[str], *, path: PathLike | None = None, geo: bool = False) -> str:
     """Kind of a file (a key of :data:`KINDS`) from its column names."""
-    cols = {_norm(c) for c in columns}
-    if "QUADKEY" in cols:
+    if ookla.SCHEMA.matches(columns):
         return "ookla"
     if geo:
         # the toolkit's own level tables (index_<level>.parquet) are tables with geometry
+        cols = {norm_name(c) for c in columns}
         derived = any(
             c.startswith(("SHARE ", "SCORE ", "MOE ")) or c == "EQUITY INDEX" for c in cols
         )
         return "table" if derived else "boundaries"
-    if "BROADBAND USAGE" in cols:
-        return "broadband_usage"
-    if {"MEASURE", "REGION TYPE"} <= cols:
-        return "ookla_aggregates"
-    if {"LOCATION ID", "TECHNOLOGY"} <= cols:
-        return "fcc_bdc"
-    if "FSCSKEY" in cols:
-        return "libraries"
-    if cols & {"NCESSCH", "UNITID", "ANCHOR ID"}:
-        return "anchors"
-    if "FIPSTATE" in cols or ({"ZIP", "EST"} <= cols):
-        return "business_patterns"
-    if "FIPS" in cols and any(c.startswith(("E TOTPOP", "RPL THEME", "EP ")) for c in cols):
-        return "svi"
-    if any(_ACS_VAR.match(str(c).strip()) for c in columns):
-        return "acs"
-    return "table"
+    return next((k for k in _DETECT if SCHEMAS[k].matches(columns)), "table")
 
 
 def _is_geo(p: Path) -> bool:
@@ -154,7 +168,7 @@ def validate(path: PathLike, *, kind: str | None = None) -> list[str]:
 
     Raises
     ------
-    ValueError
+    ChoiceError
         Unknown `kind` (the message lists the valid ones).
 
     Examples
@@ -165,9 +179,7 @@ def validate(path: PathLike, *, kind: str | None = None) -> list[str]:
     """
     if kind is not None:
         kind = ALIASES.get(kind, kind)
-    if kind is not None and kind not in KINDS:
-        msg = f"unknown kind {kind!r}; valid: {', '.join([*KINDS, *ALIASES])}"
-        raise ValueError(msg)
+        check_choice("kind", kind, [*KINDS, *ALIASES])
     p = Path(path)
     if not p.exists():
         return [f"{p}: file not found"]
@@ -187,8 +199,9 @@ def validate(path: PathLike, *, kind: str | None = None) -> list[str]:
         return problems
     if len(frame) == 0:
         return [*problems, "header only: no data rows"]
-    problems += _check_columns(frame, kind)
-    problems += _check_values(frame, kind)
+    schema = SCHEMAS[kind]
+    problems += _check_columns(frame, schema)
+    problems += _check_values(frame, schema)
     if not problems:
         problems += _run_reader(p, kind)
     logger.info("validate %s (%s): %d problem(s)", p, kind, len(problems))
@@ -248,7 +261,7 @@ def _read_table(p: Path, kind: str | None) -> tuple[pd.DataFrame | None, str, li
             return None, kind or "acs", [f"not a Census API JSON table: {exc}"]
         return frame, kind or "acs", []
     try:
-        tokens = ("ST", "BROADBAND USAGE") if kind in (None, "broadband_usage") else ()
+        tokens = broadband.SCHEMA.header_tokens if kind in (None, "broadband_usage") else ()
         frame = read_csv_text(p, header_tokens=tokens)
     except EquityError as exc:
         return None, kind or "table", [str(exc)]
@@ -271,14 +284,12 @@ def _read_table(p: Path, kind: str | None) -> tuple[pd.DataFrame | None, str, li
 # --------------------------------------------------------------------------- checks
 
 
-def _check_columns(frame: pd.DataFrame, kind: str) -> list[str]:
-    have = {_norm(c) for c in frame.columns}
-    missing = [c for c in KINDS[kind] if _norm(c) not in have]
+def _check_columns(frame: pd.DataFrame, schema: Schema) -> list[str]:
     problems = []
+    missing = schema.missing(frame.columns)
     if missing:
-        problems.append(f"missing column(s) for a {kind} file: {', '.join(missing)}")
-    if kind == "acs" and not any(_ACS_VAR.match(str(c)) for c in frame.columns):
-        problems.append("no ACS estimate columns like 'B28002_013E'")
+        problems.append(f"missing column(s) for a {schema.kind} file: {', '.join(missing)}")
+    problems += schema.problems(list(frame.columns))
     # a trailing delimiter (data.census.gov exports) gives an empty unnamed column: harmless
     unnamed = [
         c
@@ -293,214 +304,140 @@ def _check_columns(frame: pd.DataFrame, kind: str) -> list[str]:
     return problems
 
 
-def _id_column(frame: pd.DataFrame, kind: str) -> str | None:
-    if kind in (
-        "fcc_bdc",
-        "ookla_aggregates",
-        "business_patterns",
-        "libraries",
-        "anchors",
-        "ookla",
-    ):
-        return None  # keyed by more than one column, or not by a GEOID
-    if kind == "broadband_usage":
-        cols = {_norm(c): c for c in frame.columns}
-        return cols.get("POSTAL CODE") or cols.get("COUNTY ID")
-    upper = {str(c).upper(): c for c in frame.columns}
-    for c in ("GEOID", "FIPS", "GEO_ID", "GEOID20", "GEOID10", "ZCTA5CE20", "ZCTA5CE10"):
-        if c in upper:
-            return upper[c]
-    return None
-
-
-def _as_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(numbers, mask of non-missing text that is not a number)."""
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = s.astype("float64")
-        return v, pd.Series(False, index=s.index)
-    t = s.astype("str").str.strip()
-    missing = t.isna() | t.str.lower().isin(["", "na", "n/a", "nan", "null", "(x)", "n", "d", "s"])
-    # dashes; Census annotations ("**", "*****"); "±310" and open-ended "250,000+"/"2,500-"
-    missing |= t.str.fullmatch(r"-+|\*{1,5}").fillna(False)
-    t = t.str.lstrip("±").str.replace(r"(?<=\d)[+-]$", "", regex=True)
-    v = pd.to_numeric(t.str.replace(",", "", regex=False).where(~missing), errors="coerce")
-    bad = v.isna() & ~missing
-    return v.astype("float64"), bad
-
-
-def _range_of(col: str, kind: str) -> tuple[float, float] | None:
-    c = str(col).strip()
-    n = _norm(c)
-    if c.startswith(("share_", "moe_share_")) or n in (
-        "BROADBAND USAGE",
-        "BROADBAND AVAILABILITY PER FCC",
-    ):
-        return (0.0, 1.0)
-    if kind == "svi" and c.startswith(("RPL_", "EPL_")):
-        return (0.0, 1.0)
-    svi_percent = kind == "svi" and c.startswith("EP_") and c != "EP_PCI"  # PCI is dollars
-    if c.startswith(("pct_", "percent_")) or svi_percent or c.endswith("_per"):
-        return (0.0, 100.0)
-    if c.startswith("score_") or c == "equity_index":
-        return (0.0, 100.0)
-    return None
-
-
-_SVI_TEXT = {"ST", "STATE", "ST_ABBR", "STCNTY", "COUNTY", "FIPS", "LOCATION"}
-
-#: Numeric columns of each known kind (a predicate on the column name); "table" and "acs" use
-#: the data: a column is numeric when at least 80% of its values parse.
-_NUMERIC: dict[str, Callable[[str], bool]] = {
-    "acs": lambda c: bool(_ACS_VAR.match(c)),
-    "svi": lambda c: c.upper() not in _SVI_TEXT,
-    "business_patterns": lambda c: (
-        c.lower() in ("est", "emp", "qp1", "ap") or bool(re.match(r"^n(<5|\d)", c.lower()))
-    ),
-    "ookla": lambda c: c in ("tests", "devices", "avg_d_kbps", "avg_u_kbps", "avg_lat_ms"),
-    "ookla_aggregates": lambda c: c in ("value", "year"),
-    "fcc_bdc": lambda c: c.startswith("max_advertised") or c in ("technology", "low_latency"),
-    "broadband_usage": lambda c: _norm(c).startswith(("BROADBAND", "ERROR RANGE", "MSD")),
-    "libraries": lambda c: c.upper() in ("LONGITUD", "LATITUDE"),
-    "anchors": lambda c: (
-        c.upper() in ("LONGITUD", "LATITUDE", "LAT", "LON", "LATITUDE", "LONGITUDE")
-    ),
-    "boundaries": lambda c: c.upper().startswith(("ALAND", "AWATER")),
-}
-
-
-def _is_count(col: str, kind: str) -> bool:
-    c = str(col).strip()
-    if kind == "acs":
-        return bool(_ACS_VAR.match(c))  # estimates and MOEs are never negative
-    if kind == "svi":
-        return c.startswith(("E_", "M_")) or c == "AREA_SQMI"
-    if kind == "business_patterns":
-        return _NUMERIC[kind](c)
-    if kind == "ookla":
-        return _NUMERIC[kind](c)
-    if kind == "fcc_bdc":
-        return c.startswith("max_advertised")
-    if kind in ("boundaries", "broadband_usage", "libraries", "anchors", "ookla_aggregates"):
-        return kind == "boundaries"  # land and water areas
-    return (
-        c.startswith(("n_", "moe_", "hh_", "pop_", "est_"))
-        or c.endswith(("_count", "_mbps", "_ms", "_num"))
-        or c in ("population", "households", "tests", "devices", "establishments", "employment")
-    )
-
-
 def _ex(value: object) -> str:
     """repr of an example value, numpy scalars shown as plain Python values."""
     item = getattr(value, "item", None)
     return repr(item() if callable(item) else value)
 
 
-def _check_values(frame: pd.DataFrame, kind: str) -> list[str]:
-    problems: list[str] = []
-    idc = _id_column(frame, kind)
-    if idc is not None:
-        ids = frame[idc].astype("string").str.strip()
-        if str(idc).upper() == "GEO_ID":
+def _check_values(frame: pd.DataFrame, schema: Schema) -> list[str]:
+    key = schema.key(frame.columns)
+    problems = _check_ids(frame, schema, key)
+    problems += _check_duplicates(frame, key)
+    for col in frame.columns:
+        if not key or col != key[0]:
+            problems += _check_column(frame[col], schema)
+    return problems
+
+
+def _code_columns(frame: pd.DataFrame, schema: Schema, key: list[str]) -> dict[str, int | None]:
+    """The file's digit-code columns to check, with their width: those of the key, and those
+    that are no candidate key (an unused candidate, e.g. a FIPS beside a GEOID, is not read)."""
+    found = schema.columns(frame.columns)
+    candidates = {name for k in schema.keys for name in k}
+    return {
+        found[name]: width
+        for name, width in schema.codes
+        if name in found and (found[name] in key or name not in candidates)
+    }
+
+
+def _check_ids(frame: pd.DataFrame, schema: Schema, key: list[str]) -> list[str]:
+    """Empty ids, ids that are not digit codes or too long, ids written as decimals."""
+    codes = _code_columns(frame, schema, key)
+    columns = list(dict.fromkeys([*key[:1], *codes]))
+    problems = []
+    for col in columns:
+        ids = frame[col].astype("string").str.strip()
+        if norm_name(col) == "GEO ID":
             ids = ids.str.split("US", n=1).str[-1]
         ids = ids.str.replace(r"\.0+$", "", regex=True)
         blank = ids.isna() | (ids == "")
         if blank.any():
-            problems.append(f"column {idc!r}: {int(blank.sum())} empty id(s)")
+            problems.append(f"column {col!r}: {int(blank.sum())} empty id(s)")
         bad = ~blank & ~ids.str.fullmatch(r"\d+").fillna(False)
-        if bad.any() and kind != "boundaries":
-            problems.append(
-                f"column {idc!r}: {int(bad.sum())} id(s) are not digit codes, e.g. {_ex(ids[bad].iloc[0])}"
-            )
-        float_ids = frame[idc].astype("string").str.contains(r"\.\d", regex=True).fillna(False)
-        if float_ids.any() and not bad.any():
-            problems.append(
-                f"column {idc!r}: {int(float_ids.sum())} id(s) written as numbers with decimals, "
-                f"e.g. {_ex(frame.loc[float_ids, idc].iloc[0])} (read ids as text)"
-            )
-        keys = [idc]
-        if kind == "broadband_usage" and _norm(idc) == "POSTAL CODE":
-            keys.append(next(c for c in frame.columns if _norm(c) == "COUNTY ID"))
-        dup_rows = frame.duplicated()
-        if dup_rows.any():
-            problems.append(f"{int(dup_rows.sum())} exact duplicate row(s)")
-        dup = frame.loc[~dup_rows].duplicated(keys, keep=False)
-        if dup.any():
-            problems.append(
-                f"column {idc!r}: {int(dup.sum())} rows share an id, e.g. "
-                f"{_ex(frame.loc[~dup_rows].loc[dup, idc].iloc[0])}"
-            )
-    elif frame.duplicated().any():
-        problems.append(f"{int(frame.duplicated().sum())} exact duplicate row(s)")
-
-    for col in frame.columns:
-        if col == idc:
-            continue
-        values, bad = _as_number(frame[col])
-        n_text = int(frame[col].notna().sum())
-        if n_text == 0:
-            continue
-        if kind in _NUMERIC and kind != "acs":
-            numeric_col = _NUMERIC[kind](str(col).strip())
-        else:
-            share_numeric = 1 - bad.sum() / n_text
-            numeric_col = (
-                share_numeric >= 0.8 or _range_of(col, kind) is not None or _is_count(col, kind)
-            )
-        if not numeric_col:
-            continue
-        if bad.any():
-            problems.append(
-                f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. {_ex(frame.loc[bad, col].iloc[0])}"
-            )
-        sentinel = (
-            values.isin(list(_CENSUS_SENTINELS)) if kind in ("acs", "table") else values == -999
-        )
-        if kind == "svi":
-            sentinel = values == -999
-        v = values.where(~sentinel)
-        rng = _range_of(col, kind)
-        if rng is not None:
-            outside = (v < rng[0]) | (v > rng[1])
-            if outside.any():
+        if col in codes:
+            if bad.any():
                 problems.append(
-                    f"column {col!r}: {int(outside.sum())} share(s) outside [{rng[0]:g}, {rng[1]:g}], "
-                    f"e.g. {_ex(frame.loc[outside, col].iloc[0])}"
+                    f"column {col!r}: {int(bad.sum())} id(s) are not digit codes, "
+                    f"e.g. {_ex(ids[bad].iloc[0])}"
                 )
-        elif _is_count(col, kind):
-            neg = v < 0
-            if neg.any():
+            width = codes[col]
+            long = ~blank & ~bad & (ids.str.len() > width) if width is not None else None
+            if long is not None and long.any():
                 problems.append(
-                    f"column {col!r}: {int(neg.sum())} negative count(s), e.g. {_ex(frame.loc[neg, col].iloc[0])}"
+                    f"column {col!r}: {int(long.sum())} id(s) longer than {width} digits, "
+                    f"e.g. {_ex(ids[long].iloc[0])}"
                 )
+        float_ids = frame[col].astype("string").str.contains(r"\.\d", regex=True).fillna(False)
+        if key and col == key[0] and float_ids.any() and not bad.any():
+            problems.append(
+                f"column {col!r}: {int(float_ids.sum())} id(s) written as numbers with decimals, "
+                f"e.g. {_ex(frame.loc[float_ids, col].iloc[0])} (read ids as text)"
+            )
     return problems
 
 
-def _readers() -> dict[str, Callable[..., pd.DataFrame]]:
-    from equity.sources.acs import read_acs
-    from equity.sources.anchors import read_anchors, read_libraries
-    from equity.sources.boundaries import read_boundaries
-    from equity.sources.broadband import read_broadband_usage
-    from equity.sources.business import read_business_patterns
-    from equity.sources.fcc import read_fcc_bdc
-    from equity.sources.ookla import read_ookla, read_ookla_aggregates
-    from equity.sources.svi import read_svi
+def _check_duplicates(frame: pd.DataFrame, key: list[str]) -> list[str]:
+    """Exact duplicate rows, and rows that share a key."""
+    problems = []
+    dup_rows = frame.duplicated()
+    if dup_rows.any():
+        problems.append(f"{int(dup_rows.sum())} exact duplicate row(s)")
+    if key:
+        rest = frame.loc[~dup_rows]
+        dup = rest.duplicated(key, keep=False)
+        if dup.any():
+            problems.append(
+                f"column {key[0]!r}: {int(dup.sum())} rows share an id, e.g. "
+                f"{_ex(rest.loc[dup, key[0]].iloc[0])}"
+            )
+    return problems
 
-    return {
-        "acs": read_acs,
-        "boundaries": read_boundaries,
-        "broadband_usage": read_broadband_usage,
-        "ookla": read_ookla,
-        "ookla_aggregates": lambda p: read_ookla_aggregates(p, region_type=None),
-        "fcc_bdc": read_fcc_bdc,
-        "business_patterns": read_business_patterns,
-        "libraries": read_libraries,
-        "anchors": read_anchors,
-        "svi": read_svi,
-    }
+
+def _as_number(s: pd.Series, schema: Schema) -> tuple[pd.Series, pd.Series]:
+    """(numbers, mask of non-missing text that is not a number)."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        v = s.astype("float64")
+        return v, pd.Series(False, index=s.index)
+    t = s.astype("str").str.strip()
+    tokens = MISSING_TEXT | {m.lower() for m in schema.missing_text}
+    missing = t.isna() | t.str.lower().isin(tokens) | t.str.fullmatch(r"-+").fillna(False)
+    if schema.open_ended:  # "±310", and open-ended "250,000+" / "2,500-"
+        t = t.str.lstrip("±").str.replace(r"(?<=\d)[+-]$", "", regex=True)
+    v = pd.to_numeric(t.str.replace(",", "", regex=False).where(~missing), errors="coerce")
+    bad = v.isna() & ~missing
+    return v.astype("float64"), bad
+
+
+def _check_column(values: pd.Series, schema: Schema) -> list[str]:
+    """A numeric column's non-numbers, values outside its range or negative counts."""
+    col = values.name
+    n_text = int(values.notna().sum())
+    if n_text == 0:
+        return []
+    numbers, bad = _as_number(values, schema)
+    numeric = schema.is_numeric(col)
+    if numeric is None:  # decided by the data
+        share_numeric = 1 - bad.sum() / n_text
+        numeric = share_numeric >= 0.8 or schema.range_of(col) is not None or schema.is_count(col)
+    if not numeric:
+        return []
+    problems = []
+    if bad.any():
+        problems.append(
+            f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. {_ex(values[bad].iloc[0])}"
+        )
+    v = numbers.where(~sentinel_mask(numbers, schema.sentinels))
+    rng = schema.range_of(col)
+    if rng is not None:
+        outside = (v < rng[0]) | (v > rng[1])
+        if outside.any():
+            problems.append(
+                f"column {col!r}: {int(outside.sum())} share(s) outside [{rng[0]:g}, {rng[1]:g}], "
+                f"e.g. {_ex(values[outside].iloc[0])}"
+            )
+    elif schema.is_count(col):
+        neg = v < 0
+        if neg.any():
+            problems.append(
+                f"column {col!r}: {int(neg.sum())} negative count(s), e.g. {_ex(values[neg].iloc[0])}"
+            )
+    return problems
 
 
 def _run_reader(p: Path, kind: str) -> list[str]:
-    reader = _readers().get(kind)
+    reader = _READERS.get(kind)
     if reader is None:
         return []
     try:
