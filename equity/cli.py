@@ -2,7 +2,8 @@
 
 Subcommands mirror the library's modules::
 
-    equity run       the whole job (bundled sample when no --config): maps, candidates, tables
+    equity run       the whole job (bundled sample when no --config): maps, candidates, tables;
+                     --states all|VA,MD: each state from the fetch cache, then national outputs
     equity sample    write the bundled sample region's files
     equity index     compute an index (techspark, ddi, svi) from a table
     equity rank      rank candidate communities for fellow placement
@@ -31,6 +32,8 @@ from equity.errors import EquityError
 __all__ = ["build_parser", "main"]
 
 if TYPE_CHECKING:
+    from equity.config import Config
+
     _Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 _DESCRIPTION = """\
@@ -95,6 +98,20 @@ def _add_run(sub: _Subparsers) -> None:
         "--out", type=Path, default=Path("."), help="output folder (default: current folder)"
     )
     p.add_argument("--no-maps", action="store_true", help="skip the HTML maps")
+    p.add_argument(
+        "--states",
+        metavar="all|LIST",
+        default=None,
+        help="run these states one at a time from the fetch cache (`equity fetch --states`): "
+        "'all' (50 states and DC) or USPS/FIPS codes such as VA,MD; writes OUT/<state>/ and "
+        "national outputs; with --engine dask the states are tasks on the cluster",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --states: recompute states whose outputs are complete and up to date "
+        "(a rerun resumes them otherwise)",
+    )
     _add_engine_options(p)
     p.add_argument(
         "--no-cache",
@@ -110,14 +127,41 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
-    cfg = load_config(args.config, **_engine_overrides(args))
+    cfg = load_config(args.config, run_states=args.states, **_engine_overrides(args))
     if args.no_cache:
         cfg = cfg.replace(cache=False)
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
+    if cfg.run_states:
+        return _run_states(cfg, args, command)
     result = pipeline.run(
         cfg, out=args.out, quiet=args.quiet, command=command, write_maps=not args.no_maps
     )
     print(result.summary)
+    return 0
+
+
+def _run_states(cfg: Config, args: argparse.Namespace, command: str) -> int:
+    """``equity run --states``: the states one at a time, then the national outputs."""
+    from equity import national
+
+    result = national.run_states(
+        cfg,
+        out=args.out,
+        force=args.force,
+        quiet=args.quiet,
+        command=command,
+        write_maps=not args.no_maps,
+    )
+    print(result.summary)
+    failed = result.failed
+    if failed:
+        reasons = "; ".join(f"{r.usps}: {r.message}" for r in failed[:3])
+        more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+        msg = (
+            f"{len(failed)} of {len(result.results)} states failed ({reasons}{more}); the others "
+            f"finished; see {args.out / 'states.csv'}"
+        )
+        raise EquityError(msg)
     return 0
 
 

@@ -12,6 +12,8 @@ Every problem of a configuration is collected and reported in one :class:`Config
 Example ``equity.toml`` (every key optional)::
 
     [data]                      # omit the section to use the bundled sample region
+    # states = "all"            # or ["VA", "MD"]: run these states one at a time from the
+    #                           # fetch cache (equity.national), no file paths needed
     blockgroups = "cb_2021_51_bg_500k.zip"
     tracts = "cb_2021_51_tract_500k.zip"
     counties = "cb_2021_us_county_500k.zip"
@@ -318,15 +320,25 @@ def _data(name: str, value: Any) -> list[str]:
     if not isinstance(value, dict):
         return [f"[{name}] must be a table"]
     problems = [p for key in value for p in _choice("key", key, DATA_KEYS, where=name)]
-    if value:
-        missing = [k for k in REQUIRED_DATA_KEYS if k not in value]
-        if missing:
-            problems.append(f"{name}: {', '.join(missing)} required when input files are given")
     for key, paths in value.items():
         for p in paths if isinstance(paths, list) else [paths]:
             if not Path(p).exists():
                 problems.append(f"{name}.{key}: file not found: {p}")
     return problems
+
+
+def _run_states(name: str, value: Any) -> list[str]:
+    """``[data] states`` as a selection: "all" or state codes (``equity.national``)."""
+    from equity.national.selection import state_problems
+
+    return state_problems(name, value)
+
+
+def _as_states(value: Any) -> Any:
+    """A selection as USPS codes when it reads (left as given for the validator otherwise)."""
+    from equity.national.selection import normalise_selection
+
+    return normalise_selection(value)
 
 
 def _as_texts(value: Any) -> Any:
@@ -408,6 +420,16 @@ OPTIONS: dict[str, Option] = {
             "input files; empty: the bundled sample",
             attr="data",
             factory=dict,
+        ),
+        Option(
+            "states",
+            "data",
+            (),
+            _run_states,
+            "states to run one at a time from the fetch cache: 'all' or codes ('VA,MD'); "
+            "a path instead is the state boundary file",
+            attr="run_states",
+            coerce=_as_states,
         ),
         Option(
             "levels",
@@ -539,7 +561,7 @@ OPTIONS: dict[str, Option] = {
 def _by_section() -> dict[str, dict[str, Option]]:
     sections: dict[str, dict[str, Option]] = {}
     for option in OPTIONS.values():
-        if option.key:  # [data] is read as one table
+        if option.key and option.section != "data":  # [data] is read as one table
             sections.setdefault(option.section, {})[option.key] = option
     return sections
 
@@ -567,6 +589,7 @@ class Config:
     """
 
     data: dict[str, Any] = _default("data")
+    run_states: tuple[str, ...] = _default("run_states")
     levels: tuple[str, ...] = _default("levels")
     seed: int = _default("seed")
     engine: str = _default("engine")
@@ -635,7 +658,7 @@ class Config:
     @property
     def uses_sample(self) -> bool:
         """True when no input files are configured and the bundled sample is used."""
-        return not self.data
+        return not self.data and not self.run_states
 
     def replace(self, **changes: Any) -> Config:
         """Return a validated copy with `changes` applied (e.g. CLI overrides)."""
@@ -662,6 +685,16 @@ def _scheduler_needs_dask(cfg: Config) -> list[str]:
     return []
 
 
+def _required_data(cfg: Config) -> list[str]:
+    """Input files need block groups and ACS; a state selection takes them from the fetch cache."""
+    if not isinstance(cfg.data, dict) or not cfg.data or cfg.run_states:
+        return []
+    missing = [k for k in REQUIRED_DATA_KEYS if k not in cfg.data]
+    if missing:
+        return [f"data: {', '.join(missing)} required when input files are given"]
+    return []
+
+
 def _placement_level_is_built(cfg: Config) -> list[str]:
     if cfg.placement_level not in cfg.levels:
         return [
@@ -674,6 +707,8 @@ def _placement_level_is_built(cfg: Config) -> list[str]:
 _ACROSS: tuple[tuple[Callable[[Config], list[str]], tuple[str, ...]], ...] = (
     (_scheduler_needs_dask, ("scheduler", "engine")),
     (_placement_level_is_built, ("placement_level", "levels")),
+    # reported with the [data] section's own problems (a missing file), as one list
+    (_required_data, ("run_states",)),
 )
 
 
@@ -732,6 +767,15 @@ def _data_paths(table: dict[str, Any], base: Path) -> dict[str, Any]:
     return data
 
 
+def _is_selection(value: Any) -> bool:
+    """``[data] states`` names states ("all", "VA,MD", [...]) rather than a boundary file."""
+    if value is None:
+        return False
+    from equity.national.selection import looks_like_selection
+
+    return looks_like_selection(value)
+
+
 def _read_toml(path: Path) -> tuple[dict[str, Any], list[str]]:
     """Config field values from a TOML file, and the unknown sections and keys found."""
     raw = _parse(path)
@@ -743,6 +787,9 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], list[str]]:
         if found or not isinstance(table, dict):
             problems += found or [f"[{section}] must be a table"]
         elif section == "data":
+            table = dict(table)
+            if _is_selection(table.get("states")):
+                values["run_states"] = table.pop("states")
             values["data"] = _data_paths(table, path.parent)
         else:
             for key, value in table.items():

@@ -229,6 +229,7 @@ def write_candidates(
     *,
     formats: Sequence[str] | str = ("csv", "xlsx", "geojson"),
     stem: str = "candidates",
+    extra_sheets: Mapping[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """Write ranked candidates in several formats, atomically.
 
@@ -245,6 +246,9 @@ def write_candidates(
         ``parquet`` (GeoParquet).
     stem
         File name without suffix.
+    extra_sheets
+        More sheets for the XLSX workbook, after the candidates' (sheet name -> table; e.g.
+        the national summary of a state-by-state run).
 
     Returns
     -------
@@ -287,7 +291,10 @@ def write_candidates(
             if fmt == "csv":
                 path.write_text(table.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
             elif fmt == "xlsx":
-                _write_xlsx(table, path)
+                if extra_sheets:
+                    _write_xlsx(table, path, extra=extra_sheets)
+                else:
+                    _write_xlsx(table, path)
             else:
                 gdf = gpd.GeoDataFrame(_geo_table(df), geometry=df.geometry.name, crs=df.crs)
                 gdf.attrs = {}
@@ -366,7 +373,9 @@ def _write_sheet(ws: Any, table: pd.DataFrame) -> None:
                 cell.number_format = "@"  # keep zero-padded codes as text in Excel
 
 
-def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
+def _write_xlsx(
+    table: pd.DataFrame, path: Path, *, extra: Mapping[str, pd.DataFrame] | None = None
+) -> None:
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -379,6 +388,13 @@ def _write_xlsx(table: pd.DataFrame, path: Path) -> None:
         labels = [str(table.loc[table["state_GEOID"] == c, label_col].iloc[0]) for c in codes]
         for code, sheet in zip(codes, _sheet_names(labels), strict=True):
             _write_sheet(wb.create_sheet(sheet), table[table["state_GEOID"] == code])
+    taken = {ws.title.lower() for ws in wb.worksheets}
+    for name, sheet_table in (extra or {}).items():
+        title = _sheet_names([name])[0]
+        if title.lower() in taken:
+            msg = f"extra sheet {name!r} has the name of another sheet of the workbook"
+            raise ConfigError(msg)
+        _write_sheet(wb.create_sheet(title), _attribute_table(sheet_table))
     buffer = io.BytesIO()
     wb.save(buffer)
     path.write_bytes(_reproducible_xlsx(buffer.getvalue()))
@@ -586,6 +602,7 @@ def write_methods(
     command: str,
     weights: Mapping[str, float] | None = None,
     notes: list[str] | None = None,
+    sections: Sequence[tuple[str, str]] | None = None,
 ) -> Path:
     """Write ``METHODS.md``, the methods card of a run, atomically.
 
@@ -605,6 +622,9 @@ def write_methods(
         Pillar weights of the index.
     notes
         Free-text notes (caveats, warnings of the run).
+    sections
+        More sections at the end, each ``(title, Markdown body)`` (e.g. the status of every
+        state of a national run).
 
     Returns
     -------
@@ -642,6 +662,7 @@ def write_methods(
         weights=[(k, float(v)) for k, v in (weights or {}).items()],
         parameters=_flatten(parameters),
         notes=notes or [],
+        sections=list(sections or []),
     )
     path = Path(out_dir) / "METHODS.md"
     atomic_write_text(path, text)

@@ -79,7 +79,7 @@ from equity.maps.layers import (
     choropleth,
 )
 from equity.maps.png import write_png
-from equity.maps.runmaps import LEVEL_LABELS, PILLAR_LABELS, run_maps
+from equity.maps.runmaps import LEVEL_LABELS, PILLAR_LABELS, run_maps, write_level_map
 from equity.maps.runmaps import _cap_features as _cap_features
 from equity.maps.runtime import leaflet_css, leaflet_js
 from equity.maps.table import write_candidates_table
@@ -111,5 +111,6 @@ __all__ = [
     "safe_json",
     "save_map",
     "write_candidates_table",
+    "write_level_map",
     "write_png",
 ]

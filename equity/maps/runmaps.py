@@ -38,7 +38,7 @@ from equity.maps.layers import (
 from equity.maps.png import _marker_points, _write_png_prepared
 from equity.maps.table import write_candidates_table
 
-__all__ = ["LEVEL_LABELS", "PILLAR_LABELS", "run_maps"]
+__all__ = ["LEVEL_LABELS", "PILLAR_LABELS", "run_maps", "write_level_map"]
 
 log = logging.getLogger(__name__)
 
@@ -324,5 +324,65 @@ def run_maps(
         table_page = out / "candidates.html"
         written.append(
             write_candidates_table(candidates, table_page, title=title, data_date=data_date)
+        )
+    return written
+
+
+def write_level_map(
+    level: str,
+    table: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None,
+    path: str | os.PathLike[str],
+    *,
+    provenance: Sequence[Mapping[str, Any]],
+    title: str,
+    data_date: str | None = None,
+    tiles: str | None = None,
+    scheme: str = "quantiles",
+    k: int = 5,
+    png: bool = False,
+    max_features: int | None = 50_000,
+) -> list[Path]:
+    """Write one level's map, drawn as :func:`run_maps` draws it, to `path` (any file name).
+
+    Used for maps outside a run's ``maps/<level>.html``, such as the national map of a
+    state-by-state run (``maps/national.html``: the county index with every state's
+    selected sites). Parameters as :func:`run_maps`; `png` adds ``<path stem>.png``.
+
+    Returns
+    -------
+    list of Path
+        The HTML file (and the PNG).
+    """
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if data_date is None:
+        data_date = _data_date(provenance)
+    lines = attribution_lines(provenance)
+    shown, subtitle = _shown_table(level, table, data_date=data_date, max_features=max_features)
+    m, layer = _level_map(
+        level,
+        shown,
+        candidates,
+        title=title,
+        subtitle=subtitle,
+        attribution=lines,
+        tiles=tiles,
+        scheme=scheme,
+        k=k,
+    )
+    written = [save_map(m, out)]
+    if png:
+        written.append(
+            _write_png_prepared(
+                out.with_suffix(".png"),
+                layer.geoms,
+                layer.classes,
+                layer.spec,
+                reliability=layer.reliability,
+                title=f"{title} \u2014 {subtitle}",
+                attribution=lines,
+                markers=_marker_points(candidates),
+            )
         )
     return written

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from equity import export as export_
 from equity import maps as maps_
 from equity.cache import TableCache
 from equity.config import Config
+from equity.errors import ConfigError
 from equity.pipeline.dataset import Dataset, load_dataset
 from equity.pipeline.levels import build_levels, check_conservation
 from equity.pipeline.progress import Progress
@@ -46,6 +47,8 @@ class RunResult:
     conservation: dict[str, float]
     seconds: float
     summary: str = ""
+    #: One record per data source read (``Dataset.provenance``), as METHODS.md lists them.
+    provenance: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run(
@@ -81,6 +84,7 @@ def run(
         Level tables, candidates, written files, conserved household totals, wall time and
         a one-line summary of what was written where (the CLI prints it).
     """
+    _refuse_state_selection(cfg)
     progress = Progress(quiet=quiet)
     out = Path(out)
     ds = _load(cfg, cache, progress)
@@ -99,7 +103,17 @@ def run(
         files = [out / Path(p).relative_to(tmp) for p in written]
     seconds = progress.elapsed()
     summary = _summary(levels, cands, files, out, seconds)
-    return RunResult(levels, cands, files, conservation, seconds, summary)
+    return RunResult(levels, cands, files, conservation, seconds, summary, ds.provenance)
+
+
+def _refuse_state_selection(cfg: Config) -> None:
+    """A configuration selecting states runs through ``equity.national``, not as one run."""
+    if getattr(cfg, "run_states", ()):
+        msg = (
+            f"the configuration selects states ({', '.join(cfg.run_states)}): run them one at "
+            "a time with equity.national.run_states(cfg, out=...) or `equity run --states`"
+        )
+        raise ConfigError(msg)
 
 
 def _load(cfg: Config, cache: TableCache | None, progress: Progress) -> Dataset:
