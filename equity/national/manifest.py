@@ -127,10 +127,13 @@ def _check_header(doc: Mapping[str, Any], path: Path, usps: str, fips: str) -> N
         raise DataError(msg)
     state, code = doc.get("state"), doc.get("fips")
     if state is not None and str(state).upper() != usps:
-        msg = f"{path}: field 'state' is {state!r}, but the manifest is in the folder of {usps}"
+        msg = (
+            f"{path}: field 'state' is {state!r}, but the manifest is in the folder of "
+            f"{usps}; {_fetch_hint(usps)}"
+        )
         raise DataError(msg)
     if code is not None and str(code).zfill(2) != fips:
-        msg = f"{path}: field 'fips' is {code!r}, but {usps} is FIPS {fips}"
+        msg = f"{path}: field 'fips' is {code!r}, but {usps} is FIPS {fips}; {_fetch_hint(usps)}"
         raise DataError(msg)
 
 

@@ -246,7 +246,8 @@ def _cousubs(tracts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     parts = gpd.GeoDataFrame(
         {"GEOID": geoid.to_numpy()}, geometry=tracts.geometry.to_numpy(), crs=tracts.crs
     )
-    out = parts.dissolve(by="GEOID", method="coverage", as_index=False)
+    # lattice neighbours need not share vertices: not a coverage, so a plain union
+    out = parts.dissolve(by="GEOID", as_index=False)
     return out.sort_values("GEOID", ignore_index=True)
 
 
