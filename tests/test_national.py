@@ -56,7 +56,9 @@ def test_parse_states(value, expected):
 def test_bad_selections_raise_naming_the_problem(value):
     with pytest.raises(ConfigError) as info:
         parse_states(value)
-    assert ("XX" in str(info.value)) or ("all" in str(info.value)) or ("no states" in str(info.value))
+    assert (
+        ("XX" in str(info.value)) or ("all" in str(info.value)) or ("no states" in str(info.value))
+    )
 
 
 def test_selection_or_path():
@@ -217,7 +219,10 @@ def test_manifest_tolerates_what_a_newer_fetch_adds(own_cache: Path, caplog):
         (lambda d: d.update(fips="51"), "field 'fips' is '51'"),
         (lambda d: d["data"].update(acs="states/AL/gone.csv"), "acs file named in"),
         (lambda d: d["data"].update(ookla=7), "data.ookla must be a path"),
-        (lambda d: (d["data"].pop("acs"), d["missing"].update(acs="Census API: HTTP 503")), "HTTP 503"),
+        (
+            lambda d: (d["data"].pop("acs"), d["missing"].update(acs="Census API: HTTP 503")),
+            "HTTP 503",
+        ),
         (lambda d: d.update(data=["x"]), "field 'data' must be an object"),
     ],
 )

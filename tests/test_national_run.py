@@ -178,7 +178,7 @@ def test_a_broken_state_is_reported_and_the_others_finish(fetch_cache, tmp_path,
     acs.write_text(acs.read_text().replace("GEOID", "GEO_CODE", 1))  # no id column
     toml = tmp_path / "equity.toml"
     toml.write_text(
-        f'[data]\nstates = {list(STATES)!r}\n[run]\nlevels = {list(LEVELS)!r}\n'
+        f"[data]\nstates = {list(STATES)!r}\n[run]\nlevels = {list(LEVELS)!r}\n"
         "[index]\nn_draws = 40\n".replace("'", '"')
     )
     import os

@@ -39,11 +39,27 @@ log = logging.getLogger("equity.national")
 Report = Callable[[StateResult], None]
 
 
+#: Modules the fork server imports once, so that no state's process pays for them: the state
+#: task and what a run imports on first use (hot spots, towns, coverage, workbook, PNG maps).
+PRELOAD = (
+    "equity.national.state",
+    "esda",
+    "libpysal.weights",
+    "spopt.region",
+    "spopt.locate",
+    "openpyxl",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
+    "matplotlib.colors",
+    "matplotlib.path",
+)
+
+
 def _context() -> multiprocessing.context.BaseContext:
-    """``forkserver`` (preloading the state task's modules) where available, else ``spawn``."""
+    """``forkserver`` (preloading :data:`PRELOAD`) where available, else ``spawn``."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["equity.national.state"])
+        ctx.set_forkserver_preload(list(PRELOAD))  # a module that fails to import is skipped
         return ctx
     return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
 

@@ -31,6 +31,7 @@ import pandas as pd
 from equity import export, hotspots, index, maps
 from equity._io import atomic_dir
 from equity.config import Config
+from equity.errors import EquityError
 from equity.national.state import StateResult
 
 __all__ = ["status_table", "write_national"]
@@ -54,6 +55,7 @@ def status_table(results: Sequence[StateResult]) -> pd.DataFrame:
                 "n_selected": len(sites),
                 "selected": "; ".join(sites),
                 "seconds": round(r.seconds, 1),
+                "cpu_seconds": round(r.cpu_seconds, 1),
                 "peak_mb": None if r.peak_mb is None else round(r.peak_mb),
                 "message": r.message,
                 "missing_inputs": "; ".join(f"{k}: {v}" for k, v in sorted(r.missing.items())),
@@ -181,7 +183,13 @@ def write_national(
     out = Path(out)
     status = status_table(results)
     selected = _concat([r.selected for r in results if r.ok and r.selected is not None])
-    counties = national_counties(results, cfg)
+    notes = _notes(cfg, results)
+    try:
+        counties = national_counties(results, cfg)
+    except EquityError as exc:  # the states' outputs stand; say why the national map is absent
+        counties = None
+        notes.append(f"No national county index or map: {' '.join(str(exc).split())}")
+        log.warning("national county index not computed: %s", exc)
     provenance = _provenance(results)
     meta = counties.attrs.get("index", {}) if counties is not None else {}
     written: list[Path] = []
@@ -219,7 +227,7 @@ def write_national(
             parameters=params,
             command=command,
             weights=meta.get("pillar_weights"),
-            notes=_notes(cfg, results),
+            notes=notes,
             sections=[("States", _states_markdown(status))],
         )
         written.append(out / "METHODS.md")

@@ -102,6 +102,8 @@ class StateResult:
         One line: the reason of a failure, else what was selected.
     seconds
         Wall time of the task.
+    cpu_seconds
+        CPU time (user and system) of the task's process while it ran.
     peak_mb
         Peak resident memory of the task's process while it ran (MiB).
     selected
@@ -120,6 +122,7 @@ class StateResult:
     status: str
     message: str
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_mb: float | None = None
     selected: gpd.GeoDataFrame | None = None
     counties: gpd.GeoDataFrame | None = None
@@ -130,6 +133,11 @@ class StateResult:
     def ok(self) -> bool:
         """The state has outputs from this run's inputs (done or resumed)."""
         return self.status in ("done", "resumed")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- memory -------------------------------------------------------------------------------------
@@ -383,7 +391,7 @@ def run_state(state: str, cache_folder: str | os.PathLike[str], options: RunOpti
         Never raises for a failure of the state: its status is then ``failed`` with the
         reason on one line.
     """
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     st = lookup_state(state)
     result: StateResult
     with _PeakMemory(fresh=options.fresh_process) as memory:
@@ -401,6 +409,7 @@ def run_state(state: str, cache_folder: str | os.PathLike[str], options: RunOpti
             log.info("%s failed:\n%s", st.usps, traceback.format_exc())
             result = StateResult(st.usps, st.fips, st.name, "failed", _one_line(exc, st.usps))
     result.seconds = time.perf_counter() - t0
+    result.cpu_seconds = _cpu_seconds() - cpu0
     result.peak_mb = memory.peak
     _release_memory()
     return result

@@ -51,7 +51,13 @@ from equity.errors import ConfigError
 from equity.sources._states import lookup_state
 from equity.tiles import quadkey_to_bounds
 
-__all__ = ["SyntheticNation", "synthetic_nation", "write_synthetic_cache"]
+__all__ = [
+    "CENSUS_2020",
+    "SyntheticNation",
+    "census_nation",
+    "synthetic_nation",
+    "write_synthetic_cache",
+]
 
 #: Inputs a real fetch gets that the synthetic cache does not generate, with the reason listed.
 NOT_GENERATED = ("places", "blocks", "fcc", "colleges", "nonprofits")
@@ -161,6 +167,86 @@ def synthetic_nation(
         n_t = max(100, round(n_tiles * t_share))
         tiles.append(
             synth.synthetic_tiles(n_t, bounds=bounds, seed=seed + i, n_cities=20, geometry=False)
+        )
+    tables = {
+        level: gpd.GeoDataFrame(pd.concat([p[level] for p in parts], ignore_index=True), crs=4326)
+        for level in ("state", "county", "tract", "blockgroup")
+    }
+    all_tiles = pd.concat(tiles, ignore_index=True).drop_duplicates("quadkey", ignore_index=True)
+    return SyntheticNation(tables, all_tiles, seed)
+
+
+#: 2020 Census: resident population (thousands) and counties (county equivalents) of each
+#: state, the sizes :func:`census_nation` gives its generated states.
+CENSUS_2020: dict[str, tuple[int, int]] = {
+    "AL": (5025, 67), "AK": (733, 30), "AZ": (7152, 15), "AR": (3012, 75), "CA": (39538, 58),
+    "CO": (5774, 64), "CT": (3606, 8), "DE": (990, 3), "DC": (690, 1), "FL": (21538, 67),
+    "GA": (10712, 159), "HI": (1455, 5), "ID": (1839, 44), "IL": (12813, 102), "IN": (6786, 92),
+    "IA": (3190, 99), "KS": (2938, 105), "KY": (4506, 120), "LA": (4658, 64), "ME": (1362, 16),
+    "MD": (6177, 24), "MA": (7030, 14), "MI": (10077, 83), "MN": (5706, 87), "MS": (2961, 82),
+    "MO": (6155, 115), "MT": (1084, 56), "NE": (1962, 93), "NV": (3105, 17), "NH": (1378, 10),
+    "NJ": (9289, 21), "NM": (2118, 33), "NY": (20201, 62), "NC": (10439, 100), "ND": (779, 53),
+    "OH": (11799, 88), "OK": (3959, 77), "OR": (4237, 36), "PA": (13003, 67), "RI": (1097, 5),
+    "SC": (5118, 46), "SD": (887, 66), "TN": (6911, 95), "TX": (29146, 254), "UT": (3272, 29),
+    "VT": (643, 14), "VA": (8631, 133), "WA": (7705, 39), "WV": (1794, 55), "WI": (5894, 72),
+    "WY": (577, 23),
+}  # fmt: skip
+
+
+def census_nation(
+    *,
+    n_blockgroups: int = 240_000,
+    n_tracts: int = 85_000,
+    n_tiles: int = 2_000_000,
+    seed: int = settings.seed,
+) -> SyntheticNation:
+    """51 generated states sized as the real ones: California the largest, Wyoming small.
+
+    Each state has its real number of counties (:data:`CENSUS_2020`) and a share of the
+    block groups, tracts and tiles equal to its share of the 2020 population (California:
+    about 28,700 of 240,000 block groups, as the real 25,600 of 242,300). The 48 contiguous
+    states and DC lie on a lattice over the contiguous US, Alaska and Hawaii over their own
+    extents; each is :func:`equity.synthetic.national_tables` of one state, its tiles
+    :func:`equity.synthetic.synthetic_tiles` over its extent.
+
+    Parameters
+    ----------
+    n_blockgroups, n_tracts, n_tiles
+        National totals.
+    seed
+        Seed of every random step (each state draws from ``seed + its FIPS code``).
+
+    Returns
+    -------
+    SyntheticNation
+    """
+    lattice = synth.national_tables(n_counties=49, tracts_per_county=1, bgs_per_tract=1, seed=seed)
+    rects = dict(
+        zip(lattice["state"]["GEOID"], lattice["state"].geometry.bounds.to_numpy(), strict=True)
+    )
+    total = sum(p for p, _ in CENSUS_2020.values())
+    parts, tiles = [], []
+    for usps, (pop, n_counties) in CENSUS_2020.items():
+        fips = lookup_state(usps).fips
+        bounds = tuple(_OUTLYING[fips][0]) if fips in _OUTLYING else tuple(rects[fips])
+        share = pop / total
+        tracts = max(n_counties, round(n_tracts * share))
+        bgs = max(tracts, round(n_blockgroups * share))
+        one = synth.national_tables(
+            n_counties=n_counties,
+            tracts_per_county=tracts / n_counties,
+            bgs_per_tract=bgs / tracts,
+            n_states=1,
+            seed=seed + int(fips),
+            bounds=bounds,
+        )
+        parts.append(_recode(one, fips))
+        n_t = max(100, round(n_tiles * share))
+        cities = max(3, round(400 * share))
+        tiles.append(
+            synth.synthetic_tiles(
+                n_t, bounds=bounds, seed=seed + int(fips), n_cities=cities, geometry=False
+            )
         )
     tables = {
         level: gpd.GeoDataFrame(pd.concat([p[level] for p in parts], ignore_index=True), crs=4326)
