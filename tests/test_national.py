@@ -158,6 +158,7 @@ def test_synthetic_cache_reads_back_through_the_real_readers(nation, fetch_cache
     assert biz["GEOID"].str.len().eq(5).all()
 
 
+@pytest.mark.slow
 def test_a_51_state_nation_has_alaska_and_hawaii():
     n = synthetic_nation(n_counties=120, tracts_per_county=2, bgs_per_tract=2, n_tiles=2000)
     assert sorted(n.states) == sorted(ALL_STATES)
@@ -168,6 +169,20 @@ def test_a_51_state_nation_has_alaska_and_hawaii():
         t = n.tables[level]
         assert (t["GEOID"].str[:5] == t["county_GEOID"]).all()
     assert {"02", "15"} <= set(n.tables["blockgroup"]["state_GEOID"])
+
+
+@pytest.mark.slow
+def test_census_nation_sizes_states_as_the_2020_census():
+    from equity.national.synthetic import CENSUS_2020, census_nation
+
+    n = census_nation(n_blockgroups=9000, n_tracts=4000, n_tiles=5000, seed=2)
+    counties = n.tables["county"].groupby("state_GEOID").size()
+    assert {u: counties[f] for u, f in n.states.items()} == {
+        u: c for u, (_, c) in CENSUS_2020.items()
+    }
+    bgs = n.tables["blockgroup"].groupby("state_GEOID").size()
+    assert bgs.idxmax() == "06" and bgs["06"] > bgs["48"] > bgs["56"]  # CA > TX > WY
+    assert n.tables["blockgroup"]["GEOID"].is_unique and n.tiles["quadkey"].is_unique
 
 
 # -- manifests -------------------------------------------------------------------------------------
