@@ -3,12 +3,8 @@
 A configuration names the input files (or uses bundled data), the street-grid resolution,
 the index preset and weights, and the placement settings. Every value has a default, so
 ``equity run`` with no configuration runs offline on the bundled national county snapshot
-(``equity.snapshot``: real counties of the 50 states and DC, county level only, one fellow's
-county per state); ``[run] sample = true`` (``equity run --sample``,
-``load_config(sample=True)``) runs the fictional sample region instead, street level
-included. Without ``[data]`` files, the snapshot's defaults (:data:`SNAPSHOT_DEFAULTS`)
-replace those of ``run.levels``, ``placement.level``, ``placement.min_households`` and
-``maps.title`` unless set.
+(``equity.snapshot``, with the defaults of :data:`SNAPSHOT_DEFAULTS`); ``[run] sample = true``
+(``--sample``, ``load_config(sample=True)``) runs the fictional sample region instead.
 
 Each setting is declared once, in :data:`OPTIONS`: its TOML section and key, its default,
 its validator and what it does (the ``Option`` table of geopandas' ``_config.py``). The
@@ -697,16 +693,11 @@ def _scheduler_needs_dask(cfg: Config) -> list[str]:
     return []
 
 
-def _sample_or_data(cfg: Config) -> list[str]:
+def _bundled_data(cfg: Config) -> list[str]:
+    """Input files and the sample exclude each other; the snapshot has counties only."""
     if cfg.sample and cfg.data:
         return ["run.sample = true and [data] input files: choose one"]
-    return []
-
-
-def _snapshot_levels(cfg: Config) -> list[str]:
-    if not cfg.uses_snapshot:
-        return []
-    finer = [lv for lv in cfg.levels if lv not in _SNAPSHOT_LEVELS]
+    finer = [lv for lv in cfg.levels if lv not in _SNAPSHOT_LEVELS] if cfg.uses_snapshot else []
     if finer:
         return [
             f"run.levels {list(cfg.levels)}: the bundled national snapshot has county data only "
@@ -727,8 +718,7 @@ def _placement_level_is_built(cfg: Config) -> list[str]:
 _ACROSS: tuple[tuple[Callable[[Config], list[str]], tuple[str, ...]], ...] = (
     (_scheduler_needs_dask, ("scheduler", "engine")),
     (_placement_level_is_built, ("placement_level", "levels")),
-    (_sample_or_data, ("sample", "data")),
-    (_snapshot_levels, ("sample", "data", "levels")),
+    (_bundled_data, ("sample", "data", "levels")),
 )
 
 

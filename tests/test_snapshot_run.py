@@ -80,7 +80,7 @@ def test_one_real_county_selected_in_each_state_and_dc(selected: pd.DataFrame) -
     for row in selected.itertuples():
         assert row.GEOID[:2] == row.state_GEOID  # the county lies in its state
         assert row.state_name == STATE_NAMES[row.state_GEOID]
-        assert row.NAME == snap.loc[row.GEOID, "NAME"]  # the Census name
+        assert snap.loc[row.GEOID, "NAME"] == row.NAME  # the Census name
         assert row.NAME.endswith(", " + row.state_name)
         assert snap.loc[row.GEOID, "households"] >= 1000  # the snapshot's placement floor
     assert selected["why"].str.len().gt(40).all()

@@ -29,13 +29,31 @@ log = logging.getLogger("equity.snapshot")
 
 _TEXT = ("GEOID", "NAME", "state_GEOID", "state_abbr", "state_name", "counts_source")
 
-#: Provenance of each source a snapshot run uses: input key -> (source id, attribution).
+#: Provenance of each source a snapshot run uses: input key -> (source id, attribution,
+#: vintage). The vintages are short (the maps' subtitle joins them); data/README.md and the
+#: notes give the long story.
 _PROVENANCE = {
-    "svi2022": ("svi", "CDC/ATSDR Social Vulnerability Index 2022 (Connecticut: 2018)"),
-    "counties": ("census_boundaries", "US Census Bureau, cartographic boundaries 2018"),
-    "usage": ("microsoft_usage", "Broadband usage: Microsoft Airband Initiative (O-UDA-1.0)"),
-    "libraries": ("imls", "Institute of Museum and Library Services, Public Libraries Survey"),
-    "income": ("acs", "US Census Bureau, ACS 2014-2018 5-year (median household income)"),
+    "svi2022": (
+        "svi",
+        "CDC/ATSDR Social Vulnerability Index 2022 (Connecticut: 2018)",
+        "ACS 2018-2022 (CT 2014-2018)",
+    ),
+    "counties": ("census_boundaries", "US Census Bureau, cartographic boundaries 2018", "2018"),
+    "usage": (
+        "microsoft_usage",
+        "Broadband usage: Microsoft Airband Initiative (O-UDA-1.0)",
+        "Oct 2020; availability 2019 (stale)",
+    ),
+    "libraries": (
+        "imls",
+        "Institute of Museum and Library Services, Public Libraries Survey",
+        "FY2019",
+    ),
+    "income": (
+        "acs",
+        "US Census Bureau, ACS 2014-2018 5-year (median household income)",
+        "2014-2018",
+    ),
 }
 
 
@@ -237,7 +255,7 @@ def _provenance(base: Path, manifest: dict[str, Any]) -> list[dict[str, str]]:
     """One provenance record per source a snapshot run uses (from the manifest's inputs)."""
     inputs = {i["key"]: i for i in manifest.get("inputs", [])}
     records = []
-    for key, (source, attribution) in _PROVENANCE.items():
+    for key, (source, attribution, vintage) in _PROVENANCE.items():
         spec = inputs.get(key)
         if spec is None:
             continue
@@ -246,7 +264,7 @@ def _provenance(base: Path, manifest: dict[str, Any]) -> list[dict[str, str]]:
                 "source": source,
                 "title": str(spec["title"]),
                 "publisher": str(spec["publisher"]),
-                "vintage": str(spec["vintage"]),
+                "vintage": vintage,
                 "licence": str(spec["licence"]),
                 "attribution": attribution,
                 "path": str(base / _FILE_OF[key]),
