@@ -113,6 +113,8 @@ def test_inputs_are_checked_before_anything_is_written(shared_data: Path, tmp_pa
     assert "cdc_svi2018_us_county.csv: file not found" in text
     assert "microsoft_broadband_data_2020October.csv: content differs" in text
     assert not out.exists() or not any(out.iterdir())
+    with pytest.raises(DataError, match="missing: folder not found"):
+        build_snapshot(tmp_path / "missing", out)
 
 
 # -- the counties ------------------------------------------------------------------------------------

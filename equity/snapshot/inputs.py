@@ -202,6 +202,11 @@ def resolve_inputs(folder: Path, *, with_income: bool = True) -> dict[str, Path]
         Listing every missing file and every file whose bytes differ from the published
         ones (the snapshot's README would otherwise misstate its source).
     """
+    if not folder.is_dir():
+        msg = (
+            f"{folder}: folder not found (give the folder of the public files, e.g. ../shared/data)"
+        )
+        raise DataError(msg)
     found: dict[str, Path] = {}
     problems: list[str] = []
     for key, spec in INPUTS.items():
