@@ -1,8 +1,10 @@
 """Run configuration: a TOML file (or keyword arguments), validated in one go.
 
-A configuration names the input files (or uses the bundled sample), the street-grid
-resolution, the index preset and weights, and the placement settings. Every value has a
-default, so ``equity run`` with no configuration runs the bundled sample offline.
+A configuration names the input files (or uses bundled data), the street-grid resolution,
+the index preset and weights, and the placement settings. Every value has a default, so
+``equity run`` with no configuration runs offline on the bundled national county snapshot
+(``equity.snapshot``, with the defaults of :data:`SNAPSHOT_DEFAULTS`); ``[run] sample = true``
+(``--sample``, ``load_config(sample=True)``) runs the fictional sample region instead.
 
 Each setting is declared once, in :data:`OPTIONS`: its TOML section and key, its default,
 its validator and what it does (the ``Option`` table of geopandas' ``_config.py``). The
@@ -11,7 +13,7 @@ Every problem of a configuration is collected and reported in one :class:`Config
 
 Example ``equity.toml`` (every key optional)::
 
-    [data]                      # omit the section to use the bundled sample region
+    [data]                      # omit the section to use bundled data (snapshot or sample)
     blockgroups = "cb_2021_51_bg_500k.zip"
     tracts = "cb_2021_51_tract_500k.zip"
     counties = "cb_2021_us_county_500k.zip"
@@ -24,6 +26,7 @@ Example ``equity.toml`` (every key optional)::
     anchors = ["edge_geocode_publicsch.csv", "my_partners.csv"]
 
     [run]
+    sample = false              # true: the fictional sample region instead of the snapshot
     engine = "local"            # local | dask: street grid and Ookla pieces on a Dask cluster
     scheduler = ""              # dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty = local cluster
     workers = 2                 # worker processes of that local cluster (docs/scale.md)
@@ -82,7 +85,7 @@ if TYPE_CHECKING:
     from equity.index import IndexOptions
     from equity.placement import PlacementOptions
 
-__all__ = ["DATA_KEYS", "OPTIONS", "Config", "Option", "load_config"]
+__all__ = ["DATA_KEYS", "OPTIONS", "SNAPSHOT_DEFAULTS", "Config", "Option", "load_config"]
 
 #: Keys of the ``[data]`` section (``anchors``, ``schools``, ``nonprofits``, ``partners`` and
 #: ``ookla`` may hold several files). Boundaries: ``states`` ... ``blockgroups``, ``places`` and
@@ -395,6 +398,19 @@ class Option:
 
 
 _STREET_TO_COUNTY = ("street", "blockgroup", "tract", "town", "county")
+#: Levels the national county snapshot has.
+_SNAPSHOT_LEVELS = ("county", "state")
+
+#: Defaults of a run on the bundled national county snapshot (no ``[data]``, no ``sample``),
+#: where they differ from the options' own: it has county data only, and a fellow is not
+#: placed in a county of fewer than 1,000 households (the smallest counties' ACS estimates
+#: are the least reliable, and their per-person readiness is inflated by a single library).
+SNAPSHOT_DEFAULTS: dict[str, Any] = {
+    "levels": ("county",),
+    "placement_level": "county",
+    "min_households": 1000,
+    "title": "Digital equity index, US counties",
+}
 
 #: Every option, by :class:`Config` attribute, in the order of the TOML sections.
 OPTIONS: dict[str, Option] = {
@@ -408,6 +424,14 @@ OPTIONS: dict[str, Option] = {
             "input files; empty: the bundled sample",
             attr="data",
             factory=dict,
+        ),
+        Option(
+            "sample",
+            "run",
+            False,
+            _flag,
+            "run the fictional sample region (street level included) instead of the bundled "
+            "national county snapshot; only without [data] files",
         ),
         Option(
             "levels",
@@ -562,11 +586,12 @@ class Config:
 
     Each attribute is an option of :data:`OPTIONS` (its TOML name, default, check and
     meaning); ``source`` is the file it was read from. ``data`` maps the keys of
-    :data:`DATA_KEYS` to paths (``anchors`` may hold several); an empty ``data`` means the
-    bundled sample region.
+    :data:`DATA_KEYS` to paths (``anchors`` may hold several); an empty ``data`` means bundled
+    data: the national county snapshot, or the sample region when ``sample`` is set.
     """
 
     data: dict[str, Any] = _default("data")
+    sample: bool = _default("sample")
     levels: tuple[str, ...] = _default("levels")
     seed: int = _default("seed")
     engine: str = _default("engine")
@@ -634,8 +659,14 @@ class Config:
 
     @property
     def uses_sample(self) -> bool:
-        """True when no input files are configured and the bundled sample is used."""
-        return not self.data
+        """True when the fictional sample region is used (``sample`` set, no input files)."""
+        return not self.data and self.sample
+
+    @property
+    def uses_snapshot(self) -> bool:
+        """True when the bundled national county snapshot is used (no input files, no
+        ``sample``): ``equity run`` with no arguments."""
+        return not self.data and not self.sample
 
     def replace(self, **changes: Any) -> Config:
         """Return a validated copy with `changes` applied (e.g. CLI overrides)."""
@@ -662,6 +693,19 @@ def _scheduler_needs_dask(cfg: Config) -> list[str]:
     return []
 
 
+def _bundled_data(cfg: Config) -> list[str]:
+    """Input files and the sample exclude each other; the snapshot has counties only."""
+    if cfg.sample and cfg.data:
+        return ["run.sample = true and [data] input files: choose one"]
+    finer = [lv for lv in cfg.levels if lv not in _SNAPSHOT_LEVELS] if cfg.uses_snapshot else []
+    if finer:
+        return [
+            f"run.levels {list(cfg.levels)}: the bundled national snapshot has county data only "
+            f"(no {', '.join(finer)}); use the sample region (--sample) or [data] files"
+        ]
+    return []
+
+
 def _placement_level_is_built(cfg: Config) -> list[str]:
     if cfg.placement_level not in cfg.levels:
         return [
@@ -674,6 +718,7 @@ def _placement_level_is_built(cfg: Config) -> list[str]:
 _ACROSS: tuple[tuple[Callable[[Config], list[str]], tuple[str, ...]], ...] = (
     (_scheduler_needs_dask, ("scheduler", "engine")),
     (_placement_level_is_built, ("placement_level", "levels")),
+    (_bundled_data, ("sample", "data", "levels")),
 )
 
 
@@ -762,15 +807,17 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     Parameters
     ----------
     path
-        TOML file; ``None`` gives the defaults (the bundled sample region).
+        TOML file; ``None`` gives the defaults (the bundled national county snapshot).
     **overrides
-        Field values of :class:`Config` that replace the file's (e.g. from the CLI).
+        Field values of :class:`Config` that replace the file's (e.g. from the CLI);
+        ``sample=True`` runs the fictional sample region.
 
     Returns
     -------
     Config
         The validated configuration. Relative data paths are resolved against the TOML
-        file's folder.
+        file's folder. Without ``[data]`` files and ``sample``, the options of
+        :data:`SNAPSHOT_DEFAULTS` not set take the snapshot's defaults.
 
     Raises
     ------
@@ -779,14 +826,18 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
 
     Examples
     --------
-    >>> load_config().uses_sample
-    True
+    >>> load_config().uses_snapshot, load_config().placement_level
+    (True, 'county')
+    >>> load_config(sample=True).uses_sample, load_config(sample=True).placement_level
+    (True, 'town')
     >>> load_config(k=2).k
     2
     """
     source = None if path is None else str(path)
     values, problems = ({}, []) if path is None else _read_toml(Path(path))
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if not values.get("data") and not values.get("sample"):
+        values = {**SNAPSHOT_DEFAULTS, **values}
     for attr, value in values.items():
         option = OPTIONS.get(attr)
         if option is not None and option.coerce is not None:

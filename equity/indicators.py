@@ -142,6 +142,11 @@ class Indicator:
         One line for the methods card.
     unit
         ``"share"`` (0-1), ``"mbps"``, ``"usd"``, ``"per_1k"``, ``"per_10k"``, ``"km"`` or ``"value"``.
+    stands_in_for
+        Name of the indicator this one replaces where that one cannot be computed: the same
+        concept from a source that lacks its universe or table (e.g. the SVI's disability
+        count over the total population for ACS B18101's share). An index uses the original
+        when a table has both, and :func:`compute_indicators` then leaves the stand-in out.
     """
 
     name: str
@@ -158,9 +163,12 @@ class Indicator:
     source: str = ""
     description: str = ""
     unit: str = "share"
+    stands_in_for: str | None = None
 
     def __post_init__(self) -> None:
         problems = []
+        if self.stands_in_for == self.name:
+            problems.append("an indicator cannot stand in for itself")
         if self.direction not in (1, -1):
             problems.append(f"direction must be +1 or -1, got {self.direction!r}")
         for kind, value, valid in (
@@ -217,6 +225,7 @@ def _share(
     direction: int = 1,
     complement: bool = False,
     source: str = "acs",
+    stands_in_for: str | None = None,
 ) -> Indicator:
     numerator = (num,) if isinstance(num, str) else num
     return Indicator(
@@ -230,6 +239,7 @@ def _share(
         source=source,
         description=description,
         unit="share",
+        stands_in_for=stands_in_for,
     )
 
 
@@ -358,6 +368,60 @@ _BUILTIN: list[Indicator] = [
         "pop_below_poverty",
         "pop_poverty_universe",
         "People with income below the poverty line (C17002_002 + _003 / C17002_001)",
+    ),
+    # CDC/ATSDR SVI county counts (ACS 5-year, equity.sources.counts_from_svi): where the
+    # SVI's definition or universe differs from the ACS tables above, its own indicator
+    _share(
+        "share_no_internet_subscription",
+        "access",
+        "hh_no_internet_subscription",
+        "households",
+        "Households without an internet subscription, dial-up and cellular plans counting as "
+        "one (ACS S2801 via CDC/ATSDR SVI E_NOINT / E_HH); wider than share_no_internet "
+        "(B28002_013, no access at all)",
+        source="svi",
+        stands_in_for="share_no_internet",
+    ),
+    _share(
+        "share_below_150pct_poverty",
+        "affordability",
+        "pop_below_150_poverty",
+        "population",
+        "People below 150% of the poverty line over the total population (SVI E_POV150 / "
+        "E_TOTPOP); the file lacks the poverty universe that SVI's EP_POV150 divides by, so "
+        "the share is slightly lower where many live in group quarters",
+        source="svi",
+        stands_in_for="share_below_poverty",
+    ),
+    _share(
+        "share_no_hs_diploma_of_18_plus",
+        "devices_skills",
+        "pop_no_hs_diploma",
+        "pop_18_plus",
+        "People 25+ without a high-school diploma over people 18+ (SVI E_NOHSDP / (E_TOTPOP - "
+        "E_AGE17)); the file lacks the 25+ universe, so the share is lower than over people 25+",
+        source="svi",
+        stands_in_for="share_no_hs_diploma",
+    ),
+    _share(
+        "share_with_disability_of_population",
+        "devices_skills",
+        "pop_with_disability",
+        "population",
+        "Civilian non-institutionalised people with a disability over the total population "
+        "(SVI E_DISABL / E_TOTPOP; the file lacks the civilian non-institutionalised universe)",
+        source="svi",
+        stands_in_for="share_with_disability",
+    ),
+    _share(
+        "share_limited_english_of_population",
+        "devices_skills",
+        "pop_limited_english",
+        "population",
+        "People 5+ who speak English less than well over the total population (SVI E_LIMENG / "
+        "E_TOTPOP); persons, unlike the households of share_limited_english",
+        source="svi",
+        stands_in_for="share_limited_english",
     ),
     # education: anchor counts (exact point counts) per population; no sampling error assumed
     Indicator(
@@ -592,8 +656,20 @@ def _resolve(
     table: pd.DataFrame,
 ) -> list[Indicator]:
     if indicators is None:
-        return [ind for ind in REGISTRY.values() if all(c in table for c in ind.inputs)]
+        return [
+            ind
+            for ind in REGISTRY.values()
+            if all(c in table for c in ind.inputs) and not _original_available(ind, table)
+        ]
     return [get_indicator(i) for i in indicators]
+
+
+def _original_available(ind: Indicator, table: pd.DataFrame) -> bool:
+    """True when `ind` stands in for an indicator the table has or can compute."""
+    original = REGISTRY.get(ind.stands_in_for or "")
+    return original is not None and (
+        original.name in table or all(c in table for c in original.inputs)
+    )
 
 
 def count_moe(table: pd.DataFrame, column: str) -> np.ndarray:

@@ -76,7 +76,7 @@ def sample_copy(tmp_path: Path, sample_paths: dict[str, Path]) -> dict[str, str]
 def test_second_load_is_served_from_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cfg = load_config(cache_folder=str(tmp_path / "tables"))
+    cfg = load_config(sample=True, cache_folder=str(tmp_path / "tables"))
     first = pipeline.load_dataset(cfg)
     n = first.cache.misses
     assert n == 12 and first.cache.hits == 0  # 5 boundary levels, ACS, Ookla, usage, CBP, 3 points
@@ -199,12 +199,14 @@ def test_corrupt_entry_is_recomputed_and_replaced(
 
 def test_disabled_cache_writes_nothing(tmp_path: Path) -> None:
     before = cache_size()  # the session's default folder (tests/conftest.py)
-    ds = pipeline.load_dataset(load_config(cache=False, cache_folder=str(tmp_path / "tables")))
+    ds = pipeline.load_dataset(
+        load_config(sample=True, cache=False, cache_folder=str(tmp_path / "tables"))
+    )
     assert ds.cache is not None and not ds.cache.enabled
     assert (ds.cache.hits, ds.cache.misses) == (0, 0)
     assert not (tmp_path / "tables").exists()
     assert cache_size() == before
-    assert pipeline.load_dataset(load_config(cache=False)).cache.events == []
+    assert pipeline.load_dataset(load_config(sample=True, cache=False)).cache.events == []
     assert cache_size() == before
 
 
@@ -403,6 +405,7 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
 
     # resolution 8 keeps the grid small; county and tract levels need Ookla summaries too
     cfg = load_config(
+        sample=True,
         cache_folder=str(tmp_path / "tables"),
         levels=("street", "tract", "county"),
         grid_resolution=8,

@@ -53,8 +53,11 @@ PRESETS: dict[str, Preset] = {
     "techspark": Preset(
         name="techspark",
         pillars={
+            # the SVI-based indicators (national county snapshot) stand in for their ACS
+            # counterparts; a table has one or the other, never both
             "access": {
                 "share_no_internet": 1.0,
+                "share_no_internet_subscription": 1.0,
                 "share_no_broadband": 1.0,
                 "download_mbps": 1.0,
                 "share_tests_below_25_3": 1.0,
@@ -65,10 +68,17 @@ PRESETS: dict[str, Preset] = {
                 "share_no_computer": 1.0,
                 "share_65_plus": 1.0,
                 "share_no_hs_diploma": 1.0,
+                "share_no_hs_diploma_of_18_plus": 1.0,
                 "share_with_disability": 1.0,
+                "share_with_disability_of_population": 1.0,
                 "share_limited_english": 1.0,
+                "share_limited_english_of_population": 1.0,
             },
-            "affordability": {"median_household_income": 1.0, "share_below_poverty": 1.0},
+            "affordability": {
+                "median_household_income": 1.0,
+                "share_below_poverty": 1.0,
+                "share_below_150pct_poverty": 1.0,
+            },
             "education": {"km_to_school": 1.0, "km_to_library": 1.0},
             "transformation": {
                 "share_small_business": 1.0,
@@ -89,14 +99,18 @@ PRESETS: dict[str, Preset] = {
             "infa": {
                 "broadband_availability": 1.0,
                 "share_no_broadband": 1.0,
+                "share_no_internet_subscription": 1.0,  # SVI counts stand in (snapshot)
                 "download_mbps": 1.0,
                 "upload_mbps": 1.0,
             },
             "se": {
                 "share_65_plus": 1.0,
                 "share_no_hs_diploma": 1.0,
+                "share_no_hs_diploma_of_18_plus": 1.0,
                 "share_below_poverty": 1.0,
+                "share_below_150pct_poverty": 1.0,
                 "share_with_disability": 1.0,
+                "share_with_disability_of_population": 1.0,
                 "share_no_computer": 1.0,
             },
         },

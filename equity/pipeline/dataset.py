@@ -73,6 +73,14 @@ class Dataset:
     cache
         The table cache the inputs went through (disabled when ``[cache] enabled = false``),
         for later stages to cache theirs (see :mod:`equity.cache`); None when built by hand.
+    base_level
+        The finest level of the counts, from which every coarser one is summed:
+        ``blockgroup`` (ACS block groups), or ``county`` for the national county snapshot.
+    counts
+        The count columns of the base level, ready (``GEOID``, counts and ``moe_*``, e.g.
+        the snapshot's SVI counts); None: computed from `acs` by ``counts_from_acs``.
+    notes
+        Caveats of the inputs that METHODS.md repeats (e.g. the snapshot's).
     """
 
     boundaries: dict[str, gpd.GeoDataFrame]
@@ -83,6 +91,9 @@ class Dataset:
     anchors: gpd.GeoDataFrame | None = None
     provenance: list[dict[str, Any]] = field(default_factory=list)
     cache: TableCache | None = None
+    base_level: str = "blockgroup"
+    counts: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 class _Reader:
@@ -113,7 +124,7 @@ def _record(prov: list[dict[str, Any]], df: pd.DataFrame) -> None:
 
 
 def _input_paths(cfg: Config) -> dict[str, Any]:
-    if not cfg.uses_sample:
+    if cfg.data:
         return dict(cfg.data)
     files = sample.sample_paths(seed=cfg.seed)
     return {SAMPLE_KEYS[k]: v for k, v in files.items() if k in SAMPLE_KEYS}
@@ -140,11 +151,13 @@ def _anchors(read: _Reader, paths: Mapping[str, Any]) -> gpd.GeoDataFrame | None
 
 
 def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
-    """Read every configured input (or the bundled sample) through the real readers.
+    """Read every configured input (or the bundled sample, or the national snapshot).
 
     Each reader call goes through the table cache (:mod:`equity.cache`), keyed by its input
     file (path, size, mtime, content), the reader's arguments and the readers' source: a
-    second run with unchanged inputs reads the stored Parquet tables instead.
+    second run with unchanged inputs reads the stored Parquet tables instead. Without input
+    files and without ``sample``, the bundled national county snapshot is read
+    (:func:`equity.snapshot.snapshot_dataset`).
 
     Parameters
     ----------
@@ -161,6 +174,10 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     """
     if cache is None:
         cache = TableCache(cfg.cache_folder, enabled=cfg.cache)
+    if cfg.uses_snapshot:  # the bundled national county snapshot (equity.snapshot)
+        from equity.snapshot import snapshot_dataset
+
+        return snapshot_dataset(cache=cache)
     read = _Reader(cache)
     paths = _input_paths(cfg)
     boundaries = {

@@ -34,6 +34,8 @@ MEDIANS = {"median_household_income": "households"}
 HIERARCHY = ("tract", "county", "state")
 #: Every level, finest first (the order of the level tables).
 _ORDER = ("street", "blockgroup", "tract", "town", "county", "state")
+#: Level names in progress lines.
+_PLURAL = {"blockgroup": "block groups", "tract": "tracts", "county": "counties", "state": "states"}
 #: Levels whose hot spots are computed (Queen contiguity on tens of thousands of street cells
 #: is left to a direct call of equity.hotspots).
 _HOTSPOT_LEVELS = ("blockgroup", "tract", "town", "county")
@@ -224,22 +226,29 @@ def _with_geometry(
 
 
 def _block_groups(b: _Build) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Block-group polygons with their ACS counts and MOEs, and the count columns."""
-    with b.progress.step("counts and margins of error by block group"):
-        counts = indicators.counts_from_acs(b.ds.acs)
-        bg_poly = b.ds.boundaries.get("blockgroup")
+    """Polygons of the base level (block groups; counties for the national snapshot) with
+    their counts and MOEs, and the count columns."""
+    level = b.ds.base_level
+    name = "block group" if level == "blockgroup" else level
+    with b.progress.step(f"counts and margins of error by {name}"):
+        if b.ds.counts is not None:
+            counts = b.ds.counts
+        else:
+            counts = indicators.counts_from_acs(b.ds.acs)
+        bg_poly = b.ds.boundaries.get(level)
         if bg_poly is None:
-            msg = "block-group polygons are required (data.blockgroups)"
+            msg = f"{name} polygons are required (data.{_PLURAL[level].replace(' ', '')})"
             raise DataError(msg)
         count_cols = _count_columns(counts)
         bg = bg_poly[["GEOID", "NAME", "geometry"]].merge(counts, on="GEOID", how="inner")
         unmatched = len(counts) - len(bg)
         if unmatched:
             log.info(
-                "%d ACS block groups have no polygon (e.g. water-only block groups) and are left out",
+                "%d ACS %s have no polygon (e.g. water-only block groups) and are left out",
                 unmatched,
+                _PLURAL[level],
             )
-        bg = gpd.GeoDataFrame(_parents(bg, "blockgroup"), geometry="geometry", crs="EPSG:4326")
+        bg = gpd.GeoDataFrame(_parents(bg, level), geometry="geometry", crs="EPSG:4326")
     return bg, count_cols
 
 
@@ -248,8 +257,12 @@ def _aggregate_up(
 ) -> tuple[_Counts, dict[str, pd.DataFrame]]:
     """The counts as every level takes them, and the block groups summed into tracts,
     counties and states (with their polygons, or the outline of their block groups)."""
-    tables: dict[str, pd.DataFrame] = {"blockgroup": bg}
-    with b.progress.step("aggregating block groups to tracts, counties and states"):
+    base = b.ds.base_level
+    tables: dict[str, pd.DataFrame] = {base: bg}
+    coarser = HIERARCHY[HIERARCHY.index(base) + 1 :] if base in HIERARCHY else HIERARCHY
+    names = [_PLURAL[lv] for lv in coarser]
+    to = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    with b.progress.step(f"aggregating {_PLURAL[base]} to {to}"):
         flat = pd.DataFrame(bg.drop(columns="geometry"))
         medians = {m: w for m, w in MEDIANS.items() if m in flat and w in flat}
         carried = [
@@ -258,7 +271,7 @@ def _aggregate_up(
             *medians,
             *[f"moe_{c}" for c in (*count_cols, *medians) if f"moe_{c}" in flat],
         ]
-        for level in HIERARCHY:
+        for level in coarser:
             agg = geographies.aggregate(flat[carried], to=level, counts=count_cols, medians=medians)
             tables[level] = _with_geometry(
                 _parents(agg, level), b.ds.boundaries.get(level), level, bg

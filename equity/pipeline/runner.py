@@ -62,7 +62,8 @@ def run(
     Parameters
     ----------
     cfg
-        Run configuration (``equity.config.load_config()`` runs the bundled sample).
+        Run configuration (``equity.config.load_config()`` runs the bundled national county
+        snapshot, ``load_config(sample=True)`` the fictional sample region).
     out
         Output folder; created if needed. Files are written atomically: on failure the
         folder is left as it was.
@@ -104,9 +105,16 @@ def run(
 
 def _load(cfg: Config, cache: TableCache | None, progress: Progress) -> Dataset:
     """The inputs, with a line saying how many came from the table cache."""
-    with progress.step("loading inputs" + (" (bundled sample region)" if cfg.uses_sample else "")):
+    what = (
+        " (bundled sample region)"
+        if cfg.uses_sample
+        else " (bundled national county snapshot)"
+        if cfg.uses_snapshot
+        else ""
+    )
+    with progress.step("loading inputs" + what):
         ds = load_dataset(cfg, cache=cache)
-    if ds.cache is not None and ds.cache.enabled:
+    if ds.cache is not None and ds.cache.enabled and ds.cache.hits + ds.cache.misses:
         progress.write(
             f"[{progress.elapsed():6.1f}s]   inputs: {ds.cache.hits} from the table cache, "
             f"{ds.cache.misses} read ({ds.cache.folder})"
@@ -180,7 +188,8 @@ def _write_tables(
     params["placement"] = cands.attrs.get("placement", {})
     notes = [
         f"{cfg.placement_level} level: pillars without data, weight redistributed: "
-        + (", ".join(meta.get("missing_pillars", [])) or "none")
+        + (", ".join(meta.get("missing_pillars", [])) or "none"),
+        *ds.notes,
     ]
     written.append(
         export_.write_methods(

@@ -24,12 +24,13 @@ from equity.sources.broadband import read_broadband_usage
 from equity.sources.business import read_business_patterns
 from equity.sources.fcc import read_fcc_bdc, summarise_fcc_bdc
 from equity.sources.ookla import quadkey_to_bounds, read_ookla, read_ookla_aggregates
-from equity.sources.svi import read_svi
+from equity.sources.svi import counts_from_svi, read_svi
 from equity.sources.validate import validate
 
 # fetch functions live in equity.sources.fetch (import it explicitly)
 
 __all__ = [
+    "counts_from_svi",
     "quadkey_to_bounds",
     "read_acs",
     "read_anchors",
