@@ -5,7 +5,7 @@ On a terminal the bar is redrawn in place at most ten times a second::
     [##########----------]  26/51 states  412/816 files  1.3 GB  4.1 MB/s
 
 When stderr is not a terminal (a log file, CI), one plain line is written per finished state
-(``equity fetch: VA done (16 files, 12.4 MB)``) so logs stay readable. The object is thread
+(``equity fetch: VA done (16 files, 16 new, 12.4 MB)``) so logs stay readable. The object is thread
 safe: download threads report bytes as they arrive.
 """
 
@@ -82,15 +82,21 @@ class Progress:
             self.files_done += 1
         self._draw()
 
-    def state_done(self, usps: str, *, files: int, size: int, failed: int) -> None:
-        """Count one state finished; on a plain stream, write a line for it."""
+    def state_done(self, usps: str, *, files: int, new: int, size: int, failed: int) -> None:
+        """Count one state finished; on a plain stream, write a line for it.
+
+        `files` are the state's files (new and up to date), `new` those written now, `size`
+        their bytes, `failed` the keys that failed.
+        """
         with self._lock:
             self.states_done += 1
         if self.tty:
             self._draw(force=True)
             return
         tail = f", {failed} failed" if failed else ""
-        self._write(f"equity fetch: {usps} done ({files} files, {human_bytes(size)}{tail})\n")
+        self._write(
+            f"equity fetch: {usps} done ({files} files, {new} new, {human_bytes(size)}{tail})\n"
+        )
 
     def close(self) -> None:
         """Finish the bar's line (terminal only)."""

@@ -74,6 +74,10 @@ ALL_STATES: tuple[State, ...] = tuple(s for s in STATES if s.usps != "PR")
 _STATUSES = ("fetched", "cached", "skipped", "failed")
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def parse_states(spec: str | int | Sequence[str | int] | None) -> list[State]:
     """States from ``"all"``, ``"VA,MD"``, ``"51"``, names or a list of them, in FIPS order.
 
@@ -194,19 +198,19 @@ class FetchReport:
 
     def summary(self) -> str:
         """The one-line summary printed at the end."""
-        n = len(self.states)
+        n = _plural(len(self.states), "state")
         skipped, failed = self.count("skipped"), self.count("failed")
         if self.dry_run:
             known = sum(r.size or 0 for r in self.planned)
             unknown = sum(r.size is None for r in self.planned)
             return (
-                f"equity fetch --dry-run: {n} states, {len(self.planned)} files to fetch "
+                f"equity fetch --dry-run: {n}, {len(self.planned)} files to fetch "
                 f"({human_bytes(known)} known, {unknown} of unknown size), "
                 f"{self.count('cached')} up to date, {skipped} skipped, {failed} failed"
             )
         fetched, cached = self.count("fetched"), self.count("cached")
         return (
-            f"equity fetch: {n} states, {fetched + cached} files ({fetched} fetched, {cached} up "
+            f"equity fetch: {n}, {fetched + cached} files ({fetched} fetched, {cached} up "
             f"to date), {human_bytes(self.downloaded_bytes)} downloaded, {skipped} skipped, "
             f"{failed} failed in {self.elapsed_s:.1f} s"
         )
@@ -361,7 +365,7 @@ def _plan(
                     plan.pending.append(item)
     if no_token:
         plan.notices.append(
-            f"FCC BDC availability skipped for {len(states)} states: no FCC API token. {fcc.HELP}."
+            f"FCC BDC availability skipped for {_plural(len(states), 'state')}: no FCC API token. {fcc.HELP}."
         )
     return plan
 
@@ -518,6 +522,7 @@ def _execute(
             ctx.progress.state_done(
                 st.usps,
                 files=sum(o.status in ("fetched", "cached") for o in done),
+                new=sum(o.status == "fetched" for o in done),
                 size=sum(o.bytes for o in done),
                 failed=sum(o.status == "failed" for o in done),
             )
