@@ -21,11 +21,11 @@ Real excerpts from ``../shared/data`` where they exist, generated files otherwis
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,8 +76,7 @@ BDC_HEADER = (
 
 def _n(*parts: object, mod: int = 1000) -> int:
     """A deterministic number from `parts`."""
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
-    return int(digest[:8], 16) % mod
+    return zlib.crc32("|".join(map(str, parts)).encode()) % mod
 
 
 def zip_bytes(entries: dict[str, bytes]) -> bytes:
