@@ -44,12 +44,10 @@ import http.client
 import logging
 import os
 import socket
-import stat
 import threading
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,9 +59,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from equity import __version__, settings
-from equity._io import atomic_dir, atomic_path
+from equity._io import atomic_path
 from equity.errors import DataError, DownloadError
-from equity.sources._zips import DEFAULT_LIMITS, ZipLimits, check_zip, copy_member
+from equity.sources._zips import safe_extract
 
 __all__ = [
     "DEFAULT_DEADLINE_S",
@@ -765,99 +763,3 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _entry_problem(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip entry is unsafe to extract, or None."""
-    name = info.filename.replace("\\", "/")
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return f"{info.filename!r} is a symbolic link"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":" and name[0].isalpha()):
-        return f"{info.filename!r} is an absolute path"
-    if ".." in PurePosixPath(name).parts:
-        return f"{info.filename!r} points outside the destination (path traversal)"
-    if "\x00" in name:
-        return f"{info.filename!r} contains a NUL character"
-    return None
-
-
-def safe_extract(
-    zip_path: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
-    *,
-    members: Iterable[str] | None = None,
-    limits: ZipLimits = DEFAULT_LIMITS,
-) -> list[Path]:
-    """Extract a zip file into `dest`, refusing unsafe entries and zip bombs, atomically.
-
-    Every entry is checked before anything is written: absolute paths, ``..`` components
-    (path traversal, "zip slip") and symbolic links are refused, all problems listed in one
-    error, and the declared sizes must keep within `limits` (see :mod:`equity.sources._zips`).
-    Files are extracted into a temporary folder inside `dest` and moved into place only when
-    all of them are complete.
-
-    Parameters
-    ----------
-    zip_path
-        The zip file.
-    dest
-        Destination folder (created when missing).
-    members
-        Names of the entries to extract; all entries by default.
-    limits
-        Decompression limits (absolute size, ratio).
-
-    Returns
-    -------
-    list of Path
-        Paths of the extracted files, in archive order.
-
-    Raises
-    ------
-    DataError
-        When the file is not a valid zip, an entry is unsafe or over a limit, or a named member
-        is missing.
-
-    Examples
-    --------
-    >>> files = safe_extract("cb_2021_51_tract_500k.zip", "tracts")  # doctest: +SKIP
-    """
-    zip_path = Path(zip_path)
-    dest = Path(dest)
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        msg = f"{zip_path} is not a readable zip file ({exc})."
-        raise DataError(msg) from None
-    with archive:
-        check_zip(zip_path, limits=limits)
-        infos = archive.infolist()
-        if members is not None:
-            wanted = set(members)
-            missing = sorted(wanted - {i.filename for i in infos})
-            if missing:
-                msg = f"{zip_path} has no entry {missing[0]!r} (entries: {archive.namelist()[:10]})"
-                raise DataError(msg)
-            infos = [i for i in infos if i.filename in wanted]
-        problems = [p for p in map(_entry_problem, infos) if p]
-        if problems:
-            listed = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
-            msg = f"refusing to extract {zip_path}: {len(problems)} unsafe entries: {listed}."
-            raise DataError(msg)
-        files = [i for i in infos if not i.is_dir()]
-        extracted: list[Path] = []
-        with atomic_dir(dest) as tmp:
-            root = tmp.resolve()
-            for info in files:
-                rel = PurePosixPath(info.filename.replace("\\", "/"))
-                target = tmp.joinpath(*rel.parts)
-                # belt and braces: the checks above already exclude anything outside
-                if not target.resolve().is_relative_to(root):
-                    msg = f"refusing to extract {zip_path}: {info.filename!r} leaves {dest}."
-                    raise DataError(msg)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "wb") as out:
-                    copy_member(archive, info, out, limits=limits, name=zip_path)
-                extracted.append(dest.joinpath(*rel.parts))
-    return extracted

@@ -59,6 +59,7 @@ from __future__ import annotations
 from equity.sources._http import ContentError
 from equity.sources._zips import ZipLimits
 from equity.sources.fetch.catalog import SOURCES, source_names
+from equity.sources.fetch.clear import clear_source
 from equity.sources.fetch.files import (
     ACS_BLOCKGROUP_VARIABLES,
     ACS_TRACT_VARIABLES,
@@ -86,7 +87,6 @@ from equity.sources.fetch.progress import Progress
 from equity.sources.fetch.runner import (
     DEFAULT_YEAR,
     FetchReport,
-    clear_source,
     fetch_states,
     parse_states,
 )

@@ -22,8 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -35,8 +33,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from equity import settings
-from equity.errors import ConfigError, DownloadError, EquityError, check_choice
-from equity.sources._http import Fetched, download_file, remote_size
+from equity.errors import ConfigError, DownloadError, EquityError
+from equity.sources._http import Fetched, download_file
 from equity.sources._states import STATES, State, lookup_state
 from equity.sources._zips import DEFAULT_LIMITS, ZipLimits
 from equity.sources.fetch import fcc
@@ -51,7 +49,8 @@ from equity.sources.fetch.catalog import (
 )
 from equity.sources.fetch.checks import check_body
 from equity.sources.fetch.files import census_api_key
-from equity.sources.fetch.manifest import ManifestStore, load_manifest, save_manifest, state_dir
+from equity.sources.fetch.lock import locked
+from equity.sources.fetch.manifest import ManifestStore, state_dir
 from equity.sources.fetch.progress import Progress, human_bytes
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "DryRow",
     "FetchReport",
     "Outcome",
-    "clear_source",
     "fetch_states",
     "parse_states",
 ]
@@ -430,46 +428,6 @@ def _fcc_date(spec: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# the cache lock and leftovers of killed runs
-# --------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    """Hold ``<root>/.fetch.lock`` for the run (a second fetch on the same cache is refused)."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / ".fetch.lock"
-    with open(path, "a+") as fh:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no lock, no cleanup of leftovers
-            yield
-            return
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            msg = f"another `equity fetch` is using the cache {root} ({path} is locked); wait for it to finish"
-            raise ConfigError(msg) from None
-        try:
-            _clean_leftovers(root)
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _clean_leftovers(root: Path) -> None:
-    """Remove temporary files and folders (``.name...``) a killed run left behind."""
-    for top in (root / "downloads", root / "states"):
-        if not top.is_dir():
-            continue
-        for path in sorted(top.rglob(".*"), key=lambda p: len(p.parts), reverse=True):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------------------
 # running
 # --------------------------------------------------------------------------------------
 
@@ -650,8 +608,10 @@ def fetch_states(
     )
     root = Path(cache_folder if cache_folder is not None else settings.cache_folder).expanduser()
     if dry_run:
-        return _dry_run(chosen, names, opts, root, int(jobs), started)
-    with _locked(root):
+        from equity.sources.fetch.dryrun import dry_run as list_downloads
+
+        return list_downloads(chosen, names, opts, root, int(jobs), started)
+    with locked(root):
         store = ManifestStore(root, opts.year)
         plan = _plan(chosen, names, opts, store)
         pending: dict[str, list[State]] = {}
@@ -672,154 +632,3 @@ def fetch_states(
     )
     logger.info("%s", report.summary())
     return report
-
-
-# --------------------------------------------------------------------------------------
-# dry run
-# --------------------------------------------------------------------------------------
-
-
-def _dry_run(
-    states: list[State],
-    names: tuple[str, ...],
-    opts: FetchOptions,
-    root: Path,
-    jobs: int,
-    started: float,
-) -> FetchReport:
-    """List the downloads the pending items need, with their announced sizes; write nothing."""
-    store = ManifestStore(root, opts.year)
-    plan = _plan(states, names, opts, store)
-    rows: dict[str, DryRow] = {}
-    outcomes = list(plan.outcomes)
-    with tempfile.TemporaryDirectory(prefix="equity-dry-run-") as tmp:
-        ctx = _Context(root, opts, {}, downloads=Path(tmp))
-        for item in plan.pending:
-            try:
-                downloads = (
-                    item.downloads
-                    if item.urls_known
-                    else tuple(d for d, _ in fcc.state_files(ctx, item.state)[1])
-                )
-            except EquityError as exc:
-                outcomes.append(
-                    Outcome(item.state.usps, item.key, item.source, "failed", _one_line(exc))
-                )
-                continue
-            outcomes.append(Outcome(item.state.usps, item.key, item.source, "pending"))
-            for d in downloads:
-                row = rows.setdefault(d.url, DryRow(d.source, [], d.url, None))
-                if item.state.usps not in row.states:
-                    row.states.append(item.state.usps)
-        downloads_by_url = {d.url: d for item in plan.pending for d in item.downloads}
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            sized = pool.map(partial(_size, root, opts, downloads_by_url), rows.values())
-            for row, (size, note) in zip(list(rows.values()), sized, strict=True):
-                row.size, row.note = size, note
-    return FetchReport(
-        root,
-        states,
-        outcomes,
-        0,
-        0,
-        time.monotonic() - started,
-        plan.notices,
-        list(rows.values()),
-        dry_run=True,
-    )
-
-
-def _size(
-    root: Path, opts: FetchOptions, known: dict[str, Download], row: DryRow
-) -> tuple[int | None, str]:
-    """Size of one planned download: the cached file's, or the server's Content-Length."""
-    from equity.sources._http import cache_path
-
-    d = known.get(row.url)
-    if d is not None and not (opts.force or d.fresh):
-        cached = cache_path(d.url, cache_folder=root / "downloads" / d.source, suffix=d.suffix)
-        if cached.is_file():
-            return cached.stat().st_size, "already downloaded (only the state's files are made)"
-    if d is not None and d.expect.kind == "census_json":
-        return None, "size unknown (Census API response)"
-    headers = dict(d.headers) if d is not None else {}
-    params = d.params if d is not None else ()
-    return remote_size(row.url, params=params, headers=headers, timeout=opts.timeout)
-
-
-# --------------------------------------------------------------------------------------
-# clearing one source
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cleared:
-    """What :func:`clear_source` removed."""
-
-    source: str
-    files: int
-    bytes: int
-    states: int
-
-
-def clear_source(source: str, *, cache_folder: str | os.PathLike[str] | None = None) -> Cleared:
-    """Remove one source's downloads and state files; mark its keys missing in the manifests.
-
-    Parameters
-    ----------
-    source
-        A source name or alias (``acs``, ``boundaries``, ``ookla``, ``imls`` ...).
-    cache_folder
-        Cache folder; defaults to :data:`equity.settings.cache_folder`.
-
-    Returns
-    -------
-    Cleared
-        Files and bytes removed, and the number of manifests changed.
-    """
-    names = source_names(source)
-    if len(names) != 1:
-        check_choice("source (one at a time)", source, list(SOURCES))
-    name = names[0]
-    root = Path(cache_folder if cache_folder is not None else settings.cache_folder).expanduser()
-    files = size = changed = 0
-    with _locked(root):
-        folder = root / "downloads" / name
-        if folder.is_dir():
-            for f in folder.rglob("*"):
-                if f.is_file():
-                    files, size = files + 1, size + f.stat().st_size
-            shutil.rmtree(folder)
-        for path in sorted(root.glob("states/*/manifest.json")):
-            manifest = load_manifest(path)
-            removed = _clear_keys(
-                root,
-                manifest,
-                SOURCES[name],
-                reason=f"cleared by `equity cache clear --source {name}`",
-            )
-            if removed is not None:
-                files, size, changed = files + removed[0], size + removed[1], changed + 1
-                save_manifest(path, manifest)
-    return Cleared(name, files, size, changed)
-
-
-def _clear_keys(
-    root: Path, manifest: dict[str, Any], keys: tuple[str, ...], *, reason: str
-) -> tuple[int, int] | None:
-    files = size = 0
-    touched = False
-    for key in keys:
-        rel = manifest["data"].pop(key, None)
-        manifest["sources"].pop(key, None)
-        if rel is None:
-            continue
-        touched = True
-        manifest["missing"][key] = reason
-        for r in rel if isinstance(rel, list) else [rel]:
-            manifest["files"].pop(r, None)
-            path = root / r
-            if path.is_file() and (root / "states") in path.parents:
-                files, size = files + 1, size + path.stat().st_size
-                path.unlink()
-    return (files, size) if touched else None
