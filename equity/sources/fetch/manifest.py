@@ -21,8 +21,12 @@ killed fetch leaves a true record)::
 - ``data``: the ``[data]`` keys of :data:`equity.config.DATA_KEYS` fetched for the state, each a
   path relative to the cache folder or a list of them (``acs``: the block-group table, then the
   tract table of the tract-only variables; ``fcc``: one zip per technology).
-- ``missing``: each key the fetch could not provide (or was not asked to), with the reason.
-- ``complete``: every key of :data:`FETCH_KEYS` is in ``data`` and nothing is missing.
+- ``missing``: each key the fetch could not provide, with the reason: ``skipped: ...`` (a
+  deliberate gap: no FCC token, no rows for the state in a national file), ``failed: ...``
+  (the download or check failed; the message names the URL), ``not fetched yet ...`` (its
+  source was not asked for), ``cleared by ...``, ``file missing from the cache: ...``.
+- ``complete``: every key of :data:`FETCH_KEYS` is in ``data`` or was skipped for a stated
+  reason; nothing failed or is still to fetch. A runner can also check its own required keys.
 - ``sources``: per key, where it came from: the URL (secrets removed), size, SHA-256 and time
   of the download (a list when a key needed several downloads; national files split per state
   name the national file).
@@ -173,7 +177,11 @@ def _as_list(value: str | list[str]) -> list[str]:
 
 
 def _complete(manifest: dict[str, Any]) -> bool:
-    return not manifest["missing"] and all(k in manifest["data"] for k in FETCH_KEYS)
+    """Every key fetched, or skipped for a stated reason (no FCC token, no rows for the state)."""
+    return all(
+        k in manifest["data"] or str(manifest["missing"].get(k, "")).startswith("skipped:")
+        for k in FETCH_KEYS
+    )
 
 
 def load_manifest(path: Path) -> dict[str, Any]:

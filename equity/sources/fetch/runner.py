@@ -447,8 +447,9 @@ def _run_item(ctx: _Context, store: ManifestStore, item: Item) -> Outcome:
         size = sum(p.stat().st_size for p in product.paths)
         return Outcome(st.usps, key, item.source, "fetched", files=len(product.paths), bytes=size)
     except Skip as exc:
-        store.missing(st, key, str(exc))
-        return Outcome(st.usps, key, item.source, "skipped", str(exc))
+        reason = f"skipped: {exc}"
+        store.missing(st, key, reason)
+        return Outcome(st.usps, key, item.source, "skipped", reason)
     except EquityError as exc:
         reason = _one_line(exc)
         store.missing(st, key, f"failed: {reason}")
