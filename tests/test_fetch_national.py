@@ -369,6 +369,7 @@ def test_dry_run_lists_sizes_writes_nothing(served, small_mirror, cache):
     assert sorted(national.states) == sorted(SMALL)  # one national file, listed once
     fcc_files = [r for r in report.planned if r.source == "fcc"]
     assert len(fcc_files) == 2 * len(SMALL)
+    assert all(r.size is not None and r.size > 0 for r in fcc_files)  # HEAD with the FCC headers
     assert re.fullmatch(
         r"equity fetch --dry-run: 3 states, \d+ files to fetch \([\d.]+ [kMG]?B known, \d+ of unknown size\), 0 up to date, 0 skipped, 0 failed",
         report.summary(),

@@ -38,6 +38,7 @@ def dry_run(
     store = ManifestStore(root, opts.year)
     plan = _plan(states, names, opts, store)
     rows: dict[str, DryRow] = {}
+    known: dict[str, Download] = {}
     outcomes = list(plan.outcomes)
     with tempfile.TemporaryDirectory(prefix="equity-dry-run-") as tmp:
         ctx = _Context(root, opts, {}, downloads=Path(tmp))
@@ -55,12 +56,12 @@ def dry_run(
                 continue
             outcomes.append(Outcome(item.state.usps, item.key, item.source, "pending"))
             for d in downloads:
+                known[d.url] = d
                 row = rows.setdefault(d.url, DryRow(d.source, [], d.url, None))
                 if item.state.usps not in row.states:
                     row.states.append(item.state.usps)
-        downloads_by_url = {d.url: d for item in plan.pending for d in item.downloads}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            sized = pool.map(partial(_size, root, opts, downloads_by_url), rows.values())
+            sized = pool.map(partial(_size, root, opts, known), rows.values())
             for row, (size, note) in zip(list(rows.values()), sized, strict=True):
                 row.size, row.note = size, note
     return FetchReport(
