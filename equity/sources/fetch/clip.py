@@ -49,6 +49,33 @@ def state_polygons(zip_path: Path, fips: list[str]) -> tuple[object, np.ndarray]
     return parts, gdf["STATEFP"].astype(str).to_numpy()[index]
 
 
+def _coarse_boxes(parts: np.ndarray, fips: np.ndarray) -> np.ndarray:
+    """A few boxes covering every state: per state, one around its parts west of 0 degrees
+    and one around those east of it (Alaska's Aleutians cross the antimeridian)."""
+    import shapely
+
+    bounds = shapely.bounds(parts)
+    east = (bounds[:, 0] + bounds[:, 2]) / 2 >= 0
+    boxes = []
+    for code in np.unique(fips):
+        for side in (False, True):
+            sel = (fips == code) & (east == side)
+            if sel.any():
+                b = bounds[sel]
+                boxes.append([b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()])
+    return np.asarray(boxes, dtype=float).reshape(-1, 4)
+
+
+def _near(tiles: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Mask of tiles (rows of minx, miny, maxx, maxy) overlapping any of `boxes`."""
+    mask = np.zeros(len(tiles), dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        mask |= (
+            (tiles[:, 0] <= x1) & (tiles[:, 2] >= x0) & (tiles[:, 1] <= y1) & (tiles[:, 3] >= y0)
+        )
+    return mask
+
+
 def clip_tiles(parquet: Path, states_zip: Path, *, outputs: Mapping[str, Path]) -> dict[str, int]:
     """Write the Ookla tiles touching each state into its own Parquet file.
 
@@ -72,7 +99,9 @@ def clip_tiles(parquet: Path, states_zip: Path, *, outputs: Mapping[str, Path]) 
     from equity.tiles import quadkey_to_bounds
 
     parts, part_fips = state_polygons(states_zip, list(outputs))
+    shapely.prepare(parts)  # each state part is tested against many tiles: prepare it once
     tree = shapely.STRtree(parts)
+    coarse = _coarse_boxes(parts, part_fips)
     source = pq.ParquetFile(parquet)
     if "quadkey" not in source.schema_arrow.names:
         msg = f"{parquet}: no quadkey column (columns: {source.schema_arrow.names[:10]})"
@@ -84,7 +113,11 @@ def clip_tiles(parquet: Path, states_zip: Path, *, outputs: Mapping[str, Path]) 
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
             keys = batch.column("quadkey").to_numpy(zero_copy_only=False).astype(str)
             b = quadkey_to_bounds(keys)
-            tiles, hit = tree.query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]), "intersects")
+            near = np.flatnonzero(_near(b, coarse))  # most of the world is far from any state
+            boxes = shapely.box(b[near, 0], b[near, 1], b[near, 2], b[near, 3])
+            tiles, hit = tree.query(boxes)  # bounding boxes overlap: candidates
+            touching = shapely.intersects(parts[hit], boxes[tiles])  # prepared polygon first
+            tiles, hit = near[tiles[touching]], hit[touching]
             owner = part_fips[hit]
             for fips in np.unique(owner):
                 rows = np.unique(tiles[owner == fips])
