@@ -29,7 +29,7 @@ __all__ = ["BATCH_ROWS", "clip_tiles", "state_polygons"]
 BATCH_ROWS = 262_144
 
 
-def state_polygons(zip_path: Path, fips: list[str]) -> tuple[object, np.ndarray]:
+def state_polygons(zip_path: Path, fips: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Polygon parts of the states `fips` from a Census state boundary zip, in EPSG:4326.
 
     Returns an array of polygons and the FIPS code of each.
