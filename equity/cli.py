@@ -334,7 +334,8 @@ def _add_cache(sub: _Subparsers) -> None:
         type=Path,
         default=None,
         help="cache folder (default: the [cache] folder of --config, else "
-        "equity.settings.cache_folder/tables)",
+        "equity.settings.cache_folder/tables; with --source: the fetch cache folder, default "
+        "equity.settings.cache_folder)",
     )
     p.add_argument("--config", type=Path, help="TOML run configuration naming [cache] folder")
     p.add_argument(

@@ -574,3 +574,25 @@ def test_state_manifest_reports_deleted_files_and_unfetched_states(served, cache
         state_manifest("VA", cache_folder=cache)
     again = fetch(cache, sources="nonprofits")
     assert again.count("fetched") == 1 and again.count("cached") == 2
+
+
+def test_interrupt_stops_downloads_in_flight_and_records_no_failure(served, mirror, cache):
+    from equity.sources.fetch import Progress
+
+    class Interrupting(Progress):
+        def state_done(self, usps, **kw):
+            raise KeyboardInterrupt
+
+    path = "/pub/irs-soi/eo_vt.csv"
+    served.routes[path] = Reply(200, mirror.files[path][:2000], drip_bps=4)  # 500 s
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        fetch(cache, sources="nonprofits", progress=Interrupting(io.StringIO()), jobs=3)
+    assert time.monotonic() - started < 10
+    assert not [p for p in cache.rglob(".*") if p.name != ".fetch.lock"]  # no partial file
+    vt = (
+        json.loads((cache / "states/VT/manifest.json").read_text())
+        if (cache / "states/VT/manifest.json").exists()
+        else {"missing": {}}
+    )
+    assert "nonprofits" not in vt["missing"]  # interrupted, not failed

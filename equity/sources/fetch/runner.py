@@ -219,6 +219,10 @@ class FetchReport:
 # --------------------------------------------------------------------------------------
 
 
+class _Cancelled(BaseException):
+    """Raised in download threads once the run is interrupted (never recorded as a failure)."""
+
+
 class _Memo:
     """Compute each key once (results and exceptions kept), one lock per key."""
 
@@ -265,6 +269,7 @@ class _Context:
         self._lock = threading.Lock()
         self._fcc_lock = threading.Lock()
         self._fcc_last = 0.0
+        self.cancel = threading.Event()  # set on Ctrl-C: downloads stop at their next chunk
 
     def state_dir(self, st: State) -> Path:
         return state_dir(st, cache_folder=self.root)
@@ -290,13 +295,19 @@ class _Context:
                 deadline=o.deadline,
                 retries=o.retries,
                 backoff=o.backoff,
-                progress=self.progress.add_bytes if self.progress else None,
+                progress=self._received,
             )
         if not fetched.cached:
             with self._lock:
                 self.bytes += fetched.bytes
                 self.count += 1
         return fetched
+
+    def _received(self, n: int) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled
+        if self.progress is not None:
+            self.progress.add_bytes(n)
 
     @contextlib.contextmanager
     def _fcc_slot(self) -> Iterator[None]:
@@ -502,6 +513,7 @@ def _execute(
                 if not left[outcome.state]:
                     state_done(by_usps[outcome.state])
         except BaseException:
+            ctx.cancel.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return outcomes
