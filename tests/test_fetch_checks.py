@@ -560,6 +560,8 @@ def test_unknown_vintage_fails_that_source_only(served, cache):
         "libraries (DC, HI, VT): no known IMLS Public Libraries Survey release for FY2031"
     )
     assert report.count("fetched") == 3
+    missing = state_manifest("HI", cache_folder=cache)["missing"]["libraries"]
+    assert missing.startswith("failed: no known IMLS Public Libraries Survey release for FY2031")
 
 
 def test_state_manifest_reports_deleted_files_and_unfetched_states(served, cache):

@@ -258,7 +258,13 @@ def _split_once(
     """
     by_code = {s.fips: s for s in ctx.pending[item.key]}
     outputs = {code: ctx.state_dir(s) / _named(name, s) for code, s in by_code.items()}
-    counts = ctx.once(("split", item.key, fetched.url), lambda: split(outputs))
+    try:
+        counts = ctx.once(("split", item.key, fetched.url), lambda: split(outputs))
+    except DataError as exc:  # name the URL the file came from, as every failure does
+        if fetched.url in str(exc):
+            raise
+        msg = f"{fetched.url}: {exc}"
+        raise DataError(msg) from None
     st = item.state
     if not counts.get(st.fips):
         msg = f"{fetched.url} has no {what} of {st.usps} ({st.name})"

@@ -330,7 +330,8 @@ class _Plan:
     pending: list[Item] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
-    skipped: list[tuple[State, str, str]] = field(default_factory=list)  # (state, key, reason)
+    # (state, key, reason) to record in the manifests: skipped or failed before any download
+    skipped: list[tuple[State, str, str]] = field(default_factory=list)
 
 
 def _fcc_recorded_date(store: ManifestStore, st: State) -> str | None:
@@ -362,6 +363,7 @@ def _plan(
                 plan.outcomes += [
                     Outcome(st.usps, k, source, "failed", reason) for k in SOURCES[source]
                 ]
+                plan.skipped += [(st, k, f"failed: {reason}") for k in SOURCES[source]]
                 continue
             for item in items:
                 if source == "fcc" and no_token:
