@@ -105,6 +105,7 @@ __all__ = [
     "cache_key",
     "cache_size",
     "clear_cache",
+    "clear_downloads",
     "default_folder",
     "file_fingerprint",
     "frame_digest",
@@ -506,6 +507,28 @@ def clear_cache(
                 f.unlink(missing_ok=True)
     log.info("cache cleared: %d tables, %s from %s", removed.entries, _human(removed.bytes), root)
     return removed
+
+
+def clear_downloads(
+    source: str, *, action: str = "clear", folder: str | os.PathLike[str] | None = None
+) -> int:
+    """``equity cache clear --source X``: remove one fetched source (see
+    :func:`equity.sources.fetch.clear_source`); print what was removed and return 0.
+
+    `folder` is the fetch cache folder (default ``settings.cache_folder``).
+    """
+    from equity.errors import ConfigError
+    from equity.sources.fetch import clear_source
+
+    if action != "clear":
+        msg = f"--source goes with `equity cache clear`, not `equity cache {action}`"
+        raise ConfigError(msg)
+    cleared = clear_source(source, cache_folder=folder)
+    print(
+        f"equity cache: removed {cleared.files} files ({_human(cleared.bytes)}) of source "
+        f"{cleared.source}; {cleared.states} state manifests updated"
+    )
+    return 0
 
 
 # --- helpers -------------------------------------------------------------------------------

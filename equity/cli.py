@@ -9,9 +9,9 @@ Subcommands mirror the library's modules::
     equity index     compute an index (techspark, ddi, svi) from a table
     equity rank      rank candidate communities for fellow placement
     equity map       write a self-contained HTML map of a level table
-    equity fetch     download one state's public inputs into the cache
+    equity fetch     download every public input of the states into the cache
     equity validate  check a file's schema and report every problem
-    equity cache     report or clear the cached tables
+    equity cache     report or clear the cached tables (or one fetched source)
 
 Exit status: 0 on success, 2 on bad input or a failed step (with a one-line reason on
 stderr), 1 when ``validate`` found problems.
@@ -324,30 +324,24 @@ def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _add_fetch(sub: _Subparsers) -> None:
-    """Add ``equity fetch``: one state's inputs into the cache."""
+    """Add ``equity fetch``: every input of the states into the cache."""
+    from equity.sources.fetch import command
+
     p = sub.add_parser(
         "fetch",
-        help="download one state's public inputs (Census API, boundaries, Microsoft, CBP) into the cache",
-        description="Download what one state's run needs into the cache (equity.settings.cache_folder), with "
-        "retries; prints the paths. Needs network access to the public sources.",
+        help="download every public input of the states (ACS, boundaries, blocks, Ookla, FCC, ...) into the cache",
+        description="Download, check and cache every input the index reads for each state (--states all: "
+        "the 50 states and DC), resumably and in parallel, and write <cache>/states/<USPS>/manifest.json, "
+        "which `equity run --states` reads. Needs network access to the public sources (or EQUITY_MIRROR). "
+        "Environment: CENSUS_API_KEY (optional), FCC_USERNAME and FCC_API_TOKEN (FCC data), EQUITY_CACHE.",
     )
-    p.add_argument("--state", required=True, help="USPS code or FIPS, e.g. VA or 51")
-    p.add_argument("--year", type=int, default=2021)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="also copy the files here under their published names",
-    )
+    command.add_arguments(p)
 
 
 def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from equity.sources import fetch
+    from equity.sources.fetch import command
 
-    files = fetch.fetch_state(args.state, year=args.year, out=args.out)
-    for key, path in files.items():
-        print(f"{key}\t{path}")
-    return 0
+    return command.run(args)
 
 
 def _add_validate(sub: _Subparsers) -> None:
@@ -400,15 +394,24 @@ def _add_cache(sub: _Subparsers) -> None:
         type=Path,
         default=None,
         help="cache folder (default: the [cache] folder of --config, else "
-        "equity.settings.cache_folder/tables)",
+        "equity.settings.cache_folder/tables; with --source: the fetch cache folder, default "
+        "equity.settings.cache_folder)",
     )
     p.add_argument("--config", type=Path, help="TOML run configuration naming [cache] folder")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="with clear: remove one fetched source instead (acs, boundaries, blocks, usage, ookla, "
+        "fcc, business, libraries, schools, colleges, nonprofits): its downloads and state files",
+    )
 
 
 def _cmd_cache(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from equity.cache import cache_size, clear_cache
+    from equity.cache import cache_size, clear_cache, clear_downloads
     from equity.config import load_config
 
+    if args.source is not None:
+        return clear_downloads(args.source, action=args.action, folder=args.folder)
     folder = args.folder
     if folder is None and args.config is not None:
         folder = load_config(args.config).cache_folder
