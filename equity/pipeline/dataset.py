@@ -39,6 +39,8 @@ _BOUNDARIES = {
     "counties": "county",
     "tracts": "tract",
     "blockgroups": "blockgroup",
+    "places": "place",
+    "cousubs": "cousub",
     "towns": "town",
 }
 #: ``[data]`` keys of the optional tables, and their readers.
@@ -56,7 +58,8 @@ class Dataset:
     Attributes
     ----------
     boundaries
-        Level name (``state``, ``county``, ``tract``, ``blockgroup``, ``town``) to polygons.
+        Level name (``state``, ``county``, ``tract``, ``blockgroup``, ``place``, ``cousub``,
+        ``town``) to polygons.
     acs
         Block-group ACS estimates and MOEs (``read_acs`` layout).
     tiles
