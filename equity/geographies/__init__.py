@@ -116,6 +116,7 @@ from equity.geographies.towns import (
     census_towns,
     complete_towns,
     make_towns,
+    towns_note,
 )
 from equity.geographies.vintages import interpolate_vintage
 
@@ -157,4 +158,5 @@ __all__ = [
     "street_grid",
     "street_grid_pieces",
     "street_segments",
+    "towns_note",
 ]

@@ -177,6 +177,7 @@ def build_towns(
         res, geometry=geoms.geometry.reindex(res["GEOID"]).to_numpy(), crs=OUT_CRS
     )
     out.attrs["crosswalk"] = xw
+    out.attrs["towns"] = {"weight_methods": {"whole": len(xw)}}
     log.info(
         "built %d towns from %d block groups in %d counties", len(out), len(bg), county.nunique()
     )

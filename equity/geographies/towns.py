@@ -64,6 +64,7 @@ __all__ = [
     "census_towns",
     "complete_towns",
     "make_towns",
+    "towns_note",
 ]
 
 log = logging.getLogger(__name__)
@@ -699,3 +700,42 @@ def _log_summary(towns: gpd.GeoDataFrame, where: str) -> None:
             f"{hh[~balance].sum():,.0f}",
             f"{hh.sum():,.0f}",
         )
+
+
+_WEIGHTING = {
+    "area": "by area",
+    "ancillary": "by the households of ancillary units (street cells or blocks)",
+    "nearest": "wholly to the nearest town (no overlap)",
+    "centroid": "wholly to the town holding their centre",
+    "whole": "whole (regions are groups of block groups)",
+}
+
+
+def towns_note(towns: pd.DataFrame) -> str:
+    """One sentence for METHODS.md: what the towns are and how households reached them.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"town_type": ["place", "balance of county"],
+    ...                   "households": [300.0, 100.0]})
+    >>> t.attrs["towns"] = {"weight_methods": {"area": 3}}
+    >>> towns_note(t)
+    'town level: 2 towns (place: 1, balance of county: 1); 100 of 400 households (25.0%) live outside places and county subdivisions (or the given polygons); block groups go to towns by area (3 pairs)'
+    """
+    kinds = towns["town_type"].value_counts(sort=False) if "town_type" in towns else pd.Series()
+    parts = ", ".join(f"{k}: {n:,}" for k, n in kinds.items())
+    text = f"town level: {len(towns):,} towns ({parts})"
+    hh = _households(towns)
+    outside = towns["town_type"].isin(["balance of county", "rest of county"])
+    if hh is not None and outside.any() and hh.sum() > 0:
+        out_hh, total = float(hh[outside].sum()), float(hh.sum())
+        text += (
+            f"; {out_hh:,.0f} of {total:,.0f} households ({out_hh / total:.1%}) live outside "
+            "places and county subdivisions (or the given polygons)"
+        )
+    methods = towns.attrs.get("towns", {}).get("weight_methods", {})
+    if methods:
+        how = "; ".join(f"{_WEIGHTING.get(m, m)} ({n:,} pairs)" for m, n in sorted(methods.items()))
+        text += f"; block groups go to towns {how}"
+    return text

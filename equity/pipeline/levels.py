@@ -339,7 +339,7 @@ def _towns(
             method=b.cfg.town_method,
         )
         b.extras["town_crosswalk"] = town.attrs["crosswalk"]
-        b.extras["towns"] = dict(town.attrs.get("towns", {}))
+        b.extras["towns"] = {**town.attrs.get("towns", {}), "note": geographies.towns_note(town)}
         if cells is None:
             return town, None
         cell_xw = geographies.polygon_crosswalk(

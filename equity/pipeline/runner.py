@@ -182,6 +182,8 @@ def _write_tables(
         f"{cfg.placement_level} level: pillars without data, weight redistributed: "
         + (", ".join(meta.get("missing_pillars", [])) or "none")
     ]
+    if "note" in extras.get("towns", {}):
+        notes.append(extras["towns"]["note"])
     written.append(
         export_.write_methods(
             tmp,
