@@ -295,3 +295,36 @@ def test_regions_named_after_their_largest_place_or_a_compass_direction() -> Non
     assert len(names) == 2 and len(set(names)) == 2
     assert all(re.fullmatch(r"Alder County \((north|south|east|west)\)", n) for n in names)
     assert not plain["NAME"].str.contains(r"\d{5}|area \d", regex=True).any()
+
+
+@pytest.mark.slow
+def test_run_builds_towns_from_county_subdivisions_and_places(sample_paths, tmp_path) -> None:
+    """[data] cousubs (the sample's county subdivisions) -> Census towns in a run, named and
+    conserving households; [data] places in a state with county subdivisions too -> the
+    places, with the balance of each county."""
+    from equity.config import Config
+    from equity.pipeline import build_levels, load_dataset
+    from equity.pipeline.dataset import SAMPLE_KEYS
+
+    data = {SAMPLE_KEYS[k]: str(p) for k, p in sample_paths.items() if k in SAMPLE_KEYS}
+    data["cousubs"] = data.pop("towns")
+    cfg = Config(data=data, levels=("blockgroup", "town", "county"), n_draws=5, cache=False)
+    ds = load_dataset(cfg)
+    assert "cousub" in ds.boundaries and "town" not in ds.boundaries
+    levels, extras = build_levels(ds, cfg)
+    town = levels["town"]
+    assert set(town["town_type"]) == {"county subdivision"}
+    assert town["NAME"].str.endswith((" town", " township", " city")).all()
+    assert town["households"].sum() == pytest.approx(levels["county"]["households"].sum(), 1e-9)
+    assert "county subdivision" in extras["towns"]["note"]
+    # the same polygons as places: every county gets its balance (here: slivers only, so none
+    # or a few households), and every block group names the town it lies in
+    cs = ds.boundaries["cousub"]
+    fake = cs.assign(GEOID=cs["GEOID"].str[:2] + cs["GEOID"].str[-5:])
+    ds.boundaries = {**ds.boundaries, "place": fake}
+    del ds.boundaries["cousub"]
+    levels, _ = build_levels(ds, cfg)
+    town = levels["town"]
+    assert {"place", "place part"} & set(town["town_type"])
+    assert town["households"].sum() == pytest.approx(levels["county"]["households"].sum(), 1e-9)
+    assert levels["blockgroup"]["place_name"].isin(set(town["NAME"])).all()

@@ -234,6 +234,9 @@ def _by_area(
     """Area shares of the overlaps of the sources `todo` (normalised by their covered area)."""
     i_s, i_t, area, _ = _overlay(sg[todo], tg)
     i_s = todo[i_s]
+    # targets of other groups are not the source's to share: drop them before checking
+    keep = groups.allowed(i_s, i_t)
+    i_s, i_t, area = i_s[keep], i_t[keep], area[keep]
     cover = np.bincount(i_s, weights=area, minlength=len(sg))
     src_area = shapely.area(sg)
     over = cover > src_area * (1 + 1e-6) + 1e-6
@@ -245,10 +248,6 @@ def _by_area(
             "county subdivisions separately"
         )
         raise DataError(msg)
-    keep = groups.allowed(i_s, i_t)
-    if not keep.all():
-        i_s, i_t, area = i_s[keep], i_t[keep], area[keep]
-        cover = np.bincount(i_s, weights=area, minlength=len(sg))
     return _Part(i_s, i_t, area / cover[i_s], np.full(len(i_s), "area", dtype=object))
 
 

@@ -142,6 +142,10 @@ def _anchors(read: _Reader, paths: Mapping[str, Any]) -> gpd.GeoDataFrame | None
     )
 
 
+def _level_hint(level: str) -> dict[str, str]:
+    return {"level": level} if level in ("place", "cousub") else {}
+
+
 def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     """Read every configured input (or the bundled sample) through the real readers.
 
@@ -167,7 +171,8 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     read = _Reader(cache)
     paths = _input_paths(cfg)
     boundaries = {
-        level: read("read_boundaries", paths[key])
+        # places and county subdivisions say what they are even under a cache file's name
+        level: read("read_boundaries", paths[key], **_level_hint(level))
         for key, level in _BOUNDARIES.items()
         if key in paths
     }
