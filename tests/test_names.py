@@ -202,6 +202,11 @@ def test_name_levels_gives_every_row_its_place_county_and_state() -> None:
         assert table["place_name"].notna().all(), level
     assert out["blockgroup"]["place_name"].tolist() == ["Balance of Fairfax County", "Fairfax city"]
     assert out["street"]["place_name"].tolist() == ["Balance of Fairfax County"]
+    # with the cell -> town map, a cell is named after the town holding its centre
+    cells = geo.name_levels(
+        tables, {}, town_crosswalk=xw, cell_town=pd.Series({"892aa8c2a3bffff": "5126496"})
+    )
+    assert cells["street"]["place_name"].tolist() == ["Fairfax city"]
     # the tract (both block groups): 70 households in the balance, 30 + 300 in the town
     assert out["tract"]["place_name"].tolist() == ["Fairfax city"]
     assert out["county"]["NAME"].tolist() == ["Fairfax County"]

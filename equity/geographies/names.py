@@ -241,6 +241,7 @@ def add_names(
     states: pd.Series,
     town_crosswalk: pd.DataFrame | None = None,
     town_names: pd.Series | None = None,
+    cell_town: pd.Series | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every level table with ``place_name``, ``county_name`` and ``state_name``.
 
@@ -259,14 +260,17 @@ def add_names(
         ``place_name`` is missing below the county level.
     town_names
         Town GEOID -> town name (the town table's ``NAME``).
+    cell_town
+        Street-cell GEOID -> GEOID of the town holding the cell's centre.
 
     Returns
     -------
     dict
         New tables (the inputs are not changed). ``place_name``: for a town its own name,
         for a block group the town receiving most of its households, for a tract the town
-        receiving most of its block groups' households, for a street cell the town of its
-        block group, for a county its county name and for a state its state name.
+        receiving most of its block groups' households, for a street cell the town holding
+        its centre (else the town of its block group), for a county its county name and for
+        a state its state name.
         ``county_name``: the (dominant) county's name; missing for states. ``state_name``:
         the state's name.
 
@@ -310,7 +314,11 @@ def add_names(
         t["county_name"] = pd.array(
             pd.Series(pd.NA, index=t.index) if cname is None else cname, dtype="string"
         )
-        t["place_name"] = pd.array(_place_names(t, level, geoid, towns, cname), dtype="string")
+        place = _place_names(t, level, geoid, towns, cname)
+        if level == "street" and cell_town is not None and town_names is not None:
+            own = geoid.map(cell_town).map(pd.Series(town_names.to_numpy(), index=town_names.index))
+            place = pd.Series(own.to_numpy(), index=t.index).fillna(place)
+        t["place_name"] = pd.array(place, dtype="string")
         out[level] = t
     return out
 
@@ -320,6 +328,7 @@ def name_levels(
     boundaries: Mapping[str, pd.DataFrame | None],
     *,
     town_crosswalk: pd.DataFrame | None = None,
+    cell_town: pd.Series | None = None,
 ) -> dict[str, pd.DataFrame]:
     """A run's level tables named from its boundary files (:func:`add_names`).
 
@@ -338,6 +347,8 @@ def name_levels(
         boundary table as :func:`equity.sources.read_boundaries` returns it.
     town_crosswalk
         Block group -> town crosswalk of the town level, if one was built.
+    cell_town
+        Street-cell GEOID -> town GEOID (the town holding each cell's centre), if known.
     """
     frames = [boundaries.get(k) for k in ("county", "tract", "blockgroup", "cousub", "town")]
     counties = county_names(*frames)
@@ -354,6 +365,7 @@ def name_levels(
         states=states,
         town_crosswalk=town_crosswalk,
         town_names=town_names,
+        cell_town=cell_town,
     )
     if "county" in out:
         out["county"]["NAME"] = out["county"]["county_name"]

@@ -171,7 +171,7 @@ def _build_levels(
     if "town" in cfg.levels:
         tables["town"], cell_town = _towns(b, counts, grid)
     tables = geographies.name_levels(
-        tables, ds.boundaries, town_crosswalk=b.extras.get("town_crosswalk")
+        tables, ds.boundaries, town_crosswalk=b.extras.get("town_crosswalk"), cell_town=cell_town
     )
     if ds.anchors is not None:
         distance_indicators(tables, ds.anchors, cell_town)
