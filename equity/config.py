@@ -17,7 +17,9 @@ Example ``equity.toml`` (every key optional)::
     blockgroups = "cb_2021_51_bg_500k.zip"
     tracts = "cb_2021_51_tract_500k.zip"
     counties = "cb_2021_us_county_500k.zip"
-    towns = "cb_2021_51_cousub_500k.zip"    # optional: towns are built when absent
+    places = "cb_2021_51_place_500k.zip"    # optional: Census places (towns: places + balance
+    cousubs = "cb_2021_51_cousub_500k.zip"  #   of each county; county subdivisions in MCD states)
+    towns = "my_towns.geojson"  # optional: your own town polygons instead (+ rest of each county)
     acs = "acs2021_5yr_va_blockgroup.csv"
     ookla = "2021-01-01_performance_fixed_tiles.parquet"
     usage = "broadband_data_2020October.csv"
@@ -34,6 +36,9 @@ Example ``equity.toml`` (every key optional)::
     [grid]
     resolution = 9              # H3 resolution of the street level
     weight = "devices"          # Ookla column spreading block-group counts onto cells
+
+    [towns]
+    method = "census"           # census | regions: block groups grouped, named after places
 
     [index]
     preset = "techspark"        # techspark | ddi | svi
@@ -149,6 +154,12 @@ def _normalisations() -> Iterable[str]:
     from equity.index import NORMALISATIONS
 
     return NORMALISATIONS
+
+
+def _town_methods() -> Iterable[str]:
+    from equity.geographies.towns import TOWN_METHODS
+
+    return TOWN_METHODS
 
 
 def _references() -> Iterable[str]:
@@ -469,6 +480,15 @@ OPTIONS: dict[str, Option] = {
             "Ookla column spreading block-group counts onto cells",
             attr="grid_weight",
         ),
+        Option(
+            "method",
+            "towns",
+            "census",
+            _one_of("town method", _town_methods),
+            "census: places and county subdivisions (or [data] towns) with the rest of each "
+            "county; regions: block groups grouped into towns named after their largest place",
+            attr="town_method",
+        ),
         Option("preset", "index", "techspark", _one_of("preset", _presets), "index definition"),
         Option(
             "normalisation",
@@ -599,6 +619,7 @@ class Config:
     workers: int = _default("workers")
     grid_resolution: int = _default("grid_resolution")
     grid_weight: str = _default("grid_weight")
+    town_method: str = _default("town_method")
     preset: str = _default("preset")
     normalisation: str | None = _default("normalisation")
     reference: str = _default("reference")

@@ -66,6 +66,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     ),
     "GEOID": ("Census identifier of the candidate place (text, zero-padded)", "code"),
     "NAME": ("Name of the place", "text"),
+    "place_name": (
+        "Town the candidate is or lies in, with its Census description ('Fairfax city', 'Bristol town', 'Balance of Fairfax County'); for a county, the county",
+        "text",
+    ),
+    "county_name": (
+        "County (or county equivalent) with its Census description ('Fairfax County' vs 'Fairfax city'); the county holding most households for towns crossing counties",
+        "text",
+    ),
     "state_GEOID": ("Two-digit state FIPS code", "code"),
     "state_name": ("State name", "text"),
     "need_score": (
@@ -148,6 +156,8 @@ _CONTRACT_ORDER = [
     "rank",
     "GEOID",
     "NAME",
+    "place_name",
+    "county_name",
     "state_GEOID",
     "state_name",
     "need_score",
@@ -168,7 +178,7 @@ _CONTRACT_ORDER = [
     "why",
     "selected",
 ]
-_TEXT_COLUMNS_RE = re.compile(r"(^GEOID$|_GEOID$|^NAME$|^state_name$)")
+_TEXT_COLUMNS_RE = re.compile(r"(^GEOID$|_GEOID$|^NAME$|^(place|county|state)_name$)")
 _DECIMALS = 4
 
 # Columns of the data sources table of METHODS.md (keys of the provenance records).
@@ -454,8 +464,10 @@ def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.D
     if suffix in (".geojson", ".gpkg"):
         gdf = gpd.read_file(p)
         for col in gdf.columns:
+            if _TEXT_COLUMNS_RE.search(col):
+                gdf[col] = gdf[col].astype("string")  # names stay text even when all missing
             # GeoJSON cannot type an all-null column: it comes back as objects (None)
-            if gdf[col].dtype == object and gdf[col].isna().all():
+            elif gdf[col].dtype == object and gdf[col].isna().all():
                 gdf[col] = gdf[col].astype(float)
         return gdf
     if suffix == ".parquet":

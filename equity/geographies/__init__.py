@@ -6,8 +6,10 @@ target; the weights of a source sum to one), applied by one function, :func:`app
 
 * the hierarchy (block group -> tract -> county -> state, :func:`aggregate`) has weights 1;
 * the street grid (:func:`street_grid`) spreads block groups onto H3 cells dasymetrically;
-* towns (:func:`allocate_to_polygons` via :func:`polygon_crosswalk`, or :func:`build_towns`
-  when no town polygons exist) receive counts by overlay;
+* towns receive counts by overlay: Census places and county subdivisions with the balance of
+  each county (:func:`census_towns`), a user's polygons with the rest of each county
+  (:func:`complete_towns`), any polygons (:func:`allocate_to_polygons` via
+  :func:`polygon_crosswalk`), or regions of block groups (:func:`build_towns`);
 * tract vintages (:func:`interpolate_vintage`) move by area-weighted interpolation (tobler).
 
 Every crosswalk conserves each source's total exactly (weights sum to one), which the
@@ -45,7 +47,10 @@ The modules, in the order the data flows through them:
 ``allocation``            :func:`polygon_crosswalk`, :func:`allocate_to_polygons`,
                           :func:`count_points`
 ``vintages``              :func:`interpolate_vintage`
-``towns``                 :func:`build_towns` when no town polygons exist
+``names``                 Census LSAD descriptions, county and state names on every row
+``towns``                 :func:`census_towns`, :func:`complete_towns`: towns that cover
+                          every household, named as the Census names them
+``regions``               :func:`build_towns` when no town polygons exist
 ``segments``              :func:`street_segments`
 ``_checks``, ``_crs``     shared input checks; the two CRSs and the fast projection
 ========================  ==================================================================
@@ -81,6 +86,14 @@ from equity.geographies.h3grid import PIECE_COLUMNS as PIECE_COLUMNS
 from equity.geographies.h3grid import _check_street_grid as _check_street_grid
 from equity.geographies.h3grid import combine_street_grid, street_grid, street_grid_pieces
 from equity.geographies.hierarchy import GEOID_WIDTH, LEVELS, aggregate, parent_geoid
+from equity.geographies.names import (
+    LSAD,
+    add_names,
+    county_names,
+    describe,
+    name_levels,
+    state_names,
+)
 from equity.geographies.ookla import OOKLA_COLUMNS as OOKLA_COLUMNS
 from equity.geographies.ookla import _check_ookla_polygons as _check_ookla_polygons
 from equity.geographies.ookla import _tile_table as _tile_table
@@ -96,28 +109,44 @@ from equity.geographies.overlay import OVERLAY_METHODS as OVERLAY_METHODS
 from equity.geographies.overlay import _ancillary_mass as _ancillary_mass
 from equity.geographies.overlay import _overlay as _overlay
 from equity.geographies.overlay import _rect_clip_area as _rect_clip_area
+from equity.geographies.regions import build_towns
 from equity.geographies.segments import street_segments
-from equity.geographies.towns import build_towns
+from equity.geographies.towns import (
+    STRONG_MCD_STATES,
+    census_towns,
+    complete_towns,
+    make_towns,
+    towns_note,
+)
 from equity.geographies.vintages import interpolate_vintage
 
 __all__ = [
     "GEOID_WIDTH",
     "LEVELS",
+    "LSAD",
+    "STRONG_MCD_STATES",
+    "add_names",
     "aggregate",
     "allocate_to_polygons",
     "apply_crosswalk",
     "build_towns",
+    "census_towns",
     "combine_ookla_grid",
     "combine_ookla_polygons",
     "combine_street_grid",
+    "complete_towns",
     "count_points",
+    "county_names",
+    "describe",
     "interpolate_vintage",
+    "make_towns",
     "moe_from_se",
     "moe_product",
     "moe_proportion",
     "moe_ratio",
     "moe_sum",
     "moe_weighted_mean",
+    "name_levels",
     "ookla_grid_pieces",
     "ookla_polygon_pieces",
     "ookla_to_grid",
@@ -125,7 +154,9 @@ __all__ = [
     "parent_geoid",
     "polygon_crosswalk",
     "se_from_moe",
+    "state_names",
     "street_grid",
     "street_grid_pieces",
     "street_segments",
+    "towns_note",
 ]

@@ -91,6 +91,7 @@ def _tooltip_labels() -> dict[str, str]:
     labels = {"equity_index": "Equity index", "rank": "Need rank", "households": "Households"}
     labels |= {f"score_{p}": PILLAR_LABELS[p] for p in PILLARS}
     labels["driving_pillar"] = "Driving pillar"
+    labels |= {"place_name": "Place", "county_name": "County", "state_name": "State"}
     return labels
 
 
@@ -144,7 +145,16 @@ def _level_map(
     frame, geoms, dec, coverage = _prepare_geometry(table, simplify=None, decimals=None)
     pillar_cols = _pillar_columns(frame)
     labels = _tooltip_labels()
-    tip_cols = ["equity_index", "rank", *pillar_cols, "driving_pillar", "households"]
+    tip_cols = [
+        "place_name",
+        "county_name",
+        "state_name",
+        "equity_index",
+        "rank",
+        *pillar_cols,
+        "driving_pillar",
+        "households",
+    ]
     fields = _value_fields(frame, tip_cols, labels=labels)
     field_keys = [key for key, _, _ in fields]
     classified = {

@@ -39,6 +39,8 @@ _BOUNDARIES = {
     "counties": "county",
     "tracts": "tract",
     "blockgroups": "blockgroup",
+    "places": "place",
+    "cousubs": "cousub",
     "towns": "town",
 }
 #: ``[data]`` keys of the optional tables, and their readers.
@@ -56,7 +58,8 @@ class Dataset:
     Attributes
     ----------
     boundaries
-        Level name (``state``, ``county``, ``tract``, ``blockgroup``, ``town``) to polygons.
+        Level name (``state``, ``county``, ``tract``, ``blockgroup``, ``place``, ``cousub``,
+        ``town``) to polygons.
     acs
         Block-group ACS estimates and MOEs (``read_acs`` layout).
     tiles
@@ -150,6 +153,10 @@ def _anchors(read: _Reader, paths: Mapping[str, Any]) -> gpd.GeoDataFrame | None
     )
 
 
+def _level_hint(level: str) -> dict[str, str]:
+    return {"level": level} if level in ("place", "cousub") else {}
+
+
 def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     """Read every configured input (or the bundled sample, or the national snapshot).
 
@@ -181,7 +188,8 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     read = _Reader(cache)
     paths = _input_paths(cfg)
     boundaries = {
-        level: read("read_boundaries", paths[key])
+        # places and county subdivisions say what they are even under a cache file's name
+        level: read("read_boundaries", paths[key], **_level_hint(level))
         for key, level in _BOUNDARIES.items()
         if key in paths
     }

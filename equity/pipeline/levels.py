@@ -172,6 +172,9 @@ def _build_levels(
     cell_town = None
     if "town" in cfg.levels:
         tables["town"], cell_town = _towns(b, counts, grid)
+    tables = geographies.name_levels(
+        tables, ds.boundaries, town_crosswalk=b.extras.get("town_crosswalk"), cell_town=cell_town
+    )
     if ds.anchors is not None:
         distance_indicators(tables, ds.anchors, cell_town)
     context = county_context(ds, tables["county"])
@@ -280,9 +283,8 @@ def _aggregate_up(
 
 
 def _needs_grid(b: _Build) -> bool:
-    """The street level is asked for, or towns are given as polygons (cells assign them)."""
-    towns_given = b.ds.boundaries.get("town") is not None
-    return "street" in b.cfg.levels or ("town" in b.cfg.levels and towns_given)
+    """The street level is asked for (towns no longer need the grid: see :func:`_towns`)."""
+    return "street" in b.cfg.levels
 
 
 def _street_grid(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
@@ -328,63 +330,40 @@ def _street_grid(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataF
 def _towns(
     b: _Build, counts: _Counts, grid: tuple[gpd.GeoDataFrame, pd.DataFrame] | None
 ) -> tuple[gpd.GeoDataFrame, pd.Series | None]:
-    """The town table (from the given town polygons, else built from Census places), and
-    the cell -> town map when the towns were given."""
-    with b.progress.step("towns"):
-        towns = b.ds.boundaries.get("town")
-        if towns is None:
-            town = geographies.build_towns(
-                counts.blockgroups, counts=counts.columns, medians=counts.medians
-            )
-            return town, None
-        assert grid is not None  # _needs_grid: given towns always come with the street grid
-        cells, xwalk = grid
-        town_xw, cell_town = _town_crosswalk(cells, xwalk, towns)
-        return _towns_from_polygons(counts, towns, town_xw), cell_town
+    """The town table (``geographies.make_towns``: the given town polygons with the rest of
+    each county, else Census places and county subdivisions with the balance of each county,
+    else regions of block groups) and, with the street grid, the cell -> town map.
 
-
-def _town_crosswalk(
-    cells: gpd.GeoDataFrame, crosswalk: pd.DataFrame, towns: gpd.GeoDataFrame
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Block group -> town weights, composed from block group -> cell and cell -> town.
-
-    A cell belongs to the town containing its centroid (the nearest town when it falls in
-    none; ``geographies.polygon_crosswalk``), so every block group's weights still sum to one
-    and totals are conserved. Also returns the cell -> town map.
+    Block groups are shared among their towns by the households of the street cells when
+    the grid exists (its block or Ookla-device weights), else by area.
     """
-    cell_xw = geographies.polygon_crosswalk(
-        cells[["GEOID", "geometry"]], towns[["GEOID", "geometry"]], method="centroid"
-    )
-    cell_town = cell_xw.set_index("source_GEOID")["target_GEOID"]
-    xw = crosswalk.assign(target_GEOID=crosswalk["target_GEOID"].map(cell_town))
-    return xw.groupby(["source_GEOID", "target_GEOID"], as_index=False)["weight"].sum(), cell_town
+    with b.progress.step("towns"):
+        bnd = b.ds.boundaries
+        cells = grid[0] if grid is not None else None
+        town = geographies.make_towns(
+            counts.blockgroups,
+            polygons=bnd.get("town"),
+            places=bnd.get("place"),
+            cousubs=bnd.get("cousub"),
+            county_names=geographies.county_names(*_named_boundaries(bnd)),
+            counts=counts.columns,
+            medians=counts.medians,
+            weights=cells[["households", "geometry"]] if cells is not None else None,
+            method=b.cfg.town_method,
+        )
+        b.extras["town_crosswalk"] = town.attrs["crosswalk"]
+        b.extras["towns"] = {**town.attrs.get("towns", {}), "note": geographies.towns_note(town)}
+        if cells is None:
+            return town, None
+        cell_xw = geographies.polygon_crosswalk(
+            cells[["GEOID", "geometry"]], town[["GEOID", "geometry"]], method="centroid"
+        )
+        return town, cell_xw.set_index("source_GEOID")["target_GEOID"]
 
 
-def _towns_from_polygons(
-    counts: _Counts, towns: gpd.GeoDataFrame, town_xw: pd.DataFrame
-) -> gpd.GeoDataFrame:
-    """Counts moved into the given towns; each town's county is that of its block group
-    with the most households in it, and ``crosses_county`` flags towns in several."""
-    town = geographies.apply_crosswalk(
-        counts.flat[counts.carried], town_xw, counts=counts.columns, medians=counts.medians
-    )
-    households = counts.flat.set_index("GEOID")["households"]
-    dominant = (
-        town_xw.assign(hh=town_xw["weight"] * town_xw["source_GEOID"].map(households).fillna(0))
-        .sort_values(["target_GEOID", "hh", "source_GEOID"], ascending=[True, False, True])
-        .drop_duplicates("target_GEOID")
-        .set_index("target_GEOID")["source_GEOID"]
-    )
-    n_counties = (
-        town_xw.assign(c=town_xw["source_GEOID"].str[:5]).groupby("target_GEOID")["c"].nunique()
-    )
-    town["county_GEOID"] = town["GEOID"].map(dominant).str[:5]
-    town["state_GEOID"] = town["county_GEOID"].str[:2]
-    town["crosses_county"] = town["GEOID"].map(n_counties).fillna(1).gt(1)
-    town = towns[["GEOID", "NAME", "geometry"]].merge(town, on="GEOID", how="inner")
-    town = gpd.GeoDataFrame(town, geometry="geometry", crs="EPSG:4326")
-    town["level"] = "town"
-    return town
+def _named_boundaries(bnd: dict[str, gpd.GeoDataFrame]) -> list[gpd.GeoDataFrame | None]:
+    """Boundary tables that name counties, best first."""
+    return [bnd.get(k) for k in ("county", "tract", "blockgroup", "cousub", "town")]
 
 
 # -- indicators, index and hot spots of one level -------------------------------------------------

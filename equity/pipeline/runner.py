@@ -191,6 +191,8 @@ def _write_tables(
         + (", ".join(meta.get("missing_pillars", [])) or "none"),
         *ds.notes,
     ]
+    if "note" in extras.get("towns", {}):
+        notes.append(extras["towns"]["note"])
     written.append(
         export_.write_methods(
             tmp,

@@ -81,7 +81,8 @@ def rank_candidates(
     ----------
     places
         Level table (EPSG:4326 or any CRS) with ``GEOID``, ``equity_index`` and ``population``
-        or ``households``; ``NAME``, ``state_GEOID``, ``state_name``, ``equity_index_lo/hi``,
+        or ``households``; ``NAME``, ``place_name``, ``county_name``, ``state_GEOID``,
+        ``state_name`` (:func:`equity.geographies.add_names`), ``equity_index_lo/hi``,
         ``rank_lo/hi``, ``score_<pillar>``, ``norm_<indicator>``, ``driving_pillar`` and
         ``intervention`` are used when present. ``attrs["index"]`` may give
         ``weights`` (pillar weights) and ``indicator_weights``.
@@ -251,6 +252,8 @@ def _main_columns(
             "rank": scores.rank.astype(np.int64),
             "GEOID": cb["GEOID"],
             "NAME": cand["NAME"].astype("string") if "NAME" in cand.columns else cb["GEOID"],
+            "place_name": _text(cand, "place_name"),
+            "county_name": _text(cand, "county_name"),
             "state_GEOID": cb["state_GEOID"],
             "state_name": _state_names(cb["state_GEOID"], cands.places),
             "need_score": scores.need,
@@ -274,6 +277,13 @@ def _main_columns(
             "selected": selection.selected.astype(bool),
         }
     )
+
+
+def _text(cand: pd.DataFrame, column: str) -> pd.Series:
+    """A name column of the candidates (missing when the level table has none)."""
+    if column in cand.columns:
+        return pd.Series(cand[column].to_numpy(), dtype="string")
+    return pd.Series(pd.NA, index=range(len(cand)), dtype="string")
 
 
 def _reach_columns(out: pd.DataFrame, cands: Candidates, measures: Measures) -> pd.DataFrame:
