@@ -267,9 +267,7 @@ def _parse(text: str, sent: set[str]) -> dict[str, _Answer]:
             raise _Transient(f"line {line_no}: id {rid!r} was not sent ({','.join(fields)[:80]!r})")
         status = fields[2].strip() if len(fields) > 2 else ""
         if status not in _ANSWERS:
-            raise _Transient(
-                f"line {line_no}: status {status!r} is not Match, No_Match or Tie"
-            )
+            raise _Transient(f"line {line_no}: status {status!r} is not Match, No_Match or Tie")
         answer = _parse_match(fields, line_no) if status == "Match" else _Answer(_ANSWERS[status])
         if rid in answers and answers[rid] != answer:
             raise _Transient(f"line {line_no}: id {rid!r} answered twice, differently")

@@ -263,9 +263,7 @@ def _clean_ntee(codes: pd.Series) -> pd.Series:
     return (head + tail.str.replace("O", "0", regex=False)).astype("string")
 
 
-def classify_ntee(
-    codes: pd.Series, *, rules: Mapping[str, NteeRule] | None = None
-) -> pd.DataFrame:
+def classify_ntee(codes: pd.Series, *, rules: Mapping[str, NteeRule] | None = None) -> pd.DataFrame:
     """Partner kind and mission of each NTEE code by the longest matching rule prefix.
 
     Parameters
@@ -368,9 +366,7 @@ def _table(raw: pd.DataFrame, rules: Mapping[str, NteeRule]) -> pd.DataFrame:
             "asset_class": _size_class(raw["ASSET_CD"])
             if "ASSET_CD" in raw
             else pd.array([pd.NA] * len(raw), dtype="Int64"),
-            "income_amount": _amount(raw["INCOME_AMT"])
-            if "INCOME_AMT" in raw
-            else float("nan"),
+            "income_amount": _amount(raw["INCOME_AMT"]) if "INCOME_AMT" in raw else float("nan"),
             "asset_amount": _amount(raw["ASSET_AMT"]) if "ASSET_AMT" in raw else float("nan"),
         }
     )

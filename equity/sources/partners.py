@@ -139,7 +139,9 @@ SCHEMA = Schema(
         Layout("zip", (FIELDS["zip"],)),
     ),
     optional=tuple(v for k, v in FIELDS.items() if k != "name"),
-    numeric=tuple(f"(?i){'|'.join(n.replace('+', '[+]') for n in _LAT + _LON)}",),
+    numeric=tuple(
+        f"(?i){'|'.join(n.replace('+', '[+]') for n in _LAT + _LON)}",
+    ),
     ranges=(
         (f"(?i){'|'.join(_LAT)}", -90.0, 90.0),
         (f"(?i){'|'.join(_LON)}", -180.0, 180.0),
@@ -253,9 +255,7 @@ def _column_map(
     for field, spellings in FIELDS.items():
         if any(f == field for f, _, _ in found):
             continue
-        actual = next(
-            (by_norm[norm_name(s)] for s in spellings if norm_name(s) in by_norm), None
-        )
+        actual = next((by_norm[norm_name(s)] for s in spellings if norm_name(s) in by_norm), None)
         if actual is not None and actual not in used:
             found.append((field, actual, "alias"))
             used.add(actual)
@@ -310,7 +310,10 @@ def _read_rows(path: Path, *, sheet: str | int | None) -> pd.DataFrame:
     for i in range(min(len(grid), 10)):
         cells = [norm_name(c) for c in grid.iloc[i].tolist() if isinstance(c, str)]
         if names.intersection(cells):
-            header = [str(c).strip() if isinstance(c, str) else f"column {j + 1}" for j, c in enumerate(grid.iloc[i])]
+            header = [
+                str(c).strip() if isinstance(c, str) else f"column {j + 1}"
+                for j, c in enumerate(grid.iloc[i])
+            ]
             body = grid.iloc[i + 1 :].reset_index(drop=True)
             body.columns = header
             body = body.dropna(how="all").reset_index(drop=True)
@@ -470,17 +473,21 @@ def _table(raw: pd.DataFrame, col: dict[str, str], *, path: Path) -> pd.DataFram
     zips = _text(raw, col.get("zip")).str.replace(r"\.0+$", "", regex=True)
     zip5 = zips.str.extract(r"^(\d{3,5})(?:-?\d{4})?$", expand=False).str.zfill(5)
     ein = _text(raw, col.get("ein")).str.replace("-", "", regex=False)
-    return pd.DataFrame(
-        {
-            "partner_id": ids.astype("string"),
-            "name": names,
-            "kind": normalise_kind(_text(raw, col.get("kind"))),
-            "address": _text(raw, col.get("address")),
-            "city": _text(raw, col.get("city")),
-            "state": _state(_text(raw, col.get("state"))),
-            "zip": zip5.astype("string"),
-            "ein": ein.where(ein.str.fullmatch(r"\d{1,9}").fillna(False)).str.zfill(9),
-            "latitude": lat,
-            "longitude": lon,
-        }
-    ).loc[names.notna()].reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "partner_id": ids.astype("string"),
+                "name": names,
+                "kind": normalise_kind(_text(raw, col.get("kind"))),
+                "address": _text(raw, col.get("address")),
+                "city": _text(raw, col.get("city")),
+                "state": _state(_text(raw, col.get("state"))),
+                "zip": zip5.astype("string"),
+                "ein": ein.where(ein.str.fullmatch(r"\d{1,9}").fillna(False)).str.zfill(9),
+                "latitude": lat,
+                "longitude": lon,
+            }
+        )
+        .loc[names.notna()]
+        .reset_index(drop=True)
+    )
