@@ -41,7 +41,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -51,6 +51,7 @@ from equity._io import atomic_path
 from equity.distance import haversine_km
 from equity.errors import DownloadError, check_choice
 from equity.placement.duplicates import (
+    MERGE_RULES,
     components,
     duplicate_edges,
     name_key,
@@ -59,9 +60,19 @@ from equity.placement.duplicates import (
     supporters,
 )
 from equity.placement.partner_rows import SOURCE_ORDER, standardise
-from equity.sources.geocode import locate_by_zip
+from equity.sources.zipcodes import locate_by_zip
 
-__all__ = ["GEOCODE", "LOCATED", "PartnerLayer", "build_partners", "write_partner_files"]
+if TYPE_CHECKING:
+    from equity.config import Config
+
+__all__ = [
+    "GEOCODE",
+    "LOCATED",
+    "PartnerLayer",
+    "build_partners",
+    "partner_methods",
+    "write_partner_files",
+]
 
 logger = logging.getLogger("equity.placement")
 
@@ -119,10 +130,16 @@ class PartnerLayer:
         by_kind = self.partners["kind"].value_counts()
         kinds = ", ".join(f"{n:,} {k}" for k, n in by_kind.items())
         located = ", ".join(f"{c.get(f'located_{p}', 0):,} by {p}" for p in LOCATED)
+        dropped = sum(v for k, v in c.items() if k.startswith("dropped_"))
         return (
             f"partners: {len(self.partners):,} organisations ({kinds or 'none'}; located {located}); "
             f"{len(self.merged):,} duplicate row(s) merged; {len(self.unlocated):,} not located"
             + (" (listed in partners_unlocated.csv)" if len(self.unlocated) else "")
+            + (
+                f"; {dropped:,} source row(s) without coordinates left out by their reader"
+                if dropped
+                else ""
+            )
         )
 
 
@@ -391,7 +408,7 @@ def build_partners(
         ``geocoder(addresses) -> answers``, e.g. ``functools.partial(geocode_addresses,
         url=...)`` (:func:`equity.sources.geocode.geocode_addresses`); None geocodes nothing.
     zip_centroids
-        ZIP centre points (:func:`equity.sources.geocode.read_zip_centroids`) for those the
+        ZIP centre points (:func:`equity.sources.read_zip_centroids`) for those the
         geocoder could not place (or was not asked for).
     same_place_km
         Equal names at most this far apart are one organisation.
@@ -466,6 +483,7 @@ def _layer(
     ].reset_index(drop=True)
     unlocated["reason"] = orgs.loc[~ok, "located_note"].fillna("").to_numpy()
     counts: dict[str, Any] = {f"rows_{s}": int((rows["source"] == s).sum()) for s in SOURCE_ORDER}
+    counts.update({f"dropped_{s}": n for s, n in rows.attrs.get("dropped", {}).items()})
     counts.update({f"located_{p}": int((partners["located"] == p).sum()) for p in LOCATED})
     counts.update(
         {
@@ -519,3 +537,43 @@ def write_partner_files(layer: PartnerLayer, out_dir: str | os.PathLike[str]) ->
         _csv(layer.unlocated, out / "partners_unlocated.csv"),
         _csv(layer.merged, out / "partners_merged.csv"),
     ]
+
+
+def partner_methods(layer: PartnerLayer, cfg: Config) -> dict[str, Any]:
+    """What METHODS.md says about the partners of a run: sources, locating, merges, weights,
+    decay, the host score and the NTEE selection in effect."""
+    from equity.placement.partner import CAPACITY
+    from equity.sources.nonprofits import SIZE_CLASSES, ntee_rules
+
+    c = layer.counts
+    sources = [(s, c.get(f"rows_{s}", 0)) for s in SOURCE_ORDER if c.get(f"rows_{s}", 0)]
+    rules = sorted(ntee_rules(cfg.partner_ntee).values(), key=lambda r: r.prefix)
+    capacity: dict[float, list[str]] = {}
+    for k, v in CAPACITY.items():
+        capacity.setdefault(v, []).append(SIZE_CLASSES[k])
+    return {
+        "sources": sources,
+        "organisations": len(layer.partners),
+        "located": [(p, c.get(f"located_{p}", 0)) for p in LOCATED],
+        "merged": len(layer.merged),
+        "unlocated": len(layer.unlocated),
+        "dropped": [(k[8:], v) for k, v in c.items() if k.startswith("dropped_") and v],
+        "merge_rules": [r.format(km=cfg.same_place_km) for r in MERGE_RULES],
+        "geocode": cfg.geocode,
+        "geocoder": f"{cfg.geocoder_url} (benchmark {cfg.geocoder_benchmark})",
+        "geocoder_counts": {k[9:]: v for k, v in c.items() if k.startswith("geocoder_")},
+        "zip_centroids": cfg.zip_centroids or "",
+        "weights": dict(sorted(cfg.partner_weights.items())),
+        "decay": cfg.partner_decay,
+        "listed_bonus": cfg.listed_bonus,
+        "capacity": [(v, ", ".join(classes)) for v, classes in sorted(capacity.items())],
+        "ntee": [(r.prefix, r.kind or "left out", r.mission) for r in rules]
+        if c.get("rows_irs_bmf")
+        else [],
+        "subsections": ", ".join(cfg.nonprofit_subsections),
+        "column_maps": [
+            (Path(path).name, field_, header, how)
+            for path, mapping in layer.column_maps.items()
+            for field_, header, how in mapping
+        ],
+    }

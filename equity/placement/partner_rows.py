@@ -215,7 +215,19 @@ def standardise(
     nonprofits: Any = None,
     lists: Any = None,
 ) -> pd.DataFrame:
-    """Every source's rows in one table of the same columns, in :data:`SOURCE_ORDER`."""
+    """Every source's rows in one table of the same columns, in :data:`SOURCE_ORDER`.
+
+    ``attrs["dropped"]``: rows each source's reader left out for want of coordinates.
+    """
+    dropped: dict[str, int] = {}
+    for source, frames in (("imls", libraries), ("ipeds", colleges), ("anchors", anchors)):
+        for x in _as_list(frames):
+            name = {"nces": "nces", "ipeds": "ipeds", "imls": "imls"}.get(
+                str(x.attrs.get("format", "")), source
+            )
+            n = int(x.attrs.get("n_missing_coordinates", 0) or 0)
+            if n:
+                dropped[name] = dropped.get(name, 0) + n
     parts = [_empty_rows()]
     parts += [_from_libraries(x) for x in _as_list(libraries)]
     parts += [_from_colleges(x) for x in _as_list(colleges)]
@@ -230,4 +242,6 @@ def standardise(
     ok = rows["name"].notna() & (rows["name"] != "")
     if (~ok).any():
         logger.warning("partners: %d row(s) without a name left out", int((~ok).sum()))
-    return rows.loc[ok].reset_index(drop=True)
+    rows = rows.loc[ok].reset_index(drop=True)
+    rows.attrs["dropped"] = dropped
+    return rows

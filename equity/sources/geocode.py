@@ -27,9 +27,9 @@ per row::
   not sent), ``po_box`` (a post-office box has no street location: not sent) or
   ``not_answered`` (sent, but missing from the answer; not cached, so a rerun asks again).
 
-Without a match, :func:`read_zip_centroids` and :func:`locate_by_zip` place an address at the
-centre of its ZIP code area (a ZCTA centroid): a precision of a few km in towns and tens of km
-in rural areas, which the partner layer states per organisation.
+Without a match, :func:`equity.sources.zipcodes.locate_by_zip` places an address at the centre
+of its ZIP code area (a ZCTA centroid): a precision of a few km in towns and tens of km in rural
+areas, which the partner layer states per organisation.
 
 Examples
 --------
@@ -62,29 +62,16 @@ import pandas as pd
 
 from equity import settings
 from equity.errors import DownloadError, SchemaError
-from equity.sources._common import (
-    PathLike,
-    check_file,
-    drop_duplicate_rows,
-    read_csv_text,
-    require_rows,
-    set_provenance,
-    to_number,
-    vintage_from_name,
-)
+from equity.sources._common import PathLike
 from equity.sources._http import _USER_AGENT, _is_offline_error, _retry_after
-from equity.sources._schema import Schema
 
 __all__ = [
     "CENSUS_BATCH_URL",
     "DEFAULT_BENCHMARK",
     "MAX_BATCH",
     "STATUSES",
-    "ZIP_CENTROIDS_SCHEMA",
     "geocode_addresses",
     "geocode_cache_path",
-    "locate_by_zip",
-    "read_zip_centroids",
 ]
 
 logger = logging.getLogger("equity.sources")
@@ -297,8 +284,11 @@ def _post(url: str, body: bytes, content_type: str, timeout: float) -> str:
         raise DownloadError(msg) from None
     except urllib.error.URLError as exc:
         cause = exc.reason
-        offline = isinstance(cause, BaseException) and _is_offline_error(cause)
-        raise _Transient(("offline: " if offline else "") + f"cannot connect ({cause})") from None
+        if isinstance(cause, BaseException) and _is_offline_error(cause):
+            # no point retrying: the host cannot be resolved or reached from here
+            msg = f"cannot reach the geocoder {url}: this machine seems to be offline ({cause})"
+            raise DownloadError(msg) from None
+        raise _Transient(f"cannot connect ({cause})") from None
     except TimeoutError:
         raise _Transient(f"timed out after {timeout:g} s") from None
     except (http.client.HTTPException, ConnectionError) as exc:
@@ -554,101 +544,3 @@ def _fill(
             result.loc[index, c] = frame[c].astype(bool)
         else:
             result.loc[index, c] = frame[c].astype("string")
-
-
-# --------------------------------------------------------------------------- ZIP centroids
-
-#: A file of ZIP (ZCTA) centre points: the Census Gazetteer ZCTA file (``GEOID``,
-#: ``INTPTLAT``, ``INTPTLONG``) or a three-column ``geoid,latitude,longitude`` file.
-ZIP_CENTROIDS_SCHEMA = Schema(
-    kind="zip_centroids",
-    title="a ZIP (ZCTA) centroid file",
-    required=(
-        ("zip", "geoid", "zcta", "zcta5", "zcta5ce10", "zcta5ce20", "zip_code", "zipcode"),
-        ("latitude", "intptlat", "lat"),
-        ("longitude", "intptlong", "intptlon", "lon", "lng"),
-    ),
-    keys=(("zip",),),
-    codes=(("zip", 5),),
-    numeric=(r"(?i)latitude|intptlat|lat|longitude|intptlong|intptlon|lon|lng",),
-    ranges=(
-        (r"(?i)latitude|intptlat|lat", -90.0, 90.0),
-        (r"(?i)longitude|intptlong|intptlon|lon|lng", -180.0, 180.0),
-    ),
-    aliases=("zcta_centroids", "zip_centres"),
-)
-
-
-def read_zip_centroids(path: PathLike) -> pd.DataFrame:
-    """Read ZIP (ZCTA) centre points: one row per 5-digit ZIP code.
-
-    Parameters
-    ----------
-    path
-        A Census Gazetteer ZCTA file (``2020_Gaz_zcta_national.txt``: ``GEOID``,
-        ``INTPTLAT``, ``INTPTLONG``, tab-delimited) or a ``geoid,latitude,longitude`` CSV.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``zip`` (5-digit text), ``longitude``, ``latitude``. Exact duplicate rows (a ZCTA
-        listed once per state it crosses) are dropped with a warning; a ZIP listed with
-        different points keeps their mean (logged).
-
-    Raises
-    ------
-    SchemaError
-        Missing columns, ZIP codes that are not digits, coordinates that are not numbers.
-    """
-    p = check_file(path)
-    raw = ZIP_CENTROIDS_SCHEMA.canonical(read_csv_text(p))
-    require_rows(raw, path=p)
-    ZIP_CENTROIDS_SCHEMA.require(raw, path=p)
-    raw = drop_duplicate_rows(raw, path=p)
-    z = raw["zip"].astype("string").str.strip().str.replace(r"\.0+$", "", regex=True)
-    bad = ~z.str.fullmatch(r"\d{3,5}").fillna(False)
-    if bad.any():
-        msg = f"column 'zip' has {int(bad.sum())} value(s) that are not ZIP codes, e.g. {z[bad].iloc[0]!r}"
-        raise SchemaError([msg], source=str(p))
-    out = pd.DataFrame(
-        {
-            "zip": z.str.zfill(5).astype("string"),
-            "longitude": to_number(raw["longitude"], path=p, column="longitude"),
-            "latitude": to_number(raw["latitude"], path=p, column="latitude"),
-        }
-    )
-    if out["zip"].duplicated().any():
-        n = int(out["zip"].duplicated().sum())
-        logger.info("%s: %d ZIP code(s) listed with different points; their mean is used", p, n)
-        out = out.groupby("zip", as_index=False, sort=False)[["longitude", "latitude"]].mean()
-        out["zip"] = out["zip"].astype("string")
-    return set_provenance(
-        out.reset_index(drop=True),
-        source="zip_centroids",
-        title="ZIP code tabulation area centre points",
-        publisher="US Census Bureau",
-        vintage=vintage_from_name(p),
-        licence="Public domain (US federal government work)",
-        attribution="US Census Bureau, ZIP code tabulation areas",
-        path=p,
-    )
-
-
-def locate_by_zip(zips: pd.Series, centroids: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude of the centre of each ZIP code (NaN where unknown).
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"zip": ["05001"], "longitude": [-72.3], "latitude": [43.6]})
-    >>> lon, lat = locate_by_zip(pd.Series(["05001-1234", "99999", None]), c)
-    >>> lon.tolist()[0], bool(np.isnan(lon[1])), bool(np.isnan(lon[2]))
-    (-72.3, True, True)
-    """
-    z = zips.astype("string").str.extract(r"^(\d{5})", expand=False)
-    table = centroids.drop_duplicates("zip").set_index("zip")
-    lon = z.map(table["longitude"], na_action="ignore")
-    lat = z.map(table["latitude"], na_action="ignore")
-    return (
-        pd.to_numeric(lon, errors="coerce").to_numpy(dtype=float),
-        pd.to_numeric(lat, errors="coerce").to_numpy(dtype=float),
-    )
