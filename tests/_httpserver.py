@@ -1,7 +1,8 @@
 """A small local HTTP server for download tests: 127.0.0.1 only, bounded in requests and time.
 
 Routes map a URL path to a :class:`Reply`, a list of replies (one per request, the last one
-repeating) or a function of ``(path, query)`` returning a reply. Replies can fail (any status),
+repeating) or a function of ``(path, query)`` returning a reply; a POST calls the function with
+``(path, query, body)`` (the request body as bytes, also kept in ``bodies``). Replies can fail (any status),
 drop the connection half-way (``truncate_at``: a ``Content-Length`` larger than what is sent)
 or answer slowly (``delay_s``). Unknown paths get a 404. Every request is recorded.
 
@@ -30,7 +31,7 @@ class Reply:
     delay_s: float = 0.0  # wait before answering (interrupted when the server stops)
 
 
-Route = Reply | list[Reply] | Callable[[str, dict[str, list[str]]], Reply]
+Route = Reply | list[Reply] | Callable[..., Reply]
 
 
 class LocalServer:
@@ -41,6 +42,7 @@ class LocalServer:
     ) -> None:
         self.routes = routes
         self.requests: list[str] = []  # "path?query" of every request, in order
+        self.bodies: list[bytes] = []  # the body of every POST request, in order
         self.max_requests = max_requests
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -56,6 +58,13 @@ class LocalServer:
 
             def do_GET(self) -> None:
                 server._handle(self)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with server._lock:
+                    server.bodies.append(body)
+                server._handle(self, body)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -91,7 +100,9 @@ class LocalServer:
         """Number of requests made for `path` (query ignored)."""
         return sum(1 for r in self.requests if r.split("?", 1)[0] == path)
 
-    def _reply_for(self, path: str, query: dict[str, list[str]]) -> Reply:
+    def _reply_for(
+        self, path: str, query: dict[str, list[str]], body: bytes | None = None
+    ) -> Reply:
         route = self.routes.get(path)
         if route is None:
             return Reply(404, b"Not Found")
@@ -102,9 +113,9 @@ class LocalServer:
                 i = self._served.get(path, 0)
                 self._served[path] = i + 1
             return route[min(i, len(route) - 1)]
-        return route(path, query)
+        return route(path, query) if body is None else route(path, query, body)
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(self, h: BaseHTTPRequestHandler, body: bytes | None = None) -> None:
         parts = urlsplit(h.path)
         with self._lock:
             self.requests.append(h.path)
@@ -112,7 +123,7 @@ class LocalServer:
         reply = (
             Reply(503, b"request budget spent")
             if too_many
-            else self._reply_for(parts.path, parse_qs(parts.query, keep_blank_values=True))
+            else self._reply_for(parts.path, parse_qs(parts.query, keep_blank_values=True), body)
         )
         if reply.delay_s and self._stop.wait(reply.delay_s):
             h.close_connection = True

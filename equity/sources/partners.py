@@ -139,9 +139,7 @@ SCHEMA = Schema(
         Layout("zip", (FIELDS["zip"],)),
     ),
     optional=tuple(v for k, v in FIELDS.items() if k != "name"),
-    numeric=tuple(
-        f"(?i){'|'.join(n.replace('+', '[+]') for n in _LAT + _LON)}",
-    ),
+    numeric=(f"(?i){'|'.join(_LAT + _LON)}",),
     ranges=(
         (f"(?i){'|'.join(_LAT)}", -90.0, 90.0),
         (f"(?i){'|'.join(_LON)}", -180.0, 180.0),
@@ -419,8 +417,7 @@ def read_partner_list(
     headers = [str(c) for c in raw.columns]
     mapping = _column_map(headers, columns, path=p)
     col = {field: header for field, header, _ in mapping}
-    renamed = raw.rename(columns={h: f for f, h, _ in mapping})
-    SCHEMA.require(renamed[[c for c in renamed.columns if c in FIELDS]], path=p)
+    _require(col, headers, path=p)
     out = _table(raw, col, path=p)
     located = out[["latitude", "longitude"]].notna().all(axis=1)
     n_split = (
@@ -456,6 +453,24 @@ def read_partner_list(
         n_without_location=int(nothing.sum()),
         n_split_addresses=n_split,
     )
+
+
+def _require(col: Mapping[str, str], headers: list[str], *, path: Path) -> None:
+    """Raise naming what is missing: a name column, or any column that locates a row."""
+    found = ", ".join(headers[:20])
+    hint = "; or name the header in [partners.columns]"
+    if "name" not in col:
+        accepted = ", ".join(FIELDS["name"][:8])
+        msg = f"not a partner list: no name column (accepted: {accepted} ...{hint}); found: {found}"
+        raise SchemaError([msg], source=str(path))
+    if SCHEMA.layout(col) is None:
+        msg = (
+            "not a partner list: no column locates the organisations: latitude and longitude, "
+            f"an address or a ZIP code (accepted: {', '.join(FIELDS['latitude'][:3])} / "
+            f"{', '.join(FIELDS['longitude'][:3])}, {', '.join(FIELDS['address'][:3])}, "
+            f"{', '.join(FIELDS['zip'][:3])} ...{hint}); found: {found}"
+        )
+        raise SchemaError([msg], source=str(path))
 
 
 def _table(raw: pd.DataFrame, col: dict[str, str], *, path: Path) -> pd.DataFrame:
