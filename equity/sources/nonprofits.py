@@ -35,7 +35,7 @@ U         nonprofit         science and technology (U41: computer science and te
 Organisations without an NTEE code (about a third of the file) cannot be told apart and are
 left out; their number is logged and kept in ``attrs["n_blank_ntee"]``. The table is a
 default: ``ntee={"P20": "nonprofit", "B94": True, "S41": False}`` (the run configuration's
-``[partners.ntee]``) adds or removes prefixes.
+``[partners.ntee]``) adds or removes prefixes; a prefix replaces the default rules under it.
 
 Size
 ----
@@ -211,7 +211,8 @@ def ntee_rules(overrides: Mapping[str, str | bool] | None = None) -> dict[str, N
     overrides
         ``{prefix: kind}`` adds or changes a prefix (``True`` means ``"nonprofit"``),
         ``{prefix: False}`` leaves its codes out. A prefix is a major-group letter and up to
-        two digits (``"P"``, ``"P2"``, ``"P20"``).
+        two digits (``"P"``, ``"P2"``, ``"P20"``); it replaces the default rules under it
+        (``{"S": False}`` leaves every S code out, ``{"S": False, "S20": True}`` all but S20).
 
     Returns
     -------
@@ -230,7 +231,9 @@ def ntee_rules(overrides: Mapping[str, str | bool] | None = None) -> dict[str, N
     """
     rules = {r.prefix: r for r in NTEE_SELECTION}
     problems = []
-    for raw_prefix, value in (overrides or {}).items():
+    given = sorted((overrides or {}).items(), key=lambda kv: len(str(kv[0]).strip()))
+    given_prefixes = {str(k).strip().upper() for k, _ in given}
+    for raw_prefix, value in given:
         prefix = str(raw_prefix).strip().upper()
         if not _PREFIX.fullmatch(prefix):
             problems.append(f"NTEE prefix {raw_prefix!r} is not a letter and up to two digits")
@@ -241,7 +244,12 @@ def ntee_rules(overrides: Mapping[str, str | bool] | None = None) -> dict[str, N
             problems.append(f"NTEE prefix {raw_prefix!r}: {value!r} must be a kind or false")
             continue
         kind = None if value is False else str(value).strip().lower()
-        rules[prefix] = NteeRule(prefix, kind, _mission(prefix, rules))
+        mission = _mission(prefix, rules)
+        # a prefix replaces the default rules under it ("S" = false leaves every S code out)
+        for longer in [p for p in rules if p.startswith(prefix) and p != prefix]:
+            if longer not in given_prefixes:
+                del rules[longer]
+        rules[prefix] = NteeRule(prefix, kind, mission)
     if problems:
         raise ConfigError("; ".join(problems))
     return rules
