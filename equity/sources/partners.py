@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -301,7 +302,7 @@ def _read_rows(path: Path, *, sheet: str | int | None) -> pd.DataFrame:
         return read_csv_text(path)
     try:
         grid = pd.read_excel(path, sheet_name=sheet or 0, header=None, dtype=str)
-    except (ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
         msg = f"{path}: cannot read as an Excel workbook ({exc})"
         raise DataError(msg) from exc
     names = {norm_name(s) for s in FIELDS["name"]}
@@ -357,8 +358,9 @@ def _split_whole_address(out: pd.DataFrame) -> int:
     """Split ``"street, city, ST zip"`` addresses into their parts (in place); how many."""
     parts = out["address"].str.extract(_WHOLE_ADDRESS)
     ok = parts["street"].notna()
-    for col in ("city", "state", "zip"):
-        out.loc[ok, col] = parts.loc[ok, col]
+    out.loc[ok, "city"] = parts.loc[ok, "city"]
+    out.loc[ok, "state"] = _state(parts.loc[ok, "state"])
+    out.loc[ok, "zip"] = parts.loc[ok, "zip"].str[:5]
     out.loc[ok, "address"] = parts.loc[ok, "street"]
     return int(ok.sum())
 
