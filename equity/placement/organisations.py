@@ -196,7 +196,7 @@ def _locate(
     loc = _Location(
         lon=np.where(pick >= 0, lon_r[np.maximum(pick, 0)], np.nan),
         lat=np.where(pick >= 0, lat_r[np.maximum(pick, 0)], np.nan),
-        located=np.where(pick >= 0, "source", None).astype(object),
+        located=np.array(["source" if k >= 0 else None for k in pick.tolist()], dtype=object),
         note=np.full(n, "", dtype=object),
     )
     _geocode_missing(rows, comp, loc, geocode=geocode, geocoder=geocoder)

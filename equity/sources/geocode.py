@@ -511,7 +511,7 @@ def _fill(
     fresh: dict[str, tuple[object, ...]],
 ) -> None:
     """Write the cached and fresh answers into `result` (in place); the rest not answered."""
-    values = []
+    values: list[tuple[object, ...]] = []
     for key in keys:
         hit = fresh.get(key)
         cached = hit is None and key in known

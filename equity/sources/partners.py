@@ -236,7 +236,7 @@ def _column_map(
     headers: list[str], columns: Mapping[str, str] | None, *, path: Path
 ) -> list[tuple[str, str, str]]:
     """``(field, header, how)`` for every field found: ``config``, ``alias`` or ``fuzzy``."""
-    by_norm = {}
+    by_norm: dict[str, str] = {}
     for h in headers:
         by_norm.setdefault(norm_name(h), h)
     found: list[tuple[str, str, str]] = []
