@@ -484,9 +484,11 @@ def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.D
     if suffix in (".geojson", ".gpkg"):
         gdf = gpd.read_file(p)
         for col in gdf.columns:
-            # GeoJSON cannot type an all-null column: it comes back as objects (None)
+            # GeoJSON cannot type an all-null column: it comes back as objects (None); text
+            # columns (COLUMNS' unit "text" or "code") stay text, others become numbers
             if gdf[col].dtype == object and gdf[col].isna().all():
-                gdf[col] = gdf[col].astype(float)
+                text = COLUMNS.get(col, ("", ""))[1] in ("text", "code")
+                gdf[col] = gdf[col].astype("string" if text else float)
         return gdf
     if suffix == ".parquet":
         return gpd.read_parquet(p)

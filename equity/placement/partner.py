@@ -264,8 +264,9 @@ def suggest_partners(
         ids = _column(partners, "anchor_id", pd.NA).astype("string")
     ids = ids.fillna(pd.Series([f"#{k}" for k in range(len(partners))], dtype="string"))
     tiebreak = pd.factorize(ids, sort=True)[0][pairs.j]
-    names = display_name(_column(partners, "name", "").astype("string").fillna(""))
     kinds = _column(partners, "kind", "other").astype("string").fillna("other")
+    names = display_name(_column(partners, "name", "").astype("string").fillna("").str.strip())
+    names = names.where(names != "", "unnamed " + kinds.str.replace("_", " ", regex=False))
     what = _what(partners)
     for prefix, pos in zip(
         ("partner", "runner_up"), _top_two(pairs.i, score, pairs.km, tiebreak), strict=True
