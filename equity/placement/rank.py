@@ -90,9 +90,13 @@ def rank_candidates(
         All options in one :class:`PlacementOptions` (as the run configuration and the CLI
         build it). Give either `options` or the option keywords below, not both.
     anchors
-        Points of anchor institutions with a ``kind`` column (``library``, ``college``,
-        ``school``, ``nonprofit``, ``community_center``, ...). Without ``kind``, rows with a
-        ``library_id`` (:func:`equity.sources.read_libraries`) are libraries.
+        Points of partner organisations with a ``kind`` column (``library``, ``college``,
+        ``school``, ``nonprofit``, ``community_center``, ...), one row per organisation (the
+        partner layer of :func:`equity.placement.organisations.build_partners`). Without
+        ``kind``, rows with a ``library_id`` (:func:`equity.sources.read_libraries`) are
+        libraries. ``name``, ``partner_id``, ``detail``, ``size_class``, ``size_basis``,
+        ``sources``, ``listed`` and ``located``, when present, describe the suggested partner
+        (:mod:`equity.placement.partner`).
     demand
         Finer places (block groups, street cells) with ``population`` (or ``households``) and
         ``equity_index``, used for reach and coverage; default: ``places`` themselves.
@@ -121,7 +125,8 @@ def rank_candidates(
         of ``docs/contracts.md`` (``rank`` is within the state by combined score, or national
         when ``per_state=False``), then ``existing``, ``n_anchors``, ``n_<kind>``,
         ``anchors_per_10k``, ``population_within_radius``, ``reach_need_population``,
-        (``establishments_per_1k``), ``sensitivity``, (``times_selected``,
+        (``establishments_per_1k``), the suggested partner and runner-up
+        (:data:`equity.placement.partner.PARTNER_COLUMNS`), ``sensitivity``, (``times_selected``,
         ``share_selected``), ``longitude``, ``latitude`` and the place geometry.
         ``attrs["placement"]`` holds the parameters and, in coverage mode, the covered
         weight of the optimum and of the greedy choice per state.
