@@ -254,4 +254,6 @@ def test_run_with_a_planner_list(sample_paths: dict[str, Path], tmp_path: Path) 
     assert "same name and ZIP" in methods and "listed bonus (100" in methods
     html = next((out / "maps").glob("*town*.html")).read_text()
     assert "Suggested partner" in html and "Sample Digital Hub" in html
+    table = (out / "maps" / "candidates.html").read_text()
+    assert "Suggested partner</" in table and "Sample Digital Hub" in table
     assert result.candidates["partner_summary"].notna().all()
