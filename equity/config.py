@@ -66,6 +66,25 @@ Example ``equity.toml`` (every key optional)::
     readiness = 0.25
     reach = 0.25
 
+    [partners]                  # partner organisations (equity.placement.organisations)
+    decay = "linear"            # linear | gaussian | none: a partner's weight over distance
+    listed_bonus = 1.5          # host-score factor of organisations on the planner's list
+    same_place_km = 1.0         # equal names at most this far apart are one organisation
+    geocode = "partners"        # off | partners | all: who goes to the Census geocoder
+    zip_centroids = "2020_Gaz_zcta_national.txt"   # ZIP centres for what is not geocoded
+    subsections = ["03"]        # 501(c) subsections of the IRS nonprofits kept
+    [partners.weights]          # weight of one organisation of each kind in readiness
+    library = 3.0
+    college = 2.0
+    school = 1.0
+    nonprofit = 1.0
+    community_center = 1.0
+    [partners.columns]          # headers of the planner's list the alias table does not know
+    name = "Partner (legal name)"
+    [partners.ntee]             # changes to the NTEE selection of the IRS nonprofits
+    P20 = "nonprofit"           # add human services
+    B94 = false                 # leave parent-teacher groups out (the default)
+
     [maps]
     title = "Digital equity index"
 
@@ -184,6 +203,30 @@ def _score_weights() -> dict[str, float]:
     from equity.placement import DEFAULT_WEIGHTS
 
     return dict(DEFAULT_WEIGHTS)
+
+
+def _decays() -> Iterable[str]:
+    from equity.placement import DECAYS
+
+    return DECAYS
+
+
+def _geocode_modes() -> Iterable[str]:
+    from equity.placement.organisations import GEOCODE
+
+    return GEOCODE
+
+
+def _kind_weights_default() -> dict[str, float]:
+    from equity.placement import ANCHOR_WEIGHTS
+
+    return dict(ANCHOR_WEIGHTS)
+
+
+def _census_geocoder() -> str:
+    from equity.sources.geocode import CENSUS_BATCH_URL
+
+    return CENSUS_BATCH_URL
 
 
 # -- validators: each returns the problems of one value ------------------------------------------
@@ -325,6 +368,58 @@ def _placement_weights(name: str, value: Any) -> list[str]:
         problems += _choice("score", key, scores, where=name)
         problems += _weight(f"{name}.{key}", w)
     return problems
+
+
+def _kind_weights(name: str, value: Any) -> list[str]:
+    """Weights of partner kinds (any kind name: ``library``, ``workforce_center`` ...)."""
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of weights"]
+    return [p for key, w in value.items() for p in _weight(f"{name}.{key}", w)]
+
+
+def _partner_columns(name: str, value: Any) -> list[str]:
+    """``field = "header"`` for the planner's list (fields: ``equity.sources.partners``)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of field = header"]
+    from equity.sources.partners import FIELDS
+
+    problems = [p for key in value for p in _choice("field", key, FIELDS, where=name)]
+    return problems + [
+        f"{name}.{k} = {v!r} must be text (a column header)"
+        for k, v in value.items()
+        if not isinstance(v, str)
+    ]
+
+
+def _ntee_changes(name: str, value: Any) -> list[str]:
+    """NTEE prefixes to add (``= "kind"``) or leave out (``= false``)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of NTEE prefix = kind or false"]
+    from equity.sources.nonprofits import ntee_rules
+
+    try:
+        ntee_rules(value)
+    except ConfigError as exc:
+        return [f"{name}: {exc}"]
+    return []
+
+
+def _web_address(name: str, value: Any) -> list[str]:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return []
+    return [f"{name} = {value!r} must be an http(s) URL"]
+
+
+def _optional_file(name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [f"{name} = {value!r} must be text (a file path)"]
+    return [] if Path(value).expanduser().is_file() else [f"{name}: file not found: {value}"]
 
 
 def _data(name: str, value: Any) -> list[str]:
@@ -565,6 +660,96 @@ OPTIONS: dict[str, Option] = {
             "GEOIDs of current program sites",
             coerce=_as_texts,
         ),
+        Option(
+            "weights",
+            "partners",
+            None,
+            _kind_weights,
+            "weight of one partner of each kind in readiness; default "
+            "equity.placement.ANCHOR_WEIGHTS (other kinds 1)",
+            attr="partner_weights",
+            factory=_kind_weights_default,
+        ),
+        Option(
+            "decay",
+            "partners",
+            "linear",
+            _one_of("distance decay", _decays),
+            "how a partner's weight falls with distance: linear 1 - d/R, gaussian "
+            "exp(-2 (d/R)^2), none",
+            attr="partner_decay",
+        ),
+        Option(
+            "listed_bonus",
+            "partners",
+            1.5,
+            _number(at_least=0),
+            "host-score factor of the organisations on the planner's list",
+        ),
+        Option(
+            "same_place_km",
+            "partners",
+            1.0,
+            _number(at_least=0),
+            "equal names at most this far apart are one organisation",
+        ),
+        Option(
+            "geocode",
+            "partners",
+            "partners",
+            _one_of("geocode", _geocode_modes),
+            "organisations without coordinates sent to the Census geocoder: off | partners "
+            "(the planner's list) | all (also the IRS nonprofits)",
+        ),
+        Option(
+            "geocoder_url",
+            "partners",
+            None,
+            _web_address,
+            "the Census batch geocoder (or a mirror)",
+            factory=_census_geocoder,
+        ),
+        Option(
+            "benchmark",
+            "partners",
+            "Public_AR_Current",
+            _text,
+            "the geocoder's address benchmark",
+            attr="geocoder_benchmark",
+        ),
+        Option(
+            "zip_centroids",
+            "partners",
+            None,
+            _optional_file,
+            "ZIP (ZCTA) centre points for organisations the geocoder does not place",
+            path=True,
+        ),
+        Option(
+            "columns",
+            "partners",
+            None,
+            _partner_columns,
+            "headers of the planner's list: field = header",
+            attr="partner_columns",
+        ),
+        Option(
+            "ntee",
+            "partners",
+            None,
+            _ntee_changes,
+            "changes to the NTEE selection of the IRS nonprofits: prefix = kind or false",
+            attr="partner_ntee",
+        ),
+        Option(
+            "subsections",
+            "partners",
+            ("03",),
+            _texts,
+            "501(c) subsections of the IRS nonprofits kept",
+            attr="nonprofit_subsections",
+            coerce=_as_texts,
+        ),
         Option("title", "maps", "Digital equity index", _text, "title of the maps"),
         Option("enabled", "cache", True, _flag, "read and write the table cache", attr="cache"),
         Option(
@@ -635,6 +820,17 @@ class Config:
     min_spacing_km: float = _default("min_spacing_km")
     states: tuple[str, ...] = _default("states")
     existing_sites: tuple[str, ...] = _default("existing_sites")
+    partner_weights: dict[str, float] = _default("partner_weights")
+    partner_decay: str = _default("partner_decay")
+    listed_bonus: float = _default("listed_bonus")
+    same_place_km: float = _default("same_place_km")
+    geocode: str = _default("geocode")
+    geocoder_url: str = _default("geocoder_url")
+    geocoder_benchmark: str = _default("geocoder_benchmark")
+    zip_centroids: str | None = _default("zip_centroids")
+    partner_columns: dict[str, str] | None = _default("partner_columns")
+    partner_ntee: dict[str, Any] | None = _default("partner_ntee")
+    nonprofit_subsections: tuple[str, ...] = _default("nonprofit_subsections")
     title: str = _default("title")
     cache: bool = _default("cache")
     cache_folder: str | None = _default("cache_folder")
@@ -675,6 +871,9 @@ class Config:
             "states": tuple(self.states) or None,  # empty means every state
             "existing_sites": tuple(self.existing_sites) or None,
             "seed": self.seed,
+            "anchor_weights": dict(self.partner_weights),
+            "decay": self.partner_decay,
+            "listed_bonus": self.listed_bonus,
         }
         return PlacementOptions(**{**fields, **changes})
 

@@ -7,7 +7,8 @@ reply. Replies can fail (any status), drop the connection half-way (``truncate_a
 (``drip_bps`` bytes a second) or send no ``Content-Length`` (``no_length``). ``HEAD`` requests
 get the headers of the route's reply without a body. Unknown paths get a 404. Every request is
 recorded (``requests``: GET, ``heads``: HEAD), and so is the largest number of requests served
-at once (``max_in_flight``).
+at once (``max_in_flight``). A POST calls a route function with ``(path, query, body)`` (the
+request body as bytes, also kept in ``bodies``).
 
 The server stops itself after ``lifetime_s`` seconds or ``max_requests`` requests, and when its
 ``with`` block ends.
@@ -49,6 +50,7 @@ class LocalServer:
         self.routes = routes
         self.requests: list[str] = []  # "path?query" of every GET request, in order
         self.heads: list[str] = []  # "path?query" of every HEAD request
+        self.bodies: list[bytes] = []  # the body of every POST request, in order
         self.in_flight = 0
         self.max_in_flight = 0
         self.max_requests = max_requests
@@ -69,6 +71,13 @@ class LocalServer:
 
             def do_HEAD(self) -> None:
                 server._handle(self, head=True)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with server._lock:
+                    server.bodies.append(body)
+                server._handle(self, body=body)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -105,7 +114,11 @@ class LocalServer:
         return sum(1 for r in self.requests if r.split("?", 1)[0] == path)
 
     def _reply_for(
-        self, path: str, query: dict[str, list[str]], headers: dict[str, str] | None = None
+        self,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
     ) -> Reply:
         route = self.routes.get(path)
         if route is None:
@@ -117,11 +130,15 @@ class LocalServer:
                 i = self._served.get(path, 0)
                 self._served[path] = i + 1
             return route[min(i, len(route) - 1)]
+        if body is not None:  # POST
+            return route(path, query, body)
         if len(inspect.signature(route).parameters) >= 3:
             return route(path, query, headers or {})
         return route(path, query)
 
-    def _handle(self, h: BaseHTTPRequestHandler, *, head: bool = False) -> None:
+    def _handle(
+        self, h: BaseHTTPRequestHandler, *, head: bool = False, body: bytes | None = None
+    ) -> None:
         parts = urlsplit(h.path)
         with self._lock:
             (self.heads if head else self.requests).append(h.path)
@@ -134,7 +151,7 @@ class LocalServer:
             reply = (
                 Reply(503, b"request budget spent")
                 if too_many
-                else self._reply_for(parts.path, query, headers)
+                else self._reply_for(parts.path, query, headers, body)
             )
             self._send(h, reply, head=head)
         finally:

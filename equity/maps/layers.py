@@ -64,7 +64,9 @@ _CANDIDATE_FIELDS: tuple[tuple[str, str], ...] = (
     ("driving_pillar", "Driving pillar"),
     ("intervention", "Suggested intervention"),
     ("top_indicators", "Top indicators"),
-    ("n_anchors", "Partner anchors"),
+    ("n_anchors", "Partner organisations within reach"),
+    ("partner_summary", "Suggested partner"),
+    ("runner_up_summary", "Runner-up partner"),
 )
 
 

@@ -35,6 +35,7 @@ _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("households", "Households", "count"),
     ("driving_pillar", "Driving pillar", "text"),
     ("intervention", "Suggested intervention", "text"),
+    ("partner_summary", "Suggested partner", "text"),
     ("why", "Why", "text"),
 )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -13,6 +14,9 @@ import pandas as pd
 from equity import sample, sources
 from equity.cache import TableCache
 from equity.config import Config
+
+if TYPE_CHECKING:
+    from equity.placement.organisations import PartnerLayer
 
 __all__ = ["SAMPLE_KEYS", "Dataset", "load_dataset"]
 
@@ -69,7 +73,8 @@ class Dataset:
     business
         County Business Patterns rows, or None.
     anchors
-        Anchor institutions as points with a ``kind`` column (libraries, schools, ...), or None.
+        Partner organisations as points with a ``kind`` column (libraries, colleges, schools,
+        nonprofits, the planner's list ...), one row per organisation, or None.
     provenance
         One dict per loaded source (``source``, ``title``, ``publisher``, ``vintage``,
         ``licence``, ``attribution``, ``path``).
@@ -84,6 +89,9 @@ class Dataset:
         the snapshot's SVI counts); None: computed from `acs` by ``counts_from_acs``.
     notes
         Caveats of the inputs that METHODS.md repeats (e.g. the snapshot's).
+    partners
+        The partner layer the anchors come from (:func:`equity.placement.organisations.build_partners`:
+        duplicates merged, rows not located with the reason), or None.
     """
 
     boundaries: dict[str, gpd.GeoDataFrame]
@@ -97,6 +105,7 @@ class Dataset:
     base_level: str = "blockgroup"
     counts: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    partners: PartnerLayer | None = None
 
 
 class _Reader:
@@ -133,24 +142,51 @@ def _input_paths(cfg: Config) -> dict[str, Any]:
     return {SAMPLE_KEYS[k]: v for k, v in files.items() if k in SAMPLE_KEYS}
 
 
-def _anchors(read: _Reader, paths: Mapping[str, Any]) -> gpd.GeoDataFrame | None:
-    """Libraries, schools and other anchors as one point layer with a ``kind`` column."""
-    points = []
-    if "libraries" in paths:
-        libs = read("read_libraries", paths["libraries"])
-        points.append(libs.assign(kind="library", anchor_id=libs["library_id"]))
-    for key in ("schools", "anchors"):
-        value = paths.get(key)
-        for p in value if isinstance(value, list) else [value] if value else []:
-            points.append(read("read_anchors", p))
-    if not points:
+def _files(paths: Mapping[str, Any], key: str) -> list[Any]:
+    value = paths.get(key)
+    return list(value) if isinstance(value, list) else [value] if value else []
+
+
+def _partners(read: _Reader, paths: Mapping[str, Any], cfg: Config) -> PartnerLayer | None:
+    """Every partner source, located and merged into one organisation per row."""
+    from equity.placement.organisations import build_partners
+    from equity.sources.geocode import geocode_addresses
+
+    keys = ("libraries", "colleges", "schools", "anchors", "nonprofits", "partners")
+    if not any(_files(paths, k) for k in keys):
         return None
-    cols = ["anchor_id", "name", "kind", "geometry"]
-    return gpd.GeoDataFrame(
-        pd.concat([p[cols] for p in points], ignore_index=True),
-        geometry="geometry",
-        crs="EPSG:4326",
+    centroids = read("read_zip_centroids", cfg.zip_centroids) if cfg.zip_centroids else None
+    geocoder = (
+        None
+        if cfg.geocode == "off"
+        else functools.partial(
+            geocode_addresses, url=cfg.geocoder_url, benchmark=cfg.geocoder_benchmark
+        )
     )
+    lists = [
+        read("read_partner_list", p, columns=cfg.partner_columns) for p in _files(paths, "partners")
+    ]
+    layer = build_partners(
+        libraries=[read("read_libraries", p) for p in _files(paths, "libraries")],
+        colleges=[read("read_colleges", p) for p in _files(paths, "colleges")],
+        anchors=[read("read_anchors", p) for k in ("schools", "anchors") for p in _files(paths, k)],
+        nonprofits=[
+            read(
+                "read_nonprofits",
+                p,
+                ntee=cfg.partner_ntee,
+                subsections=list(cfg.nonprofit_subsections),
+            )
+            for p in _files(paths, "nonprofits")
+        ],
+        lists=lists,
+        geocode=cfg.geocode,
+        geocoder=geocoder,
+        zip_centroids=centroids,
+        same_place_km=cfg.same_place_km,
+    )
+    layer.column_maps = {str(t.attrs.get("path", "")): t.attrs.get("column_map", []) for t in lists}
+    return layer
 
 
 def _level_hint(level: str) -> dict[str, str]:
@@ -197,7 +233,7 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     tables = {
         key: read(reader, paths[key]) if key in paths else None for key, reader in _TABLES.items()
     }
-    anchors = _anchors(read, paths)
+    partners = _partners(read, paths, cfg)
     if cache.enabled:
         log.info(
             "inputs: %d tables from the cache, %d read (%s)", cache.hits, cache.misses, cache.folder
@@ -208,7 +244,8 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
         tiles=tables["ookla"],
         usage=tables["usage"],
         business=tables["business"],
-        anchors=anchors,
+        anchors=None if partners is None else partners.partners,
         provenance=read.provenance,
         cache=cache,
+        partners=partners,
     )

@@ -18,6 +18,7 @@ from equity.config import Config
 from equity.pipeline.dataset import Dataset, load_dataset
 from equity.pipeline.levels import build_levels, check_conservation
 from equity.pipeline.progress import Progress
+from equity.placement.organisations import partner_methods, write_partner_files
 
 __all__ = ["RunResult", "run"]
 
@@ -119,6 +120,8 @@ def _load(cfg: Config, cache: TableCache | None, progress: Progress) -> Dataset:
             f"[{progress.elapsed():6.1f}s]   inputs: {ds.cache.hits} from the table cache, "
             f"{ds.cache.misses} read ({ds.cache.folder})"
         )
+    if ds.partners is not None:
+        progress.write(f"[{progress.elapsed():6.1f}s]   {ds.partners.summary()}")
     return ds
 
 
@@ -182,6 +185,8 @@ def _write_tables(
     written: list[Any] = []
     written += export_.write_level_tables(levels, tmp)
     written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"))
+    if ds.partners is not None:
+        written += write_partner_files(ds.partners, tmp)
     meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
     params = cfg.as_dict()
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
@@ -201,6 +206,7 @@ def _write_tables(
             command=command,
             weights=meta.get("pillar_weights"),
             notes=notes,
+            partners=None if ds.partners is None else partner_methods(ds.partners, cfg),
         )
     )
     return written

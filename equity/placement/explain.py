@@ -252,6 +252,7 @@ class _Row(NamedTuple):
     intervention: Any
     sensitivity: str
     selected: bool
+    partner: str = ""
 
 
 def _strongest(top: Any, driving: Any) -> str:
@@ -270,7 +271,7 @@ def _strongest(top: Any, driving: Any) -> str:
 
 
 def _partners(n_anchors: int, n_library: int, radius_km: float) -> str:
-    s = f"; {n_anchors} anchor {'partner' if n_anchors == 1 else 'partners'} within {radius_km:g} km"
+    s = f"; {n_anchors} partner {'organisation' if n_anchors == 1 else 'organisations'} within {radius_km:g} km"
     if n_library:
         s += f" incl. {n_library} {'library' if n_library == 1 else 'libraries'}"
     return s
@@ -286,6 +287,8 @@ def _sentence(row: _Row, setting: _Setting) -> str:
         s += f", driven by {row.driving}"
     s += _strongest(row.top, row.driving)
     s += _partners(row.n_anchors, row.n_library, setting.radius_km)
+    if row.partner:
+        s += f" ({row.partner})"
     s += f" and {row.reach:,.0f} {setting.unit} in need within reach"
     if isinstance(row.intervention, str) and row.intervention:
         s += f"; suggested: {row.intervention}"
@@ -325,4 +328,25 @@ def _why(
         out["selected"].tolist(),
         strict=True,
     )
-    return [_sentence(_Row._make(values), setting) for values in cols]
+    partner = _suggested(out)
+    return [
+        _sentence(_Row._make((*values, p)), setting)
+        for values, p in zip(cols, partner, strict=True)
+    ]
+
+
+def _suggested(out: pd.DataFrame) -> list[str]:
+    """``"suggested partner: Abingdon Library, library, 2.1 km"`` per candidate ("" if none)."""
+    if "partner_name" not in out.columns:
+        return [""] * len(out)
+    return [
+        f"suggested partner: {name}, {str(kind).replace('_', ' ')}, {km:.1f} km"
+        if isinstance(name, str) and name
+        else ""
+        for name, kind, km in zip(
+            out["partner_name"].tolist(),
+            out["partner_kind"].tolist(),
+            out["partner_km"].tolist(),
+            strict=True,
+        )
+    ]
