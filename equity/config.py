@@ -31,6 +31,7 @@ Example ``equity.toml`` (every key optional)::
     [grid]
     resolution = 9              # H3 resolution of the street level
     weight = "devices"          # Ookla column spreading block-group counts onto cells
+    min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
 
     [index]
     preset = "techspark"        # techspark | ddi | svi
@@ -445,6 +446,14 @@ OPTIONS: dict[str, Option] = {
             "Ookla column spreading block-group counts onto cells",
             attr="grid_weight",
         ),
+        Option(
+            "min_households",
+            "grid",
+            5.0,
+            _number(at_least=0),
+            "household floor of a ranked street cell; cells below it are pooled",
+            attr="grid_min_households",
+        ),
         Option("preset", "index", "techspark", _one_of("preset", _presets), "index definition"),
         Option(
             "normalisation",
@@ -574,6 +583,7 @@ class Config:
     workers: int = _default("workers")
     grid_resolution: int = _default("grid_resolution")
     grid_weight: str = _default("grid_weight")
+    grid_min_households: float = _default("grid_min_households")
     preset: str = _default("preset")
     normalisation: str | None = _default("normalisation")
     reference: str = _default("reference")

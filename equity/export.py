@@ -586,6 +586,8 @@ def write_methods(
     command: str,
     weights: Mapping[str, float] | None = None,
     notes: list[str] | None = None,
+    warnings: list[str] | None = None,
+    street: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``METHODS.md``, the methods card of a run, atomically.
 
@@ -604,7 +606,12 @@ def write_methods(
     weights
         Pillar weights of the index.
     notes
-        Free-text notes (caveats, warnings of the run).
+        Free-text notes (caveats of the run).
+    warnings
+        Warnings shown at the top of the card (e.g. a street level spread by area).
+    street
+        The street level's summary (``extras["street"]`` of ``build_levels``): weights used,
+        household floor, units ranked.
 
     Returns
     -------
@@ -642,6 +649,8 @@ def write_methods(
         weights=[(k, float(v)) for k, v in (weights or {}).items()],
         parameters=_flatten(parameters),
         notes=notes or [],
+        warnings=warnings or [],
+        street=dict(street) if street else None,
     )
     path = Path(out_dir) / "METHODS.md"
     atomic_write_text(path, text)

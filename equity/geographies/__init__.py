@@ -40,7 +40,11 @@ The modules, in the order the data flows through them:
 ``crosswalk``             :func:`apply_crosswalk`: counts, MOEs and medians along weights
 ``overlay``               exact pairwise intersection areas, ancillary mass per piece
 ``h3cells``               H3 cells covering polygons, their hexagons, :func:`h3_strings`
-``h3grid``                the street level: :func:`street_grid` = pieces + combine
+``h3grid``                the street grid: :func:`street_grid` = pieces + combine
+``blockweights``          2020 blocks on the grid (:func:`block_mass`), speeds by block
+``h3floor``               the household floor: :func:`pool_cells`, :func:`cell_parents`
+``street``                the street level of a run: :func:`street_level` (blocks, tiles or
+                          area weights; county by county; floor; per-unit uncertainty)
 ``ookla``                 Ookla tiles onto polygons and onto the grid (pieces + combine)
 ``allocation``            :func:`polygon_crosswalk`, :func:`allocate_to_polygons`,
                           :func:`count_points`
@@ -80,6 +84,8 @@ from equity.geographies.h3cells import h3_strings as h3_strings
 from equity.geographies.h3grid import PIECE_COLUMNS as PIECE_COLUMNS
 from equity.geographies.h3grid import _check_street_grid as _check_street_grid
 from equity.geographies.h3grid import combine_street_grid, street_grid, street_grid_pieces
+from equity.geographies.blockweights import block_mass, block_speeds, has_block_geometry
+from equity.geographies.h3floor import cell_parents, pool_cells
 from equity.geographies.hierarchy import GEOID_WIDTH, LEVELS, aggregate, parent_geoid
 from equity.geographies.ookla import OOKLA_COLUMNS as OOKLA_COLUMNS
 from equity.geographies.ookla import _check_ookla_polygons as _check_ookla_polygons
@@ -97,6 +103,7 @@ from equity.geographies.overlay import _ancillary_mass as _ancillary_mass
 from equity.geographies.overlay import _overlay as _overlay
 from equity.geographies.overlay import _rect_clip_area as _rect_clip_area
 from equity.geographies.segments import street_segments
+from equity.geographies.street import street_level, street_pieces
 from equity.geographies.towns import build_towns
 from equity.geographies.vintages import interpolate_vintage
 
@@ -109,8 +116,12 @@ __all__ = [
     "build_towns",
     "combine_ookla_grid",
     "combine_ookla_polygons",
+    "block_mass",
+    "block_speeds",
+    "cell_parents",
     "combine_street_grid",
     "count_points",
+    "has_block_geometry",
     "interpolate_vintage",
     "moe_from_se",
     "moe_product",
@@ -123,9 +134,12 @@ __all__ = [
     "ookla_to_grid",
     "ookla_to_polygons",
     "parent_geoid",
+    "pool_cells",
     "polygon_crosswalk",
     "se_from_moe",
     "street_grid",
     "street_grid_pieces",
+    "street_level",
+    "street_pieces",
     "street_segments",
 ]

@@ -190,6 +190,8 @@ def _write_tables(
             command=command,
             weights=meta.get("pillar_weights"),
             notes=notes,
+            warnings=extras.get("warnings"),
+            street=extras.get("street"),
         )
     )
     return written

@@ -57,6 +57,7 @@ from equity.sources._common import (
 __all__ = [
     "BLOCK_LAYOUTS",
     "BLOCK_MEASURES",
+    "is_block_speeds",
     "merge_blocks",
     "read_block_speeds",
     "read_blocks",
@@ -444,6 +445,26 @@ _SPEED_COLUMNS = {
     "devices": "devices",
     "avg_lat_ms": "latency_ms",
 }
+
+
+def is_block_speeds(path: PathLike) -> bool:
+    """Whether `path` holds Ookla tiles joined to blocks (a folder of them, or one such file).
+
+    Tells them from Ookla tile files (quadkeys and tile geometry), which ``read_ookla`` reads.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return any(p.glob("*.csv.xz")) or any(p.glob("*.csv"))
+    if not p.is_file() or not (p.name.lower().endswith((".csv", ".csv.xz"))):
+        return False
+    opener = lzma.open if p.suffix.lower() == ".xz" else open
+    try:
+        with opener(p, "rt", encoding="utf-8-sig", errors="replace") as fh:  # type: ignore[operator]
+            header = fh.readline()
+    except (OSError, lzma.LZMAError):
+        return False
+    cols = {c.strip().lower() for c in header.split(",")}
+    return {"geoid20", "avg_d_mbps", "tests"} <= cols
 
 
 def read_block_speeds(path: PathLike) -> pd.DataFrame:

@@ -1,0 +1,185 @@
+"""The street step of :func:`equity.pipeline.build_levels`: weights, floor, warnings, speeds.
+
+Which ancillary layer spread each block group onto the street cells is reported: block groups
+spread by area (no 2020 block geometry, no Ookla tiles) show their own rates in every cell, so
+a run that fell back to area says so on the console and at the top of METHODS.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from equity import geographies, settings
+from equity.geographies.street import WEIGHT_METHODS
+
+if TYPE_CHECKING:
+    from equity.pipeline.levels import _Build, _Counts
+
+__all__ = ["block_speed_table", "name_street_cells", "street_step", "street_summary"]
+
+log = logging.getLogger("equity.pipeline")
+
+#: GEOID width of the levels whose speeds come from blocks by GEOID prefix.
+_PREFIX = {"blockgroup": 12, "tract": 11, "county": 5, "state": 2}
+
+
+def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The street level through the table cache, its summary in ``extras["street"]`` and a
+    warning (console, METHODS.md) when block groups fell back to area weights."""
+    cfg, ds = b.cfg, b.ds
+    blocks = ds.blocks if geographies.has_block_geometry(ds.blocks) else None
+    label = (
+        f"street level (H3 resolution {cfg.grid_resolution}, "
+        f"floor {cfg.grid_min_households:g} households)"
+    )
+    with b.progress.step(label):
+        grid: dict[str, tuple[gpd.GeoDataFrame, pd.DataFrame]] = {}
+
+        def street() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+            if "v" not in grid:  # one computation feeds both cache entries
+                grid["v"] = geographies.street_level(
+                    counts.blockgroups,
+                    counts=counts.columns,
+                    medians=counts.medians,
+                    resolution=cfg.grid_resolution,
+                    blocks=blocks,
+                    tiles=ds.tiles,
+                    weight_column=cfg.grid_weight,
+                    min_households=cfg.grid_min_households,
+                )
+            return grid["v"]
+
+        key = {
+            "blockgroups": b.digests.of(counts.blockgroups),
+            "tiles": b.digests.tiles(),
+            "blocks": b.digests.of(blocks) if blocks is not None else None,
+            "counts": counts.columns,
+            "medians": counts.medians,
+            "resolution": cfg.grid_resolution,
+            "weight": cfg.grid_weight,
+            "min_households": cfg.grid_min_households,
+        }
+        code = [geographies, settings]
+        cells = b.cache.table("street_level_units", key, lambda: street()[0], code=code)
+        xwalk = b.cache.table("street_level_crosswalk", key, lambda: street()[1], code=code)
+        cells = cells.copy()
+        cells["level"] = "street"
+    summary = street_summary(cells, xwalk, min_households=cfg.grid_min_households)
+    summary["resolution"] = cfg.grid_resolution
+    b.extras["street"] = summary
+    for line in _warnings(summary, tiles=ds.tiles is not None, blocks=ds.blocks):
+        log.warning(line)
+        b.progress.write(f"WARNING: {line}")
+        b.extras.setdefault("warnings", []).append(line)
+    return cells, xwalk
+
+
+def street_summary(
+    cells: pd.DataFrame, crosswalk: pd.DataFrame, *, min_households: float
+) -> dict[str, Any]:
+    """Block groups by weight method, units, ranked units and their households."""
+    per_bg = crosswalk.groupby("source_GEOID", sort=False)["weight_method"].first()
+    methods = per_bg.value_counts().to_dict()
+    ranked = cells["ranked"].astype(bool)
+    hh = cells["households"] if "households" in cells else pd.Series(0.0, index=cells.index)
+    return {
+        "blockgroups": len(per_bg),
+        "blockgroups_by_weight": {m: int(methods.get(m, 0)) for m in WEIGHT_METHODS},
+        "units": len(cells),
+        "ranked": int(ranked.sum()),
+        "pooled": int((cells["n_cells"] > 1).sum()),
+        "min_households": float(min_households),
+        "households_ranked": float(hh[ranked].sum()),
+        "households_unranked": float(hh[~ranked].sum()),
+    }
+
+
+def _warnings(summary: dict[str, Any], *, tiles: bool, blocks: pd.DataFrame | None) -> list[str]:
+    n_area = summary["blockgroups_by_weight"]["area"]
+    if not n_area:
+        return []
+    why = []
+    if blocks is None:
+        why.append("no 2020 blocks given ([data] blocks)")
+    elif not geographies.has_block_geometry(blocks):
+        why.append("the 2020 block files have counts but no polygons or points")
+    else:
+        why.append("their blocks hold no housing or people")
+    if not tiles:
+        why.append("no Ookla tiles")
+    return [
+        f"street level fell back to area weights for {n_area:,} of {summary['blockgroups']:,} "
+        f"block groups ({'; '.join(why)}): within such a block group every cell shows the "
+        "block group's rates, spread evenly over its land; cells below "
+        f"{summary['min_households']:g} households were pooled with their parent cells"
+    ]
+
+
+def block_speed_table(b: _Build, level: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Measured speeds of a level's places from Ookla tiles joined to 2020 blocks.
+
+    Each tile's tests are shared among its blocks by their housing units (the blocks of
+    ``[data] blocks``; equally without them). Block groups, tracts, counties and the state
+    take their blocks by GEOID prefix; a street cell takes the speeds of the block group
+    giving it most households (without block geometry a block cannot be placed in a cell);
+    towns get none.
+    """
+    rows = b.ds.block_speeds
+    assert rows is not None
+    blocks = rows["block_GEOID"].drop_duplicates()
+    if level in _PREFIX:
+        keys = pd.Series(blocks.str.slice(0, _PREFIX[level]).to_numpy(), index=blocks.to_numpy())
+        return geographies.block_speeds(rows, keys, blocks=b.ds.blocks)
+    if level == "street":
+        keys = pd.Series(blocks.str.slice(0, 12).to_numpy(), index=blocks.to_numpy())
+        by_bg = geographies.block_speeds(rows, keys, blocks=b.ds.blocks).set_index("GEOID")
+        bg = table["blockgroup_GEOID"].astype(str)
+        out = by_bg.reindex(bg.to_numpy())
+        out.index = table["GEOID"].to_numpy()
+        # a cell holds its households' share of the block group's tests, not all of them
+        hh = pd.to_numeric(table["households"], errors="coerce").fillna(0.0)
+        share = (hh / hh.groupby(bg).transform("sum").where(lambda s: s > 0)).fillna(0.0)
+        for col in ("ookla_tests", "ookla_devices"):
+            out[col] = out[col].to_numpy() * share.to_numpy()
+        return out.rename_axis("GEOID").reset_index()
+    return pd.DataFrame({"GEOID": table["GEOID"].to_numpy()})
+
+
+def name_street_cells(tables: dict[str, pd.DataFrame]) -> None:
+    """``NAME`` of every street unit, in place: the town it lies in and its county.
+
+    A unit lies in the town holding its representative point (the nearest town when none
+    does); its county is that of the block group giving it most households. Hovering a cell
+    on the map then names a place, not a hexagon id.
+    """
+    cells = tables.get("street")
+    if cells is None or not len(cells):
+        return
+    county_names = pd.Series(dtype=object)
+    county = tables.get("county")
+    if county is not None and "NAME" in county:
+        county_names = county.set_index("GEOID")["NAME"].astype(str)
+    cname = cells["county_GEOID"].map(county_names)
+    cname = cname.fillna("County " + cells["county_GEOID"].astype(str))
+    town_name = pd.Series(pd.NA, index=cells.index, dtype=object)
+    towns = tables.get("town")
+    if towns is not None and len(towns) and "NAME" in towns:
+        pts = gpd.GeoDataFrame(
+            geometry=gpd.GeoSeries(cells.geometry, crs="EPSG:4326").representative_point(),
+            crs="EPSG:4326",
+        )
+        tw = gpd.GeoDataFrame(towns[["NAME", "geometry"]], geometry="geometry", crs="EPSG:4326")
+        hit = gpd.sjoin_nearest(pts.to_crs(6933), tw.to_crs(6933), how="left")
+        hit = hit[~hit.index.duplicated()]
+        town_name = hit["NAME"].reindex(pts.index)
+    names = town_name.astype(object).where(town_name.notna(), None)
+    label = [
+        f"{t}, {c}" if t is not None and str(t) != str(c) else str(c)
+        for t, c in zip(names.tolist(), cname.tolist(), strict=True)
+    ]
+    cells["NAME"] = label
+    cells["county_name"] = cname.to_numpy()
