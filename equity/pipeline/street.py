@@ -72,8 +72,10 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
     summary["resolution"] = cfg.grid_resolution
     b.extras["street"] = summary
     for line in _warnings(summary, tiles=ds.tiles is not None, blocks=ds.blocks):
-        log.warning(line)
-        b.progress.write(f"WARNING: {line}")
+        if b.progress.quiet:
+            log.warning(line)
+        else:
+            b.progress.write(f"WARNING: {line}")
         b.extras.setdefault("warnings", []).append(line)
     return cells, xwalk
 
