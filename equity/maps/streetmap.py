@@ -255,8 +255,10 @@ def street_map(
         if png is None:
             png = (geoms, classes, spec)
     tips = [c for c in ("equity_index", "rank", "driving_pillar", "households", "reliability") if c in table]
+    # the tooltip's rank without its interval: a third of a state's street page otherwise
+    slim = table.drop(columns=[c for c in ("rank_lo", "rank_hi") if c in table.columns])
     fine, geoms, _, _, kept, _ = _band(
-        table,
+        slim,
         "equity_index",
         name="Equity index (street cells)",
         legend_title="Equity index (street cells)",
@@ -269,7 +271,7 @@ def street_map(
             "reliability": "Reliability",
         },
         zooms=(STREET_MIN_ZOOM, 99),
-        decimals=5,
+        decimals=4,  # about 10 m: a street cell's edge is 170 m
         faded=~table["ranked"].astype(bool),
     )
     bands.append(fine)

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from equity import geographies, settings
@@ -112,7 +113,7 @@ def _warnings(summary: dict[str, Any], *, tiles: bool, blocks: pd.DataFrame | No
     else:
         why.append("their blocks hold no housing or people")
     if not tiles:
-        why.append("no Ookla tiles")
+        why.append("no Ookla tiles with their geometry")
     return [
         f"street level fell back to area weights for {n_area:,} of {summary['blockgroups']:,} "
         f"block groups ({'; '.join(why)}): within such a block group every cell shows the "
@@ -167,6 +168,7 @@ def name_street_cells(tables: dict[str, pd.DataFrame]) -> None:
         county_names = county.set_index("GEOID")["NAME"].astype(str)
     cname = cells["county_GEOID"].map(county_names)
     cname = cname.fillna("County " + cells["county_GEOID"].astype(str))
+    cname = _with_county_kind(cname, cells["county_GEOID"].astype(str))
     town_name = pd.Series(pd.NA, index=cells.index, dtype=object)
     towns = tables.get("town")
     if towns is not None and len(towns) and "NAME" in towns:
@@ -185,3 +187,21 @@ def name_street_cells(tables: dict[str, pd.DataFrame]) -> None:
     ]
     cells["NAME"] = label
     cells["county_name"] = cname.to_numpy()
+
+
+#: Words that already say what kind of county a name is.
+_KINDS = ("County", "city", "City", "Parish", "Borough", "Census Area", "Municipality")
+
+
+def _with_county_kind(names: pd.Series, geoids: pd.Series) -> pd.Series:
+    """``Rockingham`` -> ``Rockingham County``; ``Winchester`` (51840) -> ``Winchester city``.
+
+    Cartographic boundary files give the bare name; the kind follows the Census codes:
+    county codes 510 and above are independent cities (Virginia, Baltimore, St. Louis, Carson
+    City), Louisiana has parishes, Alaska's names are left as they are.
+    """
+    code = pd.to_numeric(geoids.str.slice(2, 5), errors="coerce")
+    state = geoids.str.slice(0, 2)
+    kind = np.where(code >= 510, "city", np.where(state == "22", "Parish", "County"))
+    plain = ~names.str.endswith(_KINDS) & (state != "02")
+    return names.where(~plain, names + " " + pd.Series(kind, index=names.index))
