@@ -177,3 +177,36 @@ def test_real_virginia_without_tiles_ranks_no_empty_cells(shared_data) -> None:
     assert (ranked["households"] < 1).mean() < 0.05  # issue #16 acceptance
     assert (ranked["households"] >= 5).all()
     assert units.attrs["street"]["blockgroups_by_weight"]["area"] == len(bg)
+
+
+def test_fcc_availability_goes_to_the_populated_cells_of_its_res8_cell(bgs, blocks) -> None:
+    from equity.sources import summarise_fcc_bdc
+
+    rng = np.random.default_rng(5)
+    n = 400
+    lon, lat = rng.uniform(-77.0, -76.97, n), rng.uniform(38.0, 38.02, n)
+    locs = pd.DataFrame(
+        {
+            "location_id": [str(i) for i in range(n)],
+            "h3_res8_id": [h3i.int_to_str(h3i.latlng_to_cell(y, x, 8)) for x, y in zip(lon, lat, strict=True)],
+            "blockgroup_GEOID": "510010001001",
+            "service_class": rng.choice(["served", "underserved", "unserved"], n, p=[0.6, 0.25, 0.15]),
+        }
+    )
+    cells8 = summarise_fcc_bdc(locs, by="h3")[["GEOID", "n_locations", "n_served", "n_unserved"]]
+    units, _ = street_level(bgs, counts=COUNTS, blocks=blocks, min_households=0, availability=cells8)
+    lost = units.attrs["street"]["availability_unplaced"]
+    assert units["n_locations"].sum() + lost["n_locations"] == pytest.approx(n)
+    assert units["n_served"].sum() + lost["n_served"] == pytest.approx((locs["service_class"] == "served").sum())
+    # a unit's locations come from the res-8 cell holding it, split by households
+    u9 = units[units["cell_resolution"] == 9]
+    parent = cell_parents(np.array([int(g, 16) for g in u9["GEOID"]], dtype=np.uint64), 8)
+    by8 = cells8.set_index("GEOID")["n_locations"]
+    for p8, grp in u9.groupby(parent):
+        key = h3i.int_to_str(int(p8))
+        if key in by8.index and grp["households"].sum() > 0 and (units["cell_resolution"] == 9).all():
+            assert grp["n_locations"].sum() == pytest.approx(by8[key])
+            share = grp["households"] / grp["households"].sum()
+            assert np.allclose(grp["n_locations"], share * by8[key])
+    with pytest.raises(SchemaError, match="resolution-8"):
+        street_level(bgs, counts=COUNTS, availability=cells8.assign(GEOID=u9["GEOID"].iloc[0]))

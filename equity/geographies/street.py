@@ -233,6 +233,7 @@ class _Units:
     n_cells: np.ndarray
     ranked: np.ndarray
     members: tuple[np.ndarray, np.ndarray]  # (cell, unit code) of every live cell
+    member_households: np.ndarray  # households of each of those cells
 
 
 def street_level(
@@ -246,6 +247,7 @@ def street_level(
     weight_column: str | None = "devices",
     min_households: float = 5.0,
     coarsest: int = 6,
+    availability: pd.DataFrame | None = None,
     map_partitions: MapPartitions | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """The street level: block-group counts on H3 cells, with a household floor.
@@ -270,6 +272,12 @@ def street_level(
         below it at `coarsest` are not ranked.
     coarsest
         Coarsest resolution of a pool.
+    availability
+        Counts located by H3 resolution-8 cells (``GEOID``, e.g. FCC BDC locations:
+        ``equity.sources.summarise_fcc_bdc(locations, by="h3")``): each resolution-8 cell's
+        counts go to its populated street cells by their households, so the street level
+        takes them from where they were measured rather than from the block groups. Its
+        count columns replace those of `counts` of the same name.
     map_partitions
         Runs the per-county pieces (default: in turn, in this process).
 
@@ -316,7 +324,10 @@ def street_level(
     pieces = pd.concat(run(_pieces_of_part, args), ignore_index=True)
     table = pd.DataFrame(blockgroups.drop(columns=blockgroups.geometry.name)).assign(GEOID=ids)
     u = _compose(table, ids, pieces, counts, min(coarsest, resolution), min_households)
+    placed, unplaced = _place_availability(availability, u)
     out = _unit_table(table, u, counts=counts, medians=medians)
+    for col, values in placed.items():
+        out[col] = values
     xw = _unit_crosswalk(ids, u)
     methods = pd.Series(u.method).groupby(u.bg).first().value_counts().to_dict()
     out.attrs["street"] = {
@@ -330,6 +341,7 @@ def street_level(
         "households_unranked": float(out.loc[~out["ranked"], "households"].sum())
         if "households" in out
         else 0.0,
+        "availability_unplaced": unplaced,
     }
     log.info(
         "street level: %d block groups (%s) -> %d units at H3 res %d-%d, %d ranked",
@@ -387,7 +399,55 @@ def _compose(
         n_cells=pools.n_cells,
         ranked=pools.ranked,
         members=(cells[live_cells], pools.unit_of_cell[live_cells]),
+        member_households=hh[live_cells],
     )
+
+
+def _place_availability(
+    availability: pd.DataFrame | None, u: _Units
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Counts of resolution-8 cells given to the units, through their populated cells.
+
+    Returns the per-unit counts and, per column, what fell in resolution-8 cells holding no
+    households (not placed).
+    """
+    if availability is None or not len(availability):
+        return {}, {}
+    if "GEOID" not in availability.columns:
+        msg = "availability needs a GEOID column of H3 resolution-8 cells"
+        raise SchemaError(msg)
+    cells, owner = u.members
+    if len(cells) and int(cell_resolutions(cells[:1])[0]) < 8:
+        msg = "availability by H3 resolution-8 cells needs a street level at resolution 8 or finer"
+        raise SchemaError(msg)
+    ids = availability["GEOID"].astype(str).to_numpy()
+    try:
+        a_cells = np.array([int(c, 16) for c in ids], dtype=np.uint64)
+    except ValueError as exc:
+        msg = f"availability GEOID must be H3 cells; got e.g. {ids[0]!r}"
+        raise SchemaError(msg) from exc
+    if len(a_cells) and (cell_resolutions(a_cells) != 8).any():
+        msg = f"availability must be by H3 resolution-8 cells; got e.g. {ids[0]!r}"
+        raise SchemaError(msg)
+    parent = cell_parents(cells, 8)
+    codes, uniq = pd.factorize(parent)
+    hh8 = np.bincount(codes, weights=u.member_households, minlength=len(uniq))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(hh8[codes] > 0, u.member_households / hh8[codes], 0.0)
+    row = pd.Index(uniq).get_indexer(a_cells)
+    placed = (row >= 0) & (hh8[np.maximum(row, 0)] > 0)
+    out: dict[str, np.ndarray] = {}
+    lost: dict[str, float] = {}
+    for col in availability.columns:
+        if col == "GEOID" or not pd.api.types.is_numeric_dtype(availability[col]):
+            continue
+        if str(col).startswith("share_"):
+            continue  # rates are recomputed from the placed counts
+        v = np.nan_to_num(availability[col].to_numpy(dtype=float))
+        per_code = np.bincount(row[placed], weights=v[placed], minlength=len(uniq))
+        out[str(col)] = np.bincount(owner, weights=per_code[codes] * share, minlength=len(u.ids))
+        lost[str(col)] = float(v[~placed].sum())
+    return out, lost
 
 
 def allocation_moe(

@@ -231,6 +231,10 @@ def _block_groups(b: _Build) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Block-group polygons with their ACS counts and MOEs, and the count columns."""
     with b.progress.step("counts and margins of error by block group"):
         counts = indicators.counts_from_acs(b.ds.acs)
+        if b.ds.fcc is not None:
+            from equity.pipeline.street import with_fcc_counts
+
+            counts = with_fcc_counts(counts, b.ds.fcc)
         bg_poly = b.ds.boundaries.get("blockgroup")
         if bg_poly is None:
             msg = "block-group polygons are required (data.blockgroups)"

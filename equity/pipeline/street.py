@@ -20,7 +20,17 @@ from equity.geographies.street import WEIGHT_METHODS
 if TYPE_CHECKING:
     from equity.pipeline.levels import _Build, _Counts
 
-__all__ = ["block_speed_table", "name_street_cells", "street_step", "street_summary"]
+__all__ = [
+    "FCC_COUNTS",
+    "block_speed_table",
+    "name_street_cells",
+    "street_step",
+    "street_summary",
+    "with_fcc_counts",
+]
+
+#: Counts of FCC BDC locations each level carries (``summarise_fcc_bdc``).
+FCC_COUNTS = ("n_locations", "n_served", "n_underserved", "n_unserved")
 
 log = logging.getLogger("equity.pipeline")
 
@@ -51,6 +61,7 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
                     tiles=ds.tiles,
                     weight_column=cfg.grid_weight,
                     min_households=cfg.grid_min_households,
+                    availability=_fcc_cells(ds.fcc),
                 )
             return grid["v"]
 
@@ -63,6 +74,7 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
             "resolution": cfg.grid_resolution,
             "weight": cfg.grid_weight,
             "min_households": cfg.grid_min_households,
+            "fcc": b.digests.of(ds.fcc) if ds.fcc is not None else None,
         }
         code = [geographies, settings]
         cells = b.cache.table("street_level_units", key, lambda: street()[0], code=code)
@@ -205,3 +217,31 @@ def _with_county_kind(names: pd.Series, geoids: pd.Series) -> pd.Series:
     kind = np.where(code >= 510, "city", np.where(state == "22", "Parish", "County"))
     plain = ~names.str.endswith(_KINDS) & (state != "02")
     return names.where(~plain, names + " " + pd.Series(kind, index=names.index))
+
+
+def with_fcc_counts(counts: pd.DataFrame, fcc: pd.DataFrame) -> pd.DataFrame:
+    """Block-group counts with the FCC BDC locations by service class (:data:`FCC_COUNTS`).
+
+    Block groups without a location get zeros (the BDC lists every broadband-serviceable
+    location of the states it covers); they move up the hierarchy as counts.
+    """
+    from equity.sources import summarise_fcc_bdc
+
+    by_bg = summarise_fcc_bdc(fcc, by="blockgroup")[["GEOID", *FCC_COUNTS]]
+    out = counts.merge(by_bg, on="GEOID", how="left")
+    out[list(FCC_COUNTS)] = out[list(FCC_COUNTS)].fillna(0.0)
+    return out
+
+
+def _fcc_cells(fcc: pd.DataFrame | None) -> pd.DataFrame | None:
+    """FCC BDC locations by H3 resolution-8 cell (the BDC's ``h3_res8_id``), or None."""
+    if fcc is None:
+        return None
+    from equity.sources import summarise_fcc_bdc
+
+    located = fcc[fcc["h3_res8_id"].astype(str).str.fullmatch(r"[0-9a-fA-F]{15}").fillna(False)]
+    if not len(located):
+        return None
+    cells = summarise_fcc_bdc(located, by="h3")[["GEOID", *FCC_COUNTS]]
+    cells["GEOID"] = cells["GEOID"].str.lower()
+    return cells
