@@ -22,7 +22,9 @@ from equity.sources.blocks import is_block_speeds
 
 @pytest.fixture(scope="module")
 def va_blocks(shared_data):
-    return sources.read_blocks(shared_data / "blocks" / "va_bl_abc_2021_address_block_counts.csv.xz")
+    return sources.read_blocks(
+        shared_data / "blocks" / "va_bl_abc_2021_address_block_counts.csv.xz"
+    )
 
 
 def test_address_count_listing_totals_match_the_file_and_nest_in_block_groups(
@@ -131,6 +133,10 @@ def test_block_speeds_count_each_tile_once(shared_data, va_blocks) -> None:
         bg = geographies.block_speeds(rows, keys, blocks=blocks)
         # tests are shared among a tile's blocks, not repeated: the county total is the tiles'
         assert bg["ookla_tests"].sum() == pytest.approx(tiles["tests"].sum(), rel=1e-12)
-        assert bg["download_mbps"].between(rows["download_mbps"].min(), rows["download_mbps"].max()).all()
+        assert (
+            bg["download_mbps"]
+            .between(rows["download_mbps"].min(), rows["download_mbps"].max())
+            .all()
+        )
     naive = rows.groupby("block_GEOID")["tests"].sum().sum()
     assert naive > 1.5 * tiles["tests"].sum()  # summing rows would count tiles many times

@@ -40,7 +40,10 @@ def blocks(tmp_path, bgs) -> gpd.GeoDataFrame:
 def test_cell_parents_equal_h3() -> None:
     rng = np.random.default_rng(0)
     cells = np.array(
-        [h3i.latlng_to_cell(la, lo, 9) for la, lo in zip(rng.uniform(-60, 70, 200), rng.uniform(-180, 180, 200), strict=True)],
+        [
+            h3i.latlng_to_cell(la, lo, 9)
+            for la, lo in zip(rng.uniform(-60, 70, 200), rng.uniform(-180, 180, 200), strict=True)
+        ],
         dtype=np.uint64,
     )
     for r in (0, 5, 6, 7, 8, 9):
@@ -93,7 +96,9 @@ def test_block_mass_places_every_housing_unit_and_none_elsewhere(blocks) -> None
     assert (mp.area_m2 == 0).all()
 
 
-def test_street_level_block_weights_conserve_and_empty_blocks_get_no_households(bgs, blocks) -> None:
+def test_street_level_block_weights_conserve_and_empty_blocks_get_no_households(
+    bgs, blocks
+) -> None:
     units, xw = street_level(bgs, counts=COUNTS, blocks=blocks, min_households=0)
     method = xw.groupby("source_GEOID")["weight_method"].first()
     has_hh = bgs.set_index("GEOID")["households"] > 0
@@ -155,7 +160,9 @@ def test_street_level_is_the_same_county_by_county_or_whole(bgs) -> None:
     a, xa = street_level(bgs, counts=COUNTS, map_partitions=spy)
     assert calls == [2]  # two counties
     b, xb = street_level(bgs, counts=COUNTS)
-    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry"))
+    )
 
 
 # -- real data --------------------------------------------------------------------------------
@@ -170,7 +177,11 @@ def test_real_virginia_without_tiles_ranks_no_empty_cells(shared_data) -> None:
     acs = sources.read_acs(d / "acs" / "acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv")
     counts = indicators.counts_from_acs(acs)
     bg = bg[["GEOID", "geometry"]].merge(counts, on="GEOID")
-    cols = [c for c in counts.columns if c not in ("GEOID", "median_household_income") and not c.startswith("moe_")]
+    cols = [
+        c
+        for c in counts.columns
+        if c not in ("GEOID", "median_household_income") and not c.startswith("moe_")
+    ]
     units, xw = street_level(bg, counts=cols)
     assert units["households"].sum() == pytest.approx(bg["households"].sum(), rel=1e-9)
     ranked = units[units["ranked"]]
@@ -188,23 +199,35 @@ def test_fcc_availability_goes_to_the_populated_cells_of_its_res8_cell(bgs, bloc
     locs = pd.DataFrame(
         {
             "location_id": [str(i) for i in range(n)],
-            "h3_res8_id": [h3i.int_to_str(h3i.latlng_to_cell(y, x, 8)) for x, y in zip(lon, lat, strict=True)],
+            "h3_res8_id": [
+                h3i.int_to_str(h3i.latlng_to_cell(y, x, 8)) for x, y in zip(lon, lat, strict=True)
+            ],
             "blockgroup_GEOID": "510010001001",
-            "service_class": rng.choice(["served", "underserved", "unserved"], n, p=[0.6, 0.25, 0.15]),
+            "service_class": rng.choice(
+                ["served", "underserved", "unserved"], n, p=[0.6, 0.25, 0.15]
+            ),
         }
     )
     cells8 = summarise_fcc_bdc(locs, by="h3")[["GEOID", "n_locations", "n_served", "n_unserved"]]
-    units, _ = street_level(bgs, counts=COUNTS, blocks=blocks, min_households=0, availability=cells8)
+    units, _ = street_level(
+        bgs, counts=COUNTS, blocks=blocks, min_households=0, availability=cells8
+    )
     lost = units.attrs["street"]["availability_unplaced"]
     assert units["n_locations"].sum() + lost["n_locations"] == pytest.approx(n)
-    assert units["n_served"].sum() + lost["n_served"] == pytest.approx((locs["service_class"] == "served").sum())
+    assert units["n_served"].sum() + lost["n_served"] == pytest.approx(
+        (locs["service_class"] == "served").sum()
+    )
     # a unit's locations come from the res-8 cell holding it, split by households
     u9 = units[units["cell_resolution"] == 9]
     parent = cell_parents(np.array([int(g, 16) for g in u9["GEOID"]], dtype=np.uint64), 8)
     by8 = cells8.set_index("GEOID")["n_locations"]
     for p8, grp in u9.groupby(parent):
         key = h3i.int_to_str(int(p8))
-        if key in by8.index and grp["households"].sum() > 0 and (units["cell_resolution"] == 9).all():
+        if (
+            key in by8.index
+            and grp["households"].sum() > 0
+            and (units["cell_resolution"] == 9).all()
+        ):
             assert grp["n_locations"].sum() == pytest.approx(by8[key])
             share = grp["households"] / grp["households"].sum()
             assert np.allclose(grp["n_locations"], share * by8[key])

@@ -19,9 +19,21 @@ def street_table() -> gpd.GeoDataFrame:
     """A street level over four 0.06-degree block groups (two counties), with an index."""
     rng = np.random.default_rng(4)
     ids = ["510010001001", "510010001002", "510030002001", "510030002002"]
-    geoms = [shapely.box(-77 + 0.06 * (i % 2), 38 + 0.06 * (i // 2), -76.94 + 0.06 * (i % 2), 38.06 + 0.06 * (i // 2)) for i in range(4)]
+    geoms = [
+        shapely.box(
+            -77 + 0.06 * (i % 2),
+            38 + 0.06 * (i // 2),
+            -76.94 + 0.06 * (i % 2),
+            38.06 + 0.06 * (i // 2),
+        )
+        for i in range(4)
+    ]
     bg = gpd.GeoDataFrame(
-        {"GEOID": ids, "households": [4000.0, 300.0, 2500.0, 60.0], "hh_no_internet": [400.0, 90.0, 200.0, 20.0]},
+        {
+            "GEOID": ids,
+            "households": [4000.0, 300.0, 2500.0, 60.0],
+            "hh_no_internet": [400.0, 90.0, 200.0, 20.0],
+        },
         geometry=geoms,
         crs=4326,
     )
@@ -55,7 +67,9 @@ def browser():
 
 @pytest.mark.slow
 def test_street_map_bands_by_zoom_and_hover_names_county(street_table, tmp_path, browser) -> None:
-    files = maps.run_maps({"street": street_table}, None, tmp_path, provenance=[], title="Street test")
+    files = maps.run_maps(
+        {"street": street_table}, None, tmp_path, provenance=[], title="Street test"
+    )
     page = tmp_path / "street.html"
     assert page in files and (tmp_path / "street.png") in files
     with open_page(page, browser=browser) as view:
@@ -88,7 +102,9 @@ def test_street_map_bands_by_zoom_and_hover_names_county(street_table, tmp_path,
         assert "Equity index (street cells)" in legend
         text = view.hover_feature(names["fine"], _on_screen(view, names["fine"]))
         assert "County" in text and "Equity index" in text
-        assert not any(len(w) == 15 and all(c in "0123456789abcdef" for c in w) for w in text.split())
+        assert not any(
+            len(w) == 15 and all(c in "0123456789abcdef" for c in w) for w in text.split()
+        )
         # back out to state zoom: the coarse band again
         view.evaluate("equity.maps[0].setZoom(7, {animate: false})")
         view.page.wait_for_timeout(200)

@@ -73,6 +73,7 @@ from equity.geographies._crs import OUT_CRS as OUT_CRS
 from equity.geographies._crs import _area_geoms as _area_geoms
 from equity.geographies._crs import _rectangles as _rectangles
 from equity.geographies.allocation import allocate_to_polygons, count_points, polygon_crosswalk
+from equity.geographies.blockweights import block_mass, block_speeds, has_block_geometry
 from equity.geographies.crosswalk import WEIGHT_TOL as WEIGHT_TOL
 from equity.geographies.crosswalk import apply_crosswalk
 from equity.geographies.h3cells import _cell_polygons as _cell_polygons
@@ -81,11 +82,10 @@ from equity.geographies.h3cells import _cells_near as _cells_near
 from equity.geographies.h3cells import _hexagons as _hexagons
 from equity.geographies.h3cells import _hexagons_of as _hexagons_of
 from equity.geographies.h3cells import h3_strings as h3_strings
+from equity.geographies.h3floor import cell_parents, pool_cells
 from equity.geographies.h3grid import PIECE_COLUMNS as PIECE_COLUMNS
 from equity.geographies.h3grid import _check_street_grid as _check_street_grid
 from equity.geographies.h3grid import combine_street_grid, street_grid, street_grid_pieces
-from equity.geographies.blockweights import block_mass, block_speeds, has_block_geometry
-from equity.geographies.h3floor import cell_parents, pool_cells
 from equity.geographies.hierarchy import GEOID_WIDTH, LEVELS, aggregate, parent_geoid
 from equity.geographies.ookla import OOKLA_COLUMNS as OOKLA_COLUMNS
 from equity.geographies.ookla import _check_ookla_polygons as _check_ookla_polygons

@@ -151,7 +151,10 @@ def blocks_intpt(blocks: gpd.GeoDataFrame, keep: np.ndarray, rows: np.ndarray) -
 def _cells_of_points(lon: np.ndarray, lat: np.ndarray, resolution: int) -> np.ndarray:
     """H3 cell (64-bit integer) of each point."""
     return np.fromiter(
-        (h3i.latlng_to_cell(y, x, resolution) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)),
+        (
+            h3i.latlng_to_cell(y, x, resolution)
+            for x, y in zip(lon.tolist(), lat.tolist(), strict=True)
+        ),
         dtype=np.uint64,
         count=len(lon),
     )
@@ -175,7 +178,7 @@ def _place_polygons(
     A block wholly inside the cell of its internal point is placed there without an overlay;
     the others are cut by the cells covering them (areas in EPSG:6933).
     """
-    area_geoms = _projected(geoms)
+    area_geoms = _valid(_projected(geoms))
     if intpt is None or not np.isfinite(intpt).all():
         intpt = shapely.get_coordinates(shapely.point_on_surface(geoms))
     home = _cells_of_points(intpt[:, 0], intpt[:, 1], resolution)
@@ -195,7 +198,30 @@ def _place_polygons(
         out_c.append(cells[ic[ok]])
         out_f.append(area[ok] / total[ib[ok]])
         out_a.append(area[ok])
-    return np.concatenate(out_b), np.concatenate(out_c), np.concatenate(out_f), np.concatenate(out_a)
+    return (
+        np.concatenate(out_b),
+        np.concatenate(out_c),
+        np.concatenate(out_f),
+        np.concatenate(out_a),
+    )
+
+
+def _valid(geoms: np.ndarray) -> np.ndarray:
+    """Invalid polygons (self-touching rings of published or reprojected blocks) repaired."""
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        fixed = shapely.make_valid(geoms[bad])
+        # keep the polygonal part of a repaired geometry (lines of a collapsed spike go)
+        parts, idx = shapely.get_parts(fixed, return_index=True)
+        poly = np.isin(shapely.get_type_id(parts), (3, 6))
+        repaired = np.full(int(bad.sum()), shapely.Polygon(), dtype=object)
+        if poly.any():
+            merged = shapely.multipolygons(parts[poly], indices=idx[poly])
+            repaired[: len(merged)] = merged
+        geoms = geoms.copy()
+        geoms[np.flatnonzero(bad)] = repaired
+        log.info("block weights: %d invalid block polygons repaired", int(bad.sum()))
+    return geoms
 
 
 def _projected(geoms: np.ndarray) -> np.ndarray:

@@ -142,7 +142,7 @@ def _empty_pieces() -> pd.DataFrame:
 
 def _block_pieces(blocks: pd.DataFrame, resolution: int) -> pd.DataFrame:
     """Pieces of the block groups whose blocks hold housing units or people."""
-    mass = block_mass(blocks, resolution=resolution)  # type: ignore[arg-type]
+    mass = block_mass(blocks, resolution=resolution)
     bg_codes, bg_uniq = pd.factorize(mass.blockgroup)
     hh_sum = np.bincount(bg_codes, weights=mass.households)
     pp_sum = np.bincount(bg_codes, weights=mass.persons)
@@ -150,9 +150,7 @@ def _block_pieces(blocks: pd.DataFrame, resolution: int) -> pd.DataFrame:
     # by its population
     by_hh = hh_sum[bg_codes] > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.where(
-            by_hh, mass.households / hh_sum[bg_codes], mass.persons / pp_sum[bg_codes]
-        )
+        w = np.where(by_hh, mass.households / hh_sum[bg_codes], mass.persons / pp_sum[bg_codes])
         wp = np.where(pp_sum[bg_codes] > 0, mass.persons / pp_sum[bg_codes], w)
     ok = (hh_sum[bg_codes] > 0) | (pp_sum[bg_codes] > 0)
     keep = ok & ((w > 0) | (wp > 0))
@@ -375,8 +373,14 @@ def _compose(
     mass = np.zeros(len(cells))
     for c in counts:
         v = np.nan_to_num(_numeric(table, c, name="street_level"))[bg]
-        mass += np.bincount(cell_code, weights=(wp if is_person_count(c) else w) * v, minlength=len(cells))
-    live = (hh > 0) | (mass > 0) if counts else np.bincount(cell_code, weights=w, minlength=len(cells)) > 0
+        mass += np.bincount(
+            cell_code, weights=(wp if is_person_count(c) else w) * v, minlength=len(cells)
+        )
+    live = (
+        (hh > 0) | (mass > 0)
+        if counts
+        else np.bincount(cell_code, weights=w, minlength=len(cells)) > 0
+    )
     pools = pool_cells(cells, hh, floor=floor, coarsest=coarsest, live=live)
     unit = pools.unit_of_cell[cell_code]
     ok = unit >= 0
@@ -392,7 +396,9 @@ def _compose(
         unit=(upair % n_units).astype(np.intp),
         weight=np.bincount(inv, weights=w[ok], minlength=len(upair)),
         weight_population=np.bincount(inv, weights=wp[ok], minlength=len(upair)),
-        area=np.bincount(inv, weights=pieces["area_m2"].to_numpy(dtype=float)[ok], minlength=len(upair)),
+        area=np.bincount(
+            inv, weights=pieces["area_m2"].to_numpy(dtype=float)[ok], minlength=len(upair)
+        ),
         method=method[first],
         ids=pools.units,
         resolution=pools.resolution,
@@ -503,7 +509,9 @@ def _moved(
     hh_counts = [c for c in counts if not is_person_count(c)]
     pp_counts = [c for c in counts if is_person_count(c)]
     moved = _move(table, u.bg, u.unit, u.weight, n, counts=hh_counts, medians=medians, skipna=False)
-    moved |= _move(table, u.bg, u.unit, u.weight_population, n, counts=pp_counts, medians={}, skipna=False)
+    moved |= _move(
+        table, u.bg, u.unit, u.weight_population, n, counts=pp_counts, medians={}, skipna=False
+    )
     for num, den in _share_pairs(counts).items():
         mc = f"moe_{num}"
         if mc not in moved:
@@ -511,13 +519,19 @@ def _moved(
         w = u.weight_population if is_person_count(den) else u.weight
         extra = allocation_moe(table, u.bg, u.unit, w, n, numerator=num, universe=den)
         moved[mc] = np.sqrt(np.square(moved[mc]) + np.square(extra))
-    return {c: moved[c] for c in [*counts, *[f"moe_{c}" for c in counts], *medians, *[f"moe_{m}" for m in medians]] if c in moved}
+    return {
+        c: moved[c]
+        for c in [*counts, *[f"moe_{c}" for c in counts], *medians, *[f"moe_{m}" for m in medians]]
+        if c in moved
+    }
 
 
 def _dominant(u: _Units, table: pd.DataFrame, counts: list[str]) -> np.ndarray:
     """Pair row of the block group giving each unit most households (ties: larger area)."""
     key = "households" if "households" in counts else (counts[0] if counts else None)
-    score = u.weight * (np.nan_to_num(_numeric(table, key, name="street_level"))[u.bg] if key else 1.0)
+    score = u.weight * (
+        np.nan_to_num(_numeric(table, key, name="street_level"))[u.bg] if key else 1.0
+    )
     order = np.lexsort((-u.area, -score, u.unit))
     first = np.r_[True, u.unit[order][1:] != u.unit[order][:-1]]
     rows = np.full(len(u.ids), -1, dtype=np.intp)

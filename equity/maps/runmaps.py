@@ -257,8 +257,14 @@ def _street_files(
     if png:
         written.append(
             _write_png_prepared(
-                out / "street.png", geoms, classes, spec, reliability=None,
-                title=f"{title} \u2014 {subtitle}", attribution=lines, markers=markers,
+                out / "street.png",
+                geoms,
+                classes,
+                spec,
+                reliability=None,
+                title=f"{title} \u2014 {subtitle}",
+                attribution=lines,
+                markers=markers,
             )  # fmt: skip
         )
     return written

@@ -153,7 +153,7 @@ def _band(
     decimals: int,
     faded: pd.Series | None,
     notes: Sequence[str] = (),
-) -> tuple[_Band, np.ndarray, list[float], dict[str, Any], gpd.GeoDataFrame, np.ndarray]:
+) -> tuple[_Band, np.ndarray, np.ndarray, dict[str, Any], gpd.GeoDataFrame, list[float]]:
     """One band: its data element and layer spec (hexagons are drawn as they are)."""
     kept, geoms, dec, _ = _prepare_geometry(frame, simplify=0.0, decimals=decimals)
     # shares of households: equal intervals (quantiles of many zeros give empty classes)
@@ -254,7 +254,11 @@ def street_map(
         m.add_child(band.data)
         if png is None:
             png = (geoms, classes, spec)
-    tips = [c for c in ("equity_index", "rank", "driving_pillar", "households", "reliability") if c in table]
+    tips = [
+        c
+        for c in ("equity_index", "rank", "driving_pillar", "households", "reliability")
+        if c in table
+    ]
     # the tooltip's rank without its interval: a third of a state's street page otherwise
     slim = table.drop(columns=[c for c in ("rank_lo", "rank_hi") if c in table.columns])
     fine, geoms, _, _, kept, _ = _band(

@@ -459,7 +459,7 @@ def is_block_speeds(path: PathLike) -> bool:
         return False
     opener = lzma.open if p.suffix.lower() == ".xz" else open
     try:
-        with opener(p, "rt", encoding="utf-8-sig", errors="replace") as fh:  # type: ignore[operator]
+        with opener(p, "rt", encoding="utf-8-sig", errors="replace") as fh:
             header = fh.readline()
     except (OSError, lzma.LZMAError):
         return False
