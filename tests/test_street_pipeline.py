@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from _blocks import split_blockgroups, write_tabblock20
 
@@ -68,3 +69,28 @@ def test_blocks_are_the_default_weights(tmp_path, capsys) -> None:
     assert street["households"].sum() == pytest.approx(levels["blockgroup"]["households"].sum())
     # every unit with households lies where the blocks hold housing
     assert (street.loc[street["households"] > 0, "weight_method"] != "area").mean() > 0.95
+
+
+@pytest.mark.slow
+def test_street_index_served_from_the_cache_when_inputs_are_unchanged(tmp_path) -> None:
+    from equity.cache import TableCache
+
+    cfg = load_config(levels=("street", "blockgroup"), placement_level="blockgroup")
+    cache = TableCache(tmp_path / "cache")
+    first, _ = pipeline.build_levels(pipeline.load_dataset(cfg, cache=cache), cfg)
+    stored = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.parquet")}
+    assert any("street_index" in s for s in stored) or any(
+        "street_index" in str(p) for p in (tmp_path / "cache").rglob("*")
+    )
+    hits = cache.hits
+    ds = pipeline.load_dataset(cfg, cache=cache)
+    second, extras = pipeline.build_levels(ds, cfg)
+    # inputs, street level, street index and its record all come from the cache
+    assert cache.hits - hits >= 4
+    cols = [c for c in first["street"].columns if c != "geometry"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(first["street"][cols]).reset_index(drop=True),
+        pd.DataFrame(second["street"][cols]).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert extras["index_meta"]["street"]["preset"] == cfg.preset

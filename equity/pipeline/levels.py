@@ -179,7 +179,14 @@ def _build_levels(
     context = county_context(ds, tables["county"])
     b.extras["county_context"] = context
     wanted = [lv for lv in _ORDER if lv in cfg.levels or lv == cfg.placement_level]
-    levels = {lv: _indicators_and_index(b, lv, tables[lv], context) for lv in wanted}
+    from equity.pipeline.street import cached_street_index
+
+    levels = {
+        lv: cached_street_index(b, tables[lv], context, _indicators_and_index)
+        if lv == "street"
+        else _indicators_and_index(b, lv, tables[lv], context)
+        for lv in wanted
+    }
     return levels, b.extras
 
 

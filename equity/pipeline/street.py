@@ -7,7 +7,9 @@ a run that fell back to area says so on the console and at the top of METHODS.md
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FCC_COUNTS",
     "block_speed_table",
+    "cached_street_index",
     "name_street_cells",
     "street_step",
     "street_summary",
@@ -245,3 +248,48 @@ def _fcc_cells(fcc: pd.DataFrame | None) -> pd.DataFrame | None:
     cells = summarise_fcc_bdc(located, by="h3")[["GEOID", *FCC_COUNTS]]
     cells["GEOID"] = cells["GEOID"].str.lower()
     return cells
+
+
+def cached_street_index(
+    b: _Build,
+    table: pd.DataFrame,
+    context: pd.DataFrame | None,
+    compute: Callable[[_Build, str, pd.DataFrame, pd.DataFrame | None], gpd.GeoDataFrame],
+) -> gpd.GeoDataFrame:
+    """The street level's indicators and index, from the table cache when nothing changed.
+
+    Keyed by the street table (units, names, distances), the county context, the speed
+    inputs, the index options and the seed; the index record (``attrs["index"]``) is cached
+    beside it. Not cached when the street level is the placement level of a robust run
+    (its Monte Carlo draws are needed too).
+    """
+    from equity import index, indicators
+
+    cfg, ds = b.cfg, b.ds
+    if not b.cache.enabled or (cfg.placement_level == "street" and cfg.mode == "robust"):
+        return compute(b, "street", table, context)
+    key = {
+        "table": b.digests.of(table),
+        "context": b.digests.of(context) if context is not None else None,
+        "tiles": b.digests.tiles(),
+        "block_speeds": b.digests.of(ds.block_speeds) if ds.block_speeds is not None else None,
+        "blocks": b.digests.of(ds.blocks)
+        if ds.block_speeds is not None and ds.blocks is not None
+        else None,
+        "index": repr(cfg.index_options()),
+        "seed": cfg.seed,
+    }
+    code = [index, indicators, geographies, settings]
+    out = b.cache.table(
+        "street_index", key, lambda: compute(b, "street", table, context), code=code
+    )
+
+    def record() -> pd.DataFrame:
+        meta = b.extras.get("index_meta", {}).get("street", {})
+        return pd.DataFrame({"meta": [json.dumps(meta, default=str)]})
+
+    meta = json.loads(b.cache.table("street_index_meta", key, record, code=code)["meta"].iloc[0])
+    b.extras.setdefault("index_meta", {})["street"] = meta
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+    out.attrs["index"] = meta
+    return out
