@@ -108,22 +108,9 @@ def street_pieces(
     if not done.all():
         rest = blockgroups.iloc[np.flatnonzero(~done)]
         grid, _ = _street_grid_pieces(
-            rest, resolution=resolution, tiles=tiles, weight_column=weight_column
+            rest, resolution=resolution, tiles=tiles, weight_column=weight_column, int_cells=True
         )
-        parts.append(
-            pd.DataFrame(
-                {
-                    "source_GEOID": grid["source_GEOID"].astype(str).to_numpy(dtype=object),
-                    "cell": np.array(
-                        [int(c, 16) for c in grid["target_GEOID"].tolist()], dtype=np.uint64
-                    ),
-                    "weight": grid["weight"].to_numpy(),
-                    "weight_population": grid["weight"].to_numpy(),
-                    "weight_method": grid["weight_method"].astype(str).to_numpy(dtype=object),
-                    "area_m2": grid["area_m2"].to_numpy(),
-                }
-            )
-        )
+        parts.append(grid.assign(weight_population=grid["weight"].to_numpy()))
     return pd.concat(parts, ignore_index=True) if parts else _empty_pieces()
 
 
