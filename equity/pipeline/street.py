@@ -278,6 +278,7 @@ def cached_street_index(
         else None,
         "index": repr(cfg.index_options()),
         "seed": cfg.seed,
+        "min_tests": settings.min_ookla_tests,
     }
     code = [index, indicators, geographies, settings]
     out = b.cache.table(
