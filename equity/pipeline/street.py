@@ -281,9 +281,11 @@ def cached_street_index(
         "min_tests": settings.min_ookla_tests,
     }
     code = [index, indicators, geographies, settings]
-    out = b.cache.table(
-        "street_index", key, lambda: compute(b, "street", table, context), code=code
-    )
+
+    def run() -> gpd.GeoDataFrame:
+        return _storable(compute(b, "street", table, context))
+
+    out = b.cache.table("street_index", key, run, code=code)
 
     def record() -> pd.DataFrame:
         meta = b.extras.get("index_meta", {}).get("street", {})
@@ -293,4 +295,19 @@ def cached_street_index(
     b.extras.setdefault("index_meta", {})["street"] = meta
     out = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
     out.attrs["index"] = meta
+    return out
+
+
+def _storable(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """`df` as the table cache stores it: text columns as ``str`` (the unranked rows' missing
+    values made them ``object``), no attrs (the index record is cached beside it)."""
+    out = df.copy()
+    for col in out.columns:
+        if col != out.geometry.name and out[col].dtype == object:
+            values = out[col].dropna()
+            if values.map(lambda v: isinstance(v, str)).all():
+                out[col] = out[col].astype("str")
+            elif values.map(lambda v: isinstance(v, bool | np.bool_)).all():
+                out[col] = out[col].astype("boolean")
+    out.attrs = {}
     return out
