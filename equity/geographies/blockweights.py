@@ -213,6 +213,8 @@ def _valid(geoms: np.ndarray) -> np.ndarray:
         fixed = shapely.make_valid(geoms[bad])
         # keep the polygonal part of a repaired geometry (lines of a collapsed spike go)
         parts, idx = shapely.get_parts(fixed, return_index=True)
+        parts, sub = shapely.get_parts(parts, return_index=True)  # collections of multis
+        idx = idx[sub]
         poly = np.isin(shapely.get_type_id(parts), (3, 6))
         repaired = np.full(int(bad.sum()), shapely.Polygon(), dtype=object)
         if poly.any():

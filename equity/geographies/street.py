@@ -36,7 +36,7 @@ from equity import settings
 from equity.errors import SchemaError
 from equity.geographies._checks import _as_list, _numeric
 from equity.geographies._crs import OUT_CRS
-from equity.geographies.blockweights import block_mass, has_block_geometry
+from equity.geographies.blockweights import _valid, block_mass, has_block_geometry
 from equity.geographies.crosswalk import _move
 from equity.geographies.h3cells import _check_resolution, _hexagons, h3_strings
 from equity.geographies.h3floor import cell_parents, cell_resolutions, pool_cells
@@ -574,7 +574,9 @@ def unit_geometry(units: np.ndarray, cells: np.ndarray, unit_of_cell: np.ndarray
     if multi.any():
         groups = owner[multi]
         uniq, index = np.unique(groups, return_inverse=True)
-        out[uniq] = shapely.multipolygons(polys[multi], indices=index)
+        # a compacted parent hexagon overlaps its neighbours' children by slivers (H3
+        # children do not tile their parent): the union of the parts, not a collection
+        out[uniq] = _valid(shapely.multipolygons(polys[multi], indices=index))
     return out
 
 
