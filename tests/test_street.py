@@ -233,3 +233,33 @@ def test_fcc_availability_goes_to_the_populated_cells_of_its_res8_cell(bgs, bloc
             assert np.allclose(grp["n_locations"], share * by8[key])
     with pytest.raises(SchemaError, match="resolution-8"):
         street_level(bgs, counts=COUNTS, availability=cells8.assign(GEOID=u9["GEOID"].iloc[0]))
+
+
+def test_block_speeds_by_street_unit_follow_the_blocks(bgs, blocks) -> None:
+    from equity.pipeline.street import _block_units
+
+    units, _ = street_level(bgs, counts=COUNTS, blocks=blocks, min_households=20)
+    keys = _block_units(blocks, units, resolution=9)
+    assert set(keys) <= set(units["GEOID"])
+    # every block with housing lies in a unit (its cell or the pool of a parent holding it)
+    housed = blocks.loc[blocks["housing_units"] > 0, "GEOID"]
+    assert housed.isin(keys.index).mean() > 0.95
+    rng = np.random.default_rng(7)
+    rows = pd.DataFrame(
+        {
+            "block_GEOID": blocks["GEOID"].to_numpy(),
+            "tile_key": np.arange(len(blocks)),
+            "download_mbps": rng.uniform(5, 300, len(blocks)),
+            "upload_mbps": rng.uniform(1, 50, len(blocks)),
+            "latency_ms": 20.0,
+            "tests": rng.integers(1, 30, len(blocks)).astype(float),
+            "devices": 2.0,
+        }
+    )
+    out = geo.block_speeds(rows, keys, blocks=blocks)
+    placed = rows["block_GEOID"].isin(keys.index)
+    assert out["ookla_tests"].sum() == pytest.approx(rows.loc[placed, "tests"].sum())
+    one = out.iloc[0]
+    mine = rows[rows["block_GEOID"].map(keys) == one["GEOID"]]
+    expect = (mine["tests"] * mine["download_mbps"]).sum() / mine["tests"].sum()
+    assert one["download_mbps"] == pytest.approx(expect)

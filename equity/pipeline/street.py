@@ -142,15 +142,20 @@ def block_speed_table(b: _Build, level: str, table: pd.DataFrame) -> pd.DataFram
 
     Each tile's tests are shared among its blocks by their housing units (the blocks of
     ``[data] blocks``; equally without them). Block groups, tracts, counties and the state
-    take their blocks by GEOID prefix; a street cell takes the speeds of the block group
-    giving it most households (without block geometry a block cannot be placed in a cell);
-    towns get none.
+    take their blocks by GEOID prefix; a street cell takes the blocks whose internal point
+    it holds (the cell, or the pooled parent holding it) when the blocks have geometry, else
+    the speeds of the block group giving it most households with its households' share of the
+    tests (a block without geometry cannot be placed in a cell); towns get none.
     """
     rows = b.ds.block_speeds
     assert rows is not None
     blocks = rows["block_GEOID"].drop_duplicates()
     if level in _PREFIX:
         keys = pd.Series(blocks.str.slice(0, _PREFIX[level]).to_numpy(), index=blocks.to_numpy())
+        return geographies.block_speeds(rows, keys, blocks=b.ds.blocks)
+    if level == "street" and geographies.has_block_geometry(b.ds.blocks):
+        assert b.ds.blocks is not None
+        keys = _block_units(b.ds.blocks, table, resolution=b.cfg.grid_resolution)
         return geographies.block_speeds(rows, keys, blocks=b.ds.blocks)
     if level == "street":
         keys = pd.Series(blocks.str.slice(0, 12).to_numpy(), index=blocks.to_numpy())
@@ -311,3 +316,31 @@ def _storable(df: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 out[col] = out[col].astype("boolean")
     out.attrs = {}
     return out
+
+
+def _block_units(blocks: pd.DataFrame, table: pd.DataFrame, *, resolution: int) -> pd.Series:
+    """Street unit (GEOID) of each block: the unit holding the cell of its internal point."""
+    import shapely
+
+    from equity.geographies.h3floor import cell_parents
+
+    geoms = gpd.GeoSeries(blocks.geometry, crs="EPSG:4326").to_numpy()
+    pts = np.where(shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms))
+    ok = ~shapely.is_missing(pts) & ~shapely.is_empty(pts)
+    xy = shapely.get_coordinates(pts[ok])
+    import h3.api.basic_int as h3i
+
+    cells = np.fromiter(
+        (h3i.latlng_to_cell(y, x, resolution) for x, y in xy.tolist()),
+        dtype=np.uint64,
+        count=len(xy),
+    )
+    units = np.array([int(g, 16) for g in table["GEOID"].astype(str)], dtype=np.uint64)
+    found = np.zeros(len(cells), dtype=np.uint64)
+    for r in range(resolution, -1, -1):  # the cell itself, else the pool of a parent
+        cand = cell_parents(cells, r)
+        hit = (found == 0) & np.isin(cand, units)
+        found[hit] = cand[hit]
+    keep = found > 0
+    ids = blocks["GEOID"].astype(str).to_numpy()[ok][keep]
+    return pd.Series([f"{int(c):015x}" for c in found[keep]], index=ids)
