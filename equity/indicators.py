@@ -299,6 +299,30 @@ _BUILTIN: list[Indicator] = [
         description="Share of Ookla fixed tests below 25/3 Mbps",
     ),
     Indicator(
+        "share_locations_unserved",
+        "access",
+        1,
+        numerator=("n_unserved",),
+        denominator="n_locations",
+        moe_rule="none",
+        source="fcc",
+        unit="share",
+        description="Broadband-serviceable locations unserved: no reliable offer of 25/3 Mbps "
+        "(FCC BDC, BEAD definitions)",
+    ),
+    Indicator(
+        "share_locations_below_100_20",
+        "access",
+        1,
+        numerator=("n_unserved", "n_underserved"),
+        denominator="n_locations",
+        moe_rule="none",
+        source="fcc",
+        unit="share",
+        description="Locations unserved or underserved: no reliable offer of 100/20 Mbps "
+        "(FCC BDC, BEAD definitions)",
+    ),
+    Indicator(
         "broadband_usage",
         "access",
         -1,

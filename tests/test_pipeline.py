@@ -175,6 +175,15 @@ def test_generated_map_renders_offline(run_out: tuple[Path, float, str], level: 
     out = run_out[0]
     n_places = len(pd.read_parquet(out / f"index_{level}.parquet", columns=["GEOID"]))
     with open_page(out / "maps" / f"{level}.html") as view:
+        if level == "street":  # zoom bands (equity.maps.streetmap): zoom in to the street cells
+            view.evaluate("equity.maps[0].setZoom(12, {animate: false})")
+            view.page.wait_for_timeout(100)
+            street = "Equity index (street cells)"
+            assert view.feature_counts()[street] == n_places
+            assert view.rendered()[street] > 0
+            assert view.console_errors == [] and view.page_errors == []
+            assert view.external_requests == [] and view.dialogs == []
+            return
         features = view.feature_counts()
         polygon_layers = [name for name in features if name.startswith(("Equity index", "Pillar"))]
         assert polygon_layers and features["Equity index"] == n_places

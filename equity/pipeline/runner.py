@@ -207,6 +207,8 @@ def _write_tables(
             weights=meta.get("pillar_weights"),
             notes=notes,
             partners=None if ds.partners is None else partner_methods(ds.partners, cfg),
+            warnings=extras.get("warnings"),
+            street=extras.get("street"),
         )
     )
     return written
