@@ -588,6 +588,14 @@ def test_run_index_file_svi(shared_data, tmp_path):
         got["RPL_THEMES"].fillna(-999).to_numpy(), pub["RPL_THEMES"].to_numpy()
     )
     assert [p.name for p in tmp_path.iterdir()] == ["svi.csv"]  # no temporary left behind
+    # --reference state ranks within each state (as CDC's state files), no longer ignored
+    path = run_index_file(shared_data / SVI_2018, preset="svi", reference="state",
+                          out=tmp_path / "by_state.csv")  # fmt: skip
+    st = pd.read_csv(path, dtype={"FIPS": str, "ST": str})
+    assert not np.allclose(st["RPL_THEMES"].fillna(0), got["RPL_THEMES"].fillna(0))
+    for _, g in st.dropna(subset=["RPL_THEMES"]).groupby("ST"):
+        assert g["RPL_THEMES"].max() == 1 and g["rank"].min() == 1
+        assert (g["rank"] == g["equity_index"].rank(ascending=False, method="min")).all()
 
 
 def test_run_index_file_techspark_and_errors(tmp_path):

@@ -98,9 +98,9 @@ def compute_index(
     pandas.DataFrame
         A copy of `table` with the indicators, ``norm_<indicator>`` (0-1, higher = more need),
         ``score_<pillar>`` (0-100), ``equity_index`` (0-100), ``equity_index_lo/hi`` (90%
-        Monte Carlo interval), ``rank`` (1 = greatest need, ties "min"), ``rank_in_state``,
-        ``rank_lo``, ``rank_hi``, ``p_top_k``, ``driving_pillar``, ``intervention`` and
-        ``reliability``. ``attrs["index"]`` records the weights used, pillars without data
+        Monte Carlo interval), ``rank`` (1 = greatest need, ties "min", within the reference
+        region), ``rank_national``, ``rank_in_state``, ``rank_lo``, ``rank_hi``, ``p_top_k``,
+        ``driving_pillar``, ``intervention`` and ``reliability``. ``attrs["index"]`` records the weights used, pillars without data
         and their redistributed weight, and every option.
 
     Notes
@@ -111,60 +111,50 @@ def compute_index(
     pillars with data (the weight of a pillar without data is redistributed proportionally).
     A place missing a pillar gets NaN index and NaN rank, never 0.
 
-    The point estimate uses the published estimates. The interval comes from draws: counts
-    :math:`X^* \\sim N(X, (MOE_X/1.645)^2)` truncated at 0 (a denominator with a positive
-    estimate at 1, a numerator of a proportion at its denominator), rates recomputed, value
-    indicators drawn from their MOEs (Ookla means with :data:`equity.indicators.OOKLA_TEST_CV`),
-    indicators renormalised per draw. ``equity_index_lo/hi`` are the 5th and 95th percentiles
-    of the draws and ``rank_lo/hi`` those of the draw ranks, each widened to include the point
-    estimate where it falls outside (truncation and renormalisation can skew the draws; the
-    number of such places is in ``attrs["index"]["n_interval_extended"]``). Draws are made in
-    float32 from normal deviates on a 16-bit inverse-CDF grid
-    (:data:`equity.index._mc_draws._NORMAL_LUT`), in antithetic pairs of draws
+    Orientation comes first: a need-decreasing indicator is normalised as :math:`-x`, so ties
+    at the favourable end of any indicator get need 0 under percentile ranks.
+
+    The point estimate uses the published estimates (CDC percentile ranks of the estimates,
+    exact). The interval comes from Monte Carlo draws (:mod:`equity.index.montecarlo`): every
+    indicator with a margin of error is drawn from its estimate and standard error
+    :math:`MOE/1.645` -- a share with the Census proportion formula's MOE (drawn as a share of
+    its universe, not from independently drawn counts), an Ookla mean with
+    :data:`equity.indicators.OOKLA_TEST_CV` -- clipped to its range (shares to [0, 1], amounts
+    at 0: the median draw is the estimate). A top/bottom-coded median is drawn beyond its code
+    only; a value without a published MOE gets the median MOE of the other places
+    (``attrs["index"]["n_coded"]``, ``["n_unknown_moe"]``). Each draw is normalised against a
+    fixed reference: the point estimates of its reference region adjusted for their sampling
+    error (each estimate's distance from the mean scaled by
+    :math:`\\sqrt{\\tau^2/(\\tau^2 + SE_i^2)}`, :math:`\\tau^2` the variance of the true values:
+    :func:`equity.index._mc_reference._adjusted_reference`), so the reference spreads like the
+    true values. Normalising each draw against the other draws, or against the raw estimates,
+    pulls extreme places towards the middle; ``benchmarks/bench_calibration.py`` measures the
+    coverage of the intervals on a simulation with a known truth (README: the table).
+    ``equity_index_lo/hi`` are the 5th and 95th percentiles of the draws, widened to contain
+    the point estimate where they do not (the point ranks a place among noisy estimates;
+    ``attrs["index"]["n_interval_extended"]``). ``rank_lo``/``rank_hi`` are the ranks the ends
+    of that interval take among the other places' estimates (within the reference region).
+    Draws are made in float32 from normal deviates on a 16-bit inverse-CDF grid
+    (:data:`equity.index._mc_draws._NORMAL_LUT`), in antithetic pairs
     (:func:`equity.index._mc_draws._std_normal`), in chunks of draws each with its own seed
-    (so results do not depend on :data:`MC_THREADS`), and ranked per draw by one sort of
-    packed keys; values equal in float32 count as ties.
+    (so results do not depend on :data:`MC_THREADS`). A draw's percentile is read from lookup
+    tables of the reference, exactly for regions of up to 8,192 places; in a larger region a
+    draw in a table bin holding distinct reference values takes the count below the bin,
+    within ``attrs["index"]["mc_percentile_error_bound"]`` (about :math:`2 \\times 10^{-4}` on
+    85,000 synthetic tracts: far below the Monte Carlo spread).
+
     ``p_top_k`` is the share of draws in which the place ranks within the top `top_k` of its
-    state (for ``top_k=1``, exactly: a place is first when it equals its state's maximum).
+    state; for ``top_k=1`` places tied for first in a draw share it (each of :math:`t` tied
+    places counts :math:`1/t`), so the probabilities of a state sum to 1.
 
-    *Binned ranks of large tables.* When an indicator has more than
-    :data:`BINNED_RANK_MIN_PLACES` places with data and is normalised over one reference group
-    (``reference="nation"``), its draws are ranked by histogram instead of sorting
-    (:func:`equity.index._mc_ranks._binned_ranks`), and so are the per-draw index ranks behind
-    ``rank_lo/hi``. Per draw, the :math:`m` values are quantised into :math:`B` =
-    :data:`RANK_BINS` bins (bin 0: the values equal to the draw's minimum; bins
-    :math:`1..B-1`: equal widths in :math:`x`, or in :math:`\\sqrt{x - \\min}` where that
-    spreads the indicator's point values more evenly, as for right-skewed speeds and incomes
-    (:func:`equity.index._mc_ranks._sqrt_spacing`), over :math:`(\\min, \\max]`), counted
-    with one ``bincount``; with :math:`C_b` the number of values in bins below :math:`b`, a
-    value in bin :math:`b` gets
-    :math:`\\widetilde{PR} = \\mathrm{round}_4(C_b/(m-1))` -- values sharing a bin count as tied,
-    at the lowest rank, as CDC ties do. The exact rank :math:`r - 1 = C_b + k` adds the
-    :math:`k` values of the same bin strictly below the value, :math:`0 \\le k \\le c_b - 1`
-    for a bin holding :math:`c_b` values, so before rounding
+    ``reliability`` describes the place's own uncertainty, never its level of need: the
+    index's standard error (half the 90% interval over 1.645; without draws, a delta-method
+    approximation from each indicator's interval) over 50, the middle of the scale, classed by
+    the Census Bureau's CV thresholds (:data:`RELIABILITY_CV`): below 0.15 ``high``, below
+    0.30 ``medium``, else ``low`` -- intervals narrower than +-12.3 and +-24.7 points.
 
-    .. math:: 0 \\le PR - \\widetilde{PR} \\le \\frac{\\max_{b \\ge 1} c_b - 1}{m - 1},
-
-    and after rounding to 4 decimals the difference is within that bound plus :math:`10^{-4}`.
-    Likewise a binned index rank is at most :math:`\\max_{b \\ge 1} c_b - 1` places better than the
-    exact one. The largest bounds met over all draws are recorded in
-    ``attrs["index"]["mc_percentile_error_bound"]`` and ``["mc_rank_error_bound"]`` (0 when
-    every draw was ranked exactly; genuine ties sharing a bin count in the bound although
-    they cause no error). The cost is :math:`O(m + B)` per indicator and draw instead of
-    :math:`O(m \\log m)`. Tables of at most :data:`BINNED_RANK_MIN_PLACES` places, where
-    sorting is cheap, and indicators normalised within states (``reference="state"``) are
-    ranked exactly in every draw, as are the in-state ranks behind ``p_top_k``; the point
-    estimate, ``rank``, ``rank_in_state`` and the ``norm_*``/``score_*`` columns are always
-    exact. On
-    85,000 synthetic tracts x 1,000 draws (``benchmarks/bench_index.py``) the recorded bound
-    is about :math:`2.5 \\times 10^{-4}` (21 ranks, for the speeds); against exact ranking of
-    the same draws, 14% of drawn percentiles differ, nearly all by :math:`10^{-4}`, at most by
-    :math:`3 \\times 10^{-4}` -- far below the Monte Carlo spread of a place's percentile.
-
-    ``reliability`` is ``high`` / ``medium`` / ``low`` for a coefficient of variation below
-    0.15 / below 0.30 / from 0.30 (:data:`RELIABILITY_CV`, the common ACS guidance): with
-    draws, the index's own CV, :math:`((hi - lo) / (2 \\cdot 1.645)) / index`; without draws,
-    the median CV :math:`(MOE/1.645)/\\hat p` of the place's share indicators.
+    With ``reference="state"``, ``rank`` is the rank within the state (as are ``rank_lo`` and
+    ``rank_hi``) and ``rank_national`` the rank of the within-state index over all places.
 
     Examples
     --------
@@ -234,16 +224,21 @@ def _svi_index(table: pd.DataFrame, options: IndexOptions) -> pd.DataFrame:
     over all places.
     """
     states = _svi_states(table, options) if options.reference == "state" else None
-    out = svi(table, groups=states)
-    out["equity_index"] = 100.0 * out["RPL_THEMES"]
-    point = out["equity_index"].to_numpy(float).reshape(1, -1)
-    national = min_rank_descending(point, np.zeros(len(out), dtype=np.int64))[0]
-    if states is not None:
-        codes = group_codes(states, len(out))
-        out["rank"] = pd.array(min_rank_descending(point, codes)[0], dtype="Int64")
-    else:
-        out["rank"] = pd.array(national, dtype="Int64")
-    out["rank_national"] = pd.array(national, dtype="Int64")
+    scores = svi(table, groups=states)
+    index = 100.0 * scores["RPL_THEMES"].to_numpy(float)
+    point = index.reshape(1, -1)
+    national = min_rank_descending(point, np.zeros(len(scores), dtype=np.int64))[0]
+    codes = group_codes(states, len(scores)) if states is not None else None
+    new = {
+        "equity_index": index,
+        "rank": pd.array(
+            national if codes is None else min_rank_descending(point, codes)[0], dtype="Int64"
+        ),
+        "rank_national": pd.array(national, dtype="Int64"),
+    }
+    kept = scores.drop(columns=[c for c in new if c in scores.columns])
+    out = pd.concat([kept, pd.DataFrame(new, index=scores.index)], axis=1)
+    out.attrs = dict(scores.attrs)
     out.attrs["index"] = {
         "preset": "svi",
         "reference": options.reference,
@@ -428,6 +423,7 @@ def _index_record(
         "n_coded": {k: dict(v) for k, v in drawn["n_coded"].items()},
         "n_interval_extended": n_ext,
         "draw_reference": "point estimates adjusted for sampling error (constrained Bayes)",
+        "mc_percentile_error_bound": max((r.error_bound for r in sim["refs"]), default=0.0),
         "min_signal_share": MIN_SIGNAL_SHARE,
         "n_missing_index": int((~np.isfinite(new["equity_index"])).sum()),
         "n_partial_pillars": int((pd.Series(new["pillars_missing"]).fillna("") != "").sum()),

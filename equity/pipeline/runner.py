@@ -181,7 +181,7 @@ def _write_tables(
     notes = [
         f"{cfg.placement_level} level: pillars without data, weight redistributed: "
         + (", ".join(meta.get("missing_pillars", [])) or "none")
-    ]
+    ] + [f"{cfg.placement_level} level: {note}" for note in meta.get("notes", [])]
     written.append(
         export_.write_methods(
             tmp,

@@ -26,7 +26,14 @@ from equity.placement.candidates import (
     prepare_candidates,
     prepare_demand,
 )
-from equity.placement.explain import _driving, _index_meta, _sensitivity, _top_indicators, _why
+from equity.placement.explain import (
+    _driving,
+    _index_meta,
+    _rank_range,
+    _sensitivity,
+    _top_indicators,
+    _why,
+)
 from equity.placement.options import PlacementOptions
 from equity.placement.scores import Measures, Scores, measure, score
 from equity.placement.selection import Selection, check_draws, select_sites
@@ -120,7 +127,8 @@ def rank_candidates(
         of ``docs/contracts.md`` (``rank`` is within the state by combined score, or national
         when ``per_state=False``), then ``existing``, ``n_anchors``, ``n_<kind>``,
         ``anchors_per_10k``, ``population_within_radius``, ``reach_need_population``,
-        (``establishments_per_1k``), ``sensitivity``, (``times_selected``,
+        (``establishments_per_1k``), ``sensitivity``, ``rank_best``, ``rank_worst``
+        (the candidate's rank range across weight and normalisation variants), (``times_selected``,
         ``share_selected``), ``longitude``, ``latitude`` and the place geometry.
         ``attrs["placement"]`` holds the parameters and, in coverage mode, the covered
         weight of the optimum and of the greedy choice per state.
@@ -213,6 +221,9 @@ def _assemble(
     out = _main_columns(cands, measures, scores, selection, meta)
     out = _reach_columns(out, cands, measures)
     out["sensitivity"] = pd.array(sens_text, dtype="string")
+    out["rank_best"], out["rank_worst"] = _rank_range(
+        cands, scores.need, scores.readiness, scores.reach, scores.weights, scores.rank, meta
+    )
     if selection.times is not None and selection.n_draws is not None:
         out["times_selected"] = selection.times.astype(np.int64)
         out["share_selected"] = selection.times / selection.n_draws
