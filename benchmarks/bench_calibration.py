@@ -64,7 +64,10 @@ ACS_FILE = "acs/acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv"
 BG_FILE = "boundaries/va/cb_2020_51_bg_500k.dbf"
 
 #: Universes and the variables that are shares of them.
-UNIVERSES = {"B28002_001": ("B28002_004", "B28002_007", "B28002_013"), "B28001_001": ("B28001_002",)}
+UNIVERSES = {
+    "B28002_001": ("B28002_004", "B28002_007", "B28002_013"),
+    "B28001_001": ("B28001_002",),
+}
 MEDIAN = "B19013_001"
 #: ACS codes of an open-ended median household income (2017-2021): "250,000+" and "2,500-".
 TOP_CODE, BOTTOM_CODE = 250_001.0, 2_499.0
@@ -114,7 +117,9 @@ def noisy_dataset(truth: pd.DataFrame, model: str, rng: np.random.Generator) -> 
     n = len(truth)
     for uni, parts in UNIVERSES.items():
         u, mu = _est(truth, uni), np.nan_to_num(_moe(truth, uni))
-        u_star = np.where(u > 0, np.maximum(0.0, np.round(u + rng.standard_normal(n) * mu / Z90)), 0)
+        u_star = np.where(
+            u > 0, np.maximum(0.0, np.round(u + rng.standard_normal(n) * mu / Z90)), 0
+        )
         out[f"{uni}E"] = u_star
         for var in parts:
             x, mx = _est(truth, var), np.nan_to_num(_moe(truth, var))

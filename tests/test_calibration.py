@@ -28,7 +28,7 @@ def _harness():
 def test_intervals_cover_the_truth_at_block_group_and_tract_level(shared_data):
     harness = _harness()
     results = harness.calibration(datasets=6, draws=80, models=("acs",), data=shared_data)
-    for (level, model), s in results.items():
+    for (level, _model), s in results.items():
         assert s["datasets"] == 6 and s["places"] > 2000
         assert 0.84 <= s["coverage"] <= 0.95, (level, s["coverage"])
         assert s["by_decile"][9] >= 0.78, (level, s["by_decile"])  # the top tenth of need

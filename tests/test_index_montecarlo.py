@@ -199,7 +199,9 @@ def test_coded_medians_drawn_beyond_their_code_and_unknown_moes_imputed(shared_d
     assert record["n_unknown_moe"]["median_household_income"] == 95  # the coded ones
     # tracts: medians averaged from coded block groups have no MOE; imputed, not exact
     tracts = _va_table(shared_data, "tract")
-    no_moe = tracts["median_household_income"].notna() & tracts["moe_median_household_income"].isna()
+    no_moe = (
+        tracts["median_household_income"].notna() & tracts["moe_median_household_income"].isna()
+    )
     assert no_moe.sum() > 50
     spec, record, x = _drawn(tracts, "median_household_income", n_draws=200)
     assert record["n_unknown_moe"]["median_household_income"] == int(no_moe.sum())
@@ -280,8 +282,10 @@ def _places(n=60, seed=0):
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {
-            "GEOID": [f"{s}{i:03d}" for s, i in zip(rng.choice(["01", "02", "04"], n), range(n),
-                                                     strict=True)],  # fmt: skip
+            "GEOID": [
+                f"{s}{i:03d}"
+                for s, i in zip(rng.choice(["01", "02", "04"], n), range(n), strict=True)
+            ],  # fmt: skip
             "share_no_internet": rng.uniform(0, 0.4, n),
             "moe_share_no_internet": rng.uniform(0.01, 0.08, n),
             "median_household_income": rng.uniform(2e4, 1.5e5, n),

@@ -15,8 +15,9 @@ def _places(n=40, seed=1):
     rng = np.random.default_rng(seed)
     t = pd.DataFrame(
         {
-            "GEOID": [f"{s}{i:03d}" for s, i in zip(rng.choice(["01", "02"], n), range(n),
-                                                     strict=True)],  # fmt: skip
+            "GEOID": [
+                f"{s}{i:03d}" for s, i in zip(rng.choice(["01", "02"], n), range(n), strict=True)
+            ],  # fmt: skip
             "share_no_internet": rng.uniform(0, 0.4, n),
             "share_no_computer": rng.uniform(0, 0.3, n),
             "median_household_income": rng.uniform(2e4, 1.5e5, n),

@@ -57,7 +57,9 @@ def test_counts_from_real_virginia_file(shared_data):
     np.testing.assert_array_equal(counts["households"], acs["B28002_001E"])
     np.testing.assert_allclose(counts["hh_no_computer"], acs["B28001_001E"] - acs["B28001_002E"])
     # the MOE of universe - subset follows the proportion B28001_002 / B28001_001 (tests/test_moe.py)
-    assert (counts["moe_hh_no_computer"] < np.hypot(acs["B28001_001M"], acs["B28001_002M"])).mean() > 0.9
+    assert (
+        counts["moe_hh_no_computer"] < np.hypot(acs["B28001_001M"], acs["B28001_002M"])
+    ).mean() > 0.9
     assert (counts["hh_no_computer"].dropna() >= 0).all()
     table = compute_indicators(counts)
     for name in ("share_no_internet", "share_no_broadband", "share_no_computer"):

@@ -94,7 +94,7 @@ def apply_crosswalk(
 
     The MOE is the Census Bureau's approximation for a sum, treating the pieces as
     independent, with the Handbook's rule for zero estimates: of the pieces whose estimate is
-    0, only the largest :math:`w_i\,MOE_{s_i}` enters the sum of squares (a zero estimate's
+    0, only the largest :math:`w_i\\,MOE_{s_i}` enters the sum of squares (a zero estimate's
     MOE is a bound on what the survey could have missed, and several zeros of one sum share
     it; *Understanding and Using ACS Data*, 2020, ch. 8; as census-data-aggregator does). Rows of the crosswalk with the same source and target are first merged
     (their weights added), since pieces of one source are perfectly correlated; the

@@ -102,7 +102,9 @@ def _indicator_moe(table: pd.DataFrame, ind: Indicator) -> np.ndarray | None:
             return None
         if not any(f"moe_{c}" in table for c in ind.inputs):
             return None  # counts without MOEs (administrative counts): no sampling error
-        cols = [c for c in table.columns if c in ind.inputs or c in {f"moe_{i}" for i in ind.inputs}]
+        cols = [
+            c for c in table.columns if c in ind.inputs or c in {f"moe_{i}" for i in ind.inputs}
+        ]
         got = compute_indicators(table[cols], indicators=[ind])
         return _numeric(got, ind.moe_column) if ind.moe_column in got else None
     return value_moe(table, ind)

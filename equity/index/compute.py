@@ -20,6 +20,7 @@ import pandas as pd
 
 from equity import indicators as _indicators
 from equity import settings
+from equity.errors import SchemaError
 from equity.index._mc_reference import MIN_SIGNAL_SHARE
 from equity.index.diagnosis import RELIABILITY_CV, _diagnose, _reliability
 from equity.index.model import (

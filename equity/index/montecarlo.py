@@ -366,9 +366,7 @@ def _top_counts(plan: _Plan, idx: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return ((in_state <= plan.top_k) & (in_state > 0)).sum(axis=0)
 
 
-def _delta_half_width(
-    model: _Model, specs: list[_DrawSpec], refs: list[_Reference]
-) -> np.ndarray:
+def _delta_half_width(model: _Model, specs: list[_DrawSpec], refs: list[_Reference]) -> np.ndarray:
     """Approximate half-width of the index's 90% interval without draws (0-100 scale).
 
     Each varying indicator's normalised value moves by half the distance between the
