@@ -414,3 +414,13 @@ def test_varying_order_puts_places_in_value_order():
     v = _varying(specs[0], ref, model, "index", np.ones(50, dtype=np.float32))
     assert (np.diff(v.y32) >= 0).all()
     np.testing.assert_array_equal(v.perm[v.inv], np.arange(50))
+
+
+def test_a_pillar_weighted_zero_is_not_drawn():
+    t = _places(40)
+    out = compute_index(t, n_draws=50, seed=1, weights={"access": 0})
+    assert out.attrs["index"]["varying_indicators"] == ["median_household_income"]
+    assert (out["equity_index_lo"] <= out["equity_index"]).all()
+    geo = compute_index(t, n_draws=50, seed=1, aggregation="geometric")
+    assert (geo["equity_index_lo"] <= geo["equity_index"]).all()
+    assert (geo["equity_index"] <= geo["equity_index_hi"]).all()

@@ -68,7 +68,10 @@ def _draw_specs(table: pd.DataFrame, model: _Model) -> tuple[list[_DrawSpec], di
     """
     specs: list[_DrawSpec] = []
     record: dict[str, Any] = {"n_unknown_moe": {}, "n_coded": {}, "exact": []}
+    weighted = {k for members in model.pillars.values() for k in members}
     for name, ind in model.indicators.items():
+        if name not in weighted:  # read for the record, but weighted 0: nothing to draw
+            continue
         point = model.values[name]
         mask = np.isfinite(point)
         moe = _indicator_moe(table, ind)

@@ -452,6 +452,8 @@ def _normalise_draws(
 def _resolve_mixed(x: np.ndarray, ref: _Reference, slot: np.ndarray, thr: np.ndarray,
                    out: np.ndarray, weight: np.ndarray | None) -> None:  # fmt: skip
     """Exact values (times the weight) for the draws in level-1 slots of distinct values."""
+    if ref.level2 is None or not ref.level2.thr.size:  # no such slot (or all approximated)
+        return
     flat = np.flatnonzero(np.isnan(thr))
     if not flat.size:
         return
