@@ -406,14 +406,20 @@ def test_simulated_draws_follow_the_seed_and_threads(monkeypatch):
     assert not np.array_equal(a, simulate_index(t, n_draws=40, seed=4))
 
 
-def test_varying_order_puts_places_in_value_order():
+def test_varying_order_puts_places_in_value_order(monkeypatch):
+    monkeypatch.setattr(R, "MAX_BINS", 16)  # tables larger than the cache: value order
     t = _places(50)
-    model = _resolve_model(t, IndexOptions())
+    model = _resolve_model(t, IndexOptions(reference="state"))
     specs, _ = _draw_specs(t, model)
     ref = _spec_reference(specs[0], model)
     v = _varying(specs[0], ref, model, "index", np.ones(50, dtype=np.float32))
-    assert (np.diff(v.y32) >= 0).all()
+    codes = model.norm_codes[v.perm]
+    assert (np.diff(codes) >= 0).all()  # by region, then by value
+    assert (np.diff(v.y32)[np.diff(codes) == 0] >= 0).all()
     np.testing.assert_array_equal(v.perm[v.inv], np.arange(50))
+    nation = _resolve_model(t, IndexOptions())
+    ref1 = _spec_reference(specs[0], nation)
+    assert _varying(specs[0], ref1, nation, "index", np.ones(50, dtype=np.float32)).perm is None
 
 
 def test_a_pillar_weighted_zero_is_not_drawn():

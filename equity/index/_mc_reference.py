@@ -429,9 +429,7 @@ def _normalise_draws(
         rec = np.take(t1.packed, slot, out=buf.get("packed", _PACKED), mode="clip")
         thr = rec["thr"]
         np.greater(x, thr, out=above)
-        units = buf.get("units", np.uint16)
-        np.copyto(units, rec["lo"])
-        np.copyto(units, rec["hi"], where=above)
+        units = np.where(above, rec["hi"], rec["lo"])
         w = np.float32(1e-4) if weight is None else weight * np.float32(1e-4)
         np.multiply(units, w, out=out)
     else:

@@ -24,6 +24,7 @@ import pandas as pd
 
 from equity.index._mc_draws import _draw_specs, _DrawSpec, _scratch, _std_normal
 from equity.index._mc_ranks import _draw_rank_desc, _Layout, _layout, _top1_counts
+from equity.index import _mc_reference as _R
 from equity.index._mc_reference import (
     _adjusted_reference,
     _normalise_draws,
@@ -119,15 +120,16 @@ def _point_top_k(point: np.ndarray, codes: np.ndarray, top_k: int) -> np.ndarray
 class _Varying:
     """One varying indicator, its places in the order of their values (``perm``).
 
-    Drawing and normalising the places in the order of their values makes the lookups in the
-    reference's tables nearly sequential (cache friendly); ``inv`` puts the result back in
-    place order. ``y32``, ``se32``, ``side`` and ``weight`` (the indicator's coefficient in
-    ``target``) are in that order.
+    When the reference has several regions whose tables together outgrow the processor's
+    cache, drawing and normalising the places in the order of their values (``perm``) makes
+    the lookups nearly sequential; ``inv`` puts the result back in place order (both None:
+    place order). ``y32``, ``se32``, ``side`` and ``weight`` (the indicator's coefficient in
+    ``target``) are in the drawing order.
     """
 
     spec: _DrawSpec
-    perm: np.ndarray
-    inv: np.ndarray
+    perm: np.ndarray | None
+    inv: np.ndarray | None
     y32: np.ndarray
     se32: np.ndarray
     side: np.ndarray | None
@@ -138,7 +140,12 @@ class _Varying:
 
 def _varying(spec: _DrawSpec, ref: _Reference, model: _Model, target: str,
              weight: np.ndarray) -> _Varying:  # fmt: skip
-    """The indicator's draw data in the order of its values within reference regions."""
+    """The indicator's draw data, in the order of its values within reference regions when
+    the reference's tables outgrow the cache (several regions), else in place order."""
+    t1 = ref.level1
+    if t1 is None or t1.thr.size <= _R.MAX_BINS + 2:  # one cache-sized table: keep the order
+        return _Varying(spec, None, None, spec.y.astype(np.float32), spec.se.astype(np.float32),
+                        spec.side, ref, target, weight)  # fmt: skip
     perm = np.lexsort((spec.y, model.norm_codes))
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
@@ -311,7 +318,8 @@ def _run_chunk(plan: _Plan, i: int) -> np.ndarray:
     for v in plan.varying:
         x = _draw_values(v.spec, v.y32, v.se32, v.side, rng, _scratch(pool, "draw", (c, plan.n)))
         norm = _normalise_draws(x, v.ref, pool, weight=v.weight)
-        acc[v.target] += np.take(norm, v.inv, axis=1, out=back, mode="clip")
+        acc[v.target] += norm if v.inv is None else np.take(norm, v.inv, axis=1, out=back,
+                                                            mode="clip")  # fmt: skip
     idx = _index_rows(plan, acc, start, c)
     ok = idx if plan.every_valid else np.where(plan.valid_all, idx, np.float32(0.0))
     return _top_counts(plan, idx, ok)
