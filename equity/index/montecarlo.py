@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from equity.index import _mc_reference as _R
 from equity.index._mc_draws import _draw_specs, _DrawSpec, _scratch, _std_normal
 from equity.index._mc_ranks import _draw_rank_desc, _Layout, _layout, _top1_counts
-from equity.index import _mc_reference as _R
 from equity.index._mc_reference import (
     _adjusted_reference,
     _normalise_draws,
