@@ -543,8 +543,8 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
     households with a device), whose MOE is derived from the proportion ``B28001_002 /
     B28001_001`` (:func:`_complement_moe`) rather than from the difference formula, which
     treats a universe and its own subset as independent. ``median_household_income`` is
-    intensive and copied with its MOE; ``median_household_income_coded`` says which medians
-    are open-ended (``"top"``: 250,000+, ``"bottom"``: 2,500-; no MOE published).
+    intensive and copied with its MOE; an open-ended median keeps its code (250,001 for
+    "250,000+", 2,499 for "2,500-") with no MOE (:func:`coded_values`).
 
     Examples
     --------
@@ -583,8 +583,6 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
             parts = [acs[f"{v}E"].to_numpy(dtype=float, na_value=np.nan) for v in plus]
             out[f"moe_{name}"] = np.asarray(_moe.moe_sum(moes, estimates=parts), dtype=float)
         produced.append(name)
-    if "median_household_income" in out:
-        out["median_household_income_coded"] = _coded(acs, "B19013_001")
     result = pd.DataFrame(out, index=acs.index)
     result.attrs = {k: v for k, v in acs.attrs.items() if isinstance(v, str | int | float)}
     logger.info("counts_from_acs: %d rows, counts %s", len(result), produced)
@@ -617,23 +615,33 @@ def _complement_moe(acs: pd.DataFrame, universe: str, subset: str) -> np.ndarray
     return np.where(u > 0, derived, np.asarray(_moe.moe_sum([mu, ms]), dtype=float))
 
 
-def _coded(acs: pd.DataFrame, var: str) -> np.ndarray:
-    """``"top"``, ``"bottom"`` or ``""`` per row: an open-ended (coded) median.
+#: Value indicators whose published codes stand for open-ended values: indicator ->
+#: {"top" | "bottom": code}. A value equal to a code with no MOE is open-ended.
+CODED_VALUES: dict[str, dict[str, float]] = {"median_household_income": MEDIAN_INCOME_CODES}
 
-    From the reader's flag (``median_top_coded`` / ``median_bottom_coded``) when present, else
-    from the code values with no MOE (:data:`MEDIAN_INCOME_CODES`).
+
+def coded_values(table: pd.DataFrame, ind: Indicator) -> np.ndarray:
+    """``"top"``, ``"bottom"`` or ``""`` per row: which values of `ind` are open-ended codes.
+
+    From a ``<value>_coded`` column when the table has one; else a value equal to one of the
+    indicator's codes (:data:`CODED_VALUES`, e.g. 250,001 for "250,000+") whose MOE is
+    missing, as the ACS publishes them (:func:`equity.sources.read_acs` keeps the code and
+    turns the MOE sentinel into NaN).
     """
-    out = np.full(len(acs), "", dtype=object)
-    flag = f"{var}_flag"
-    if flag in acs:
-        f = acs[flag].astype("string").fillna("").to_numpy(dtype=object)
-        out[f == "median_top_coded"] = "top"
-        out[f == "median_bottom_coded"] = "bottom"
+    out = np.full(len(table), "", dtype=object)
+    column = f"{ind.value_column}_coded"
+    if column in table:
+        given = table[column].astype("string").fillna("").to_numpy(dtype=object)
+        out[np.isin(given, ["top", "bottom"])] = given[np.isin(given, ["top", "bottom"])]
         return out
-    est = acs[f"{var}E"].to_numpy(dtype=float, na_value=np.nan)
-    no_moe = np.isnan(_acs_moe(acs, var))
-    for side, code in MEDIAN_INCOME_CODES.items():
-        out[no_moe & (est == code)] = side
+    codes = CODED_VALUES.get(ind.name)
+    if not codes or ind.value_column not in table:
+        return out
+    value = _column(table, ind.value_column)
+    moe_col = ind.moe or f"moe_{ind.value_column}"
+    no_moe = np.isnan(_column(table, moe_col)) if moe_col in table else np.ones(len(table), bool)
+    for side, code in codes.items():
+        out[no_moe & (value == code)] = side
     return out
 
 

@@ -23,7 +23,7 @@ from equity.index import _mc_reference as R
 from equity.index._mc_draws import _draw_specs
 from equity.index.model import _resolve_model
 from equity.index.montecarlo import _draw_values, _spec_reference, _varying
-from equity.indicators import compute_indicators, counts_from_acs
+from equity.indicators import REGISTRY, coded_values, compute_indicators, counts_from_acs
 from equity.ranking import percent_rank_inc
 
 ACS_VA = "acs/acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv"
@@ -146,7 +146,7 @@ def _va_table(shared_data, level="blockgroup"):
         from equity import geographies
 
         cols = [c for c in counts.columns if c != "GEOID" and not c.startswith("moe_")
-                and c not in ("median_household_income", "median_household_income_coded")]  # fmt: skip
+                and c != "median_household_income"]  # fmt: skip
         keep = ["GEOID", *cols, "median_household_income"]
         keep += [f"moe_{c}" for c in (*cols, "median_household_income")]
         counts = geographies.aggregate(counts[keep], to="tract", counts=cols,
@@ -189,7 +189,7 @@ def test_shares_are_drawn_with_their_universe_unbiased_and_bounded(shared_data):
 @pytest.mark.shared_data
 def test_coded_medians_drawn_beyond_their_code_and_unknown_moes_imputed(shared_data):
     table = _va_table(shared_data)
-    coded = table["median_household_income_coded"].to_numpy(object)
+    coded = coded_values(table, REGISTRY["median_household_income"])
     assert (coded == "top").sum() == 93 and (coded == "bottom").sum() == 2
     spec, record, x = _drawn(table, "median_household_income", n_draws=400)
     top, bottom = coded == "top", coded == "bottom"

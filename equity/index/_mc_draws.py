@@ -32,7 +32,7 @@ from scipy.special import ndtri
 
 from equity import settings
 from equity.index.model import _Model
-from equity.indicators import Indicator, compute_indicators, value_moe
+from equity.indicators import Indicator, coded_values, compute_indicators, value_moe
 
 #: Units whose draws stay at 0 or above (shares also at 1 or below).
 _LOWER_ZERO_UNITS = {"share", "mbps", "usd", "per_1k", "per_10k", "km"}
@@ -155,9 +155,8 @@ def _spec(
         mask=mask,
         bounds=bounds,
     )
-    coded_col = f"{ind.value_column}_coded"
-    if not ind.is_count and coded_col in table:
-        coded = table[coded_col].astype("string").fillna("").to_numpy(dtype=object)
+    if not ind.is_count:
+        coded = coded_values(table, ind)
         top, bottom = mask & (coded == "top"), mask & (coded == "bottom")
         if top.any() or bottom.any():
             # the true value is above a top code, below a bottom code: oriented, the side flips
