@@ -30,10 +30,14 @@ PRESET_DIFFERENCES: dict[str, tuple[str, ...]] = {
         "deviation), and the scores are weighted means, 0-100;",
         "speeds: Purdue uses the FCC's average maximum advertised download and upload speeds; "
         "here the measured Ookla mean speeds (advertised speeds are not in the inputs);",
-        "availability: the FCC 25/3 coverage as carried by the Microsoft county file (the share "
-        "with access, need decreasing), the same source as Purdue's 2017-2019 releases; "
-        "Purdue's 2022 release measures it with Ookla tests of 100/20 Mbps and adds an "
-        "internet-income ratio to SE, neither of which is used here.",
+        "availability: the FCC's 25/3 Mbps coverage as carried by the Microsoft county file "
+        "(the share with access, need decreasing; Purdue's earlier releases use the share "
+        "without 25/3 access from FCC Form 477, the same measure turned around, at their own "
+        "vintage); Purdue's 2022 release, as reported, measures it with Ookla tests below "
+        "100/20 Mbps and adds an internet-income ratio to SE, neither of which is used here;",
+        "sources of this list: PCRD's published DDI variable descriptions; Purdue's exact "
+        "weights could not be checked, so treat ddi scores as an approximation of the "
+        "published DDI, not a reproduction.",
     ),
 }
 
