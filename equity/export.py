@@ -173,6 +173,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "What would change the rank: the largest move when one score or pillar weight is halved",
         "text",
     ),
+    "rank_best": (
+        "Best rank of the candidate across the variants: each score weight halved, and the index under each normalisation (percentile, z-score, min-max, rank) with its pillar weights and with each pillar weight halved",
+        "rank",
+    ),
+    "rank_worst": ("Worst rank of the candidate across the same variants", "rank"),
     "times_selected": ("Robust mode: uncertainty draws in which the place was selected", "count"),
     "share_selected": (
         "Robust mode: share of draws in which the place was selected",

@@ -195,6 +195,7 @@ def _write_tables(
         f"{cfg.placement_level} level: pillars without data, weight redistributed: "
         + (", ".join(meta.get("missing_pillars", [])) or "none"),
         *ds.notes,
+        *(f"{cfg.placement_level} level: {note}" for note in meta.get("notes", [])),
     ]
     if "note" in extras.get("towns", {}):
         notes.append(extras["towns"]["note"])
