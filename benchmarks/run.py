@@ -142,23 +142,42 @@ class _Meter:
     cpu_s: float | None = None
 
 
+def _trim() -> None:
+    """Give memory that malloc and Arrow hold free back to the system, so it counts as new.
+
+    Otherwise a call reuses (and hides) memory freed while its inputs were built, or the
+    allocators return it during the call and offset the call's own growth.
+    """
+    if "pyarrow" in sys.modules:
+        with contextlib.suppress(Exception):
+            sys.modules["pyarrow"].default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def measured(fn: Callable, *args: object, **kwargs: object) -> tuple[object, _Meter]:
     """``fn(*args, **kwargs)`` in a forked process: its result, wall time and peak memory.
 
-    A forked process starts with its peak resident set equal to its current size (the inputs),
-    so the growth of ``ru_maxrss`` during the call is the call's own peak, whatever the
-    parent's peak was while building the inputs. The result comes back pickled (not timed).
+    The child first returns the memory malloc holds free (inherited from building the inputs)
+    to the system, since reusing it would hide the call's allocations; then its peak resident
+    set is reset (``/proc/self/clear_refs``; elsewhere ``ru_maxrss`` growth) so that the peak
+    above its size is the call's own. The result comes back pickled (not timed).
     """
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
 
     def work() -> None:  # pragma: no cover - child process
         try:
-            rss0 = _rss_mb()
+            _trim()
+            exact = _reset_peak()
+            rss0 = (_status_mb("VmRSS") or 0.0) if exact else _rss_mb()
             t0, c0 = time.perf_counter(), time.process_time()
             out = fn(*args, **kwargs)
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-            queue.put(("ok", (out, seconds, max(0.0, _rss_mb() - rss0), cpu)))
+            peak = (_status_mb("VmHWM") or 0.0) if exact else _rss_mb()
+            queue.put(("ok", (out, seconds, max(0.0, peak - rss0), cpu)))
         except BaseException:
             queue.put(("error", traceback.format_exc()))
 
