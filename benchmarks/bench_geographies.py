@@ -267,7 +267,7 @@ def duckdb_available() -> bool:
     """Whether DuckDB and its spatial extension (``duckdb-extension-spatial``) are installed."""
     try:
         _duckdb_connection().close()
-    except Exception:  # noqa: BLE001 - not installed, or the extension will not load
+    except Exception:
         return False
     return True
 
@@ -291,7 +291,9 @@ def duckdb_tables(tiles: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> tuple[
     import pyarrow as pa
 
     t = pa.table({"tests": tiles["tests"].to_numpy(), "wkb": shapely.to_wkb(tiles.geometry.array)})
-    p = pa.table({"GEOID": polygons["GEOID"].to_numpy(), "wkb": shapely.to_wkb(polygons.geometry.array)})
+    p = pa.table(
+        {"GEOID": polygons["GEOID"].to_numpy(), "wkb": shapely.to_wkb(polygons.geometry.array)}
+    )
     return t, p
 
 

@@ -394,7 +394,9 @@ def stage_tiles(scale: float, seed: int) -> list[dict]:
         (got_db, query_s), db = measured(bg.duckdb_tile_tests, *tables, method=method)
         db.seconds = query_s
         mine = ours_tests[method].set_index("GEOID")["ookla_tests"]
-        rel = float(((got_db.reindex(mine.index).fillna(0.0) - mine).abs() / mine.clip(lower=1)).max())
+        rel = float(
+            ((got_db.reindex(mine.index).fillna(0.0) - mine).abs() / mine.clip(lower=1)).max()
+        )
         label = "area shares" if method == "area" else "centroid"
         rows.append(_row(f"tiles ({label})", size, meter, "duckdb spatial join + group by", db,
                          db.seconds / meter.seconds,
@@ -419,7 +421,9 @@ def stage_index(scale: float, seed: int, draws: int, baseline_draws: int) -> lis
     table = _index_table(scale, seed)
     kw = {"weights": bench_index.EXTRA_WEIGHTS, "n_draws": draws, "seed": 1}
     got, ours = measured(lambda: compute_index(table, **kw)["equity_index"].to_numpy())
-    base, ref = measured(lambda: np.median(bench_index.numpy_baseline(table, n_draws=draws, seed=1), axis=1))
+    base, ref = measured(
+        lambda: np.median(bench_index.numpy_baseline(table, n_draws=draws, seed=1), axis=1)
+    )
     size = f"{len(table):,} tracts x {draws:,} draws"
     corr = float(np.corrcoef(got, base)[0, 1])
     notes = (f"reference: the same model written straightforwardly in NumPy, vectorised over "

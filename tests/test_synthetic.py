@@ -241,6 +241,4 @@ def test_numpy_index_baseline_is_the_loops_model():
     assert abs(np.median(fast) - np.median(loop)) < 1.0
     # ranks are the loop's "min" percentiles: ties share the lowest rank
     x = np.array([[3.0, 1.0], [1.0, 1.0], [3.0, np.nan], [2.0, 0.5]])
-    np.testing.assert_array_equal(
-        bench_index._min_rank(x), [[2, 1], [0, 1], [2, np.nan], [1, 0]]
-    )
+    np.testing.assert_array_equal(bench_index._min_rank(x), [[2, 1], [0, 1], [2, np.nan], [1, 0]])
