@@ -332,9 +332,10 @@ def read_csv_typed(
 
     The fast twin of :func:`read_csv_text` for large, regular files: the columns that
     ``numeric(names)`` picks are float64 when every value parses as a number (blank -> NaN),
-    every other column is text (``str``, blank -> NaN) exactly as :func:`read_csv_text`
-    gives it. A numeric column with any other text (annotations, thousands separators) stays
-    text for the caller's careful parsing.
+    every other column is text (``str``, blank -> NaN) exactly as :func:`read_csv_text` gives
+    it. A numeric column with any other text (annotations, thousands separators) stays text
+    for the caller's careful parsing. Each column is its own array, owned by the frame alone
+    (Arrow's buffers are released as they are converted), so a caller may clean it in place.
 
     Returns None, so that the caller falls back to :func:`read_csv_text` (which repairs or
     explains), for anything irregular: not UTF-8, UTF-16, a zip, a blank first line, blank or
@@ -373,12 +374,16 @@ def read_csv_typed(
             )
             table = pa.table([_try_float(c) if n.strip() in wanted else c
                               for n, c in zip(names, text.columns, strict=True)], names=names)  # fmt: skip
+            del text
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         logger.debug("%s: Arrow CSV reader declined (%s); pandas reader used", p, exc)
         return None
     if table.column_names != names:  # pragma: no cover - the header was read differently
         return None
-    df = table.to_pandas(types_mapper={pa.string(): _STR_DTYPE}.get, split_blocks=True)
+    df = table.to_pandas(
+        types_mapper={pa.string(): _STR_DTYPE}.get, split_blocks=True, self_destruct=True
+    )
+    del table  # self_destruct: the table must not be used again
     df.columns = [str(c).strip() for c in df.columns]
     return df
 

@@ -300,7 +300,7 @@ def _table(
     numeric = {
         var: kinds
         for var, kinds in columns.items()
-        if all(raw[kinds[k]].dtype == "float64" for k in ("E", "M") if k in kinds)
+        if all(_is_number(raw[kinds[k]]) for k in ("E", "M") if k in kinds)
     }
     parsed = _parse_numeric(raw, numeric, path=path) if numeric else {}
     parts: dict[str, object] = {}
@@ -312,7 +312,8 @@ def _table(
         parts[f"{var}E"] = est
         parts[f"{var}M"] = moe
         parts[f"{var}_flag"] = flag
-    return pd.concat([out, pd.DataFrame(parts, index=raw.index)], axis=1)
+    # one block per column (copy=False): consolidating 2 x 59 float columns costs a copy
+    return pd.concat([out, pd.DataFrame(parts, index=raw.index, copy=False)], axis=1)
 
 
 # --------------------------------------------------------------------------- reading
@@ -547,79 +548,92 @@ def _parse_numeric(
 ) -> dict[str, tuple[np.ndarray, np.ndarray, pd.Series]]:
     """Estimates, MOEs and flags of the variables whose columns were read as numbers.
 
-    The same rules as :func:`_parse_variable`, applied to the whole numeric block at once:
-    one pass finds the values below -100,000,000 (Census sentinels are all there), and only
-    those are looked up; flags are small integer codes turned into text once per column.
+    The same rules as :func:`_parse_variable`, on numbers: one comparison per value finds
+    those below -100,000,000 (every Census sentinel is there), and only those are looked up;
+    flags are small integer codes turned into text once per column. The raw frame's own
+    arrays are cleaned in place and become the result (it is read for this call only).
     """
-    names = list(columns)
+    import pyarrow as pa
+
     n = len(raw)
-    est = np.empty((len(names), n))
-    moe = np.full((len(names), n), np.nan)
-    for j, var in enumerate(names):
-        est[j] = raw[columns[var]["E"]].to_numpy(dtype="float64")
-        if "M" in columns[var]:
-            moe[j] = raw[columns[var]["M"]].to_numpy(dtype="float64")
-    flag_e = _sentinel_flags(est, _SENTINEL_FLAG_E, names, columns, "E", path=path)
-    flag_m = _sentinel_flags(moe, _SENTINEL_FLAG_M, names, columns, "M", path=path)
-    moe[flag_m == _CONTROLLED] = 0.0  # a controlled estimate has no sampling error
-    _median_flags(est, flag_e, flag_m, names)
-    flag_m[flag_m == _OPEN] = _MOE_NC
-    flag_e[np.isnan(est) & (flag_e == _OK)] = _MISSING  # blank: missing without a reason
-    flag = np.where(flag_e != _OK, flag_e, flag_m)
-    return {var: (est[j], moe[j], _flag_text(flag[j], raw.index)) for j, var in enumerate(names)}
+    blank = pa.repeat(pa.scalar("", type=pa.large_string()), n)
+    out = {}
+    for var, kinds in columns.items():
+        est = _own(raw[kinds["E"]])
+        moe = _own(raw[kinds["M"]]) if "M" in kinds else np.full(n, np.nan)
+        flag_e = _sentinel_flags(est, _SENTINEL_FLAG_E, kinds["E"], path=path)
+        flag_m = _sentinel_flags(moe, _SENTINEL_FLAG_M, kinds.get("M", ""), path=path)
+        if flag_m.any():
+            moe[flag_m == _CONTROLLED] = 0.0  # a controlled estimate has no sampling error
+        _median_flags(var, est, flag_e, flag_m)
+        if flag_m.any():
+            flag_m[flag_m == _OPEN] = _MOE_NC
+        flag_e[np.isnan(est) & (flag_e == _OK)] = _MISSING  # blank: missing without a reason
+        flag = np.where(flag_e != _OK, flag_e, flag_m)
+        out[var] = (est, moe, _flag_text(flag, raw.index, blank))
+    return out
+
+
+def _is_number(values: pd.Series) -> bool:
+    """Whether a raw column was read as numbers."""
+    return pd.api.types.is_float_dtype(values.dtype)
+
+
+def _own(values: pd.Series) -> np.ndarray:
+    """A column's float64 array to clean in place: the raw frame's own when it can be."""
+    arr = values.to_numpy(dtype="float64", na_value=np.nan)
+    if not arr.flags.writeable:
+        try:
+            arr.setflags(write=True)  # a read-only view (copy-on-write) of the frame's data
+        except ValueError:
+            arr = arr.copy()
+    return arr
 
 
 def _sentinel_flags(
-    block: np.ndarray,
-    meaning: np.ndarray,
-    names: list[str],
-    columns: dict[str, dict[str, str]],
-    kind: str,
-    *,
-    path: Path,
+    values: np.ndarray, meaning: np.ndarray, column: str, *, path: Path
 ) -> np.ndarray:
-    """Flag codes of the sentinels in `block` (variables x rows), which become NaN in place."""
-    flags = np.zeros(block.shape, dtype=np.uint8)
-    rows, cols = np.nonzero(block < -100_000_000)
-    if not len(rows):
+    """Flag codes of the sentinels in `values`, which become NaN in place."""
+    flags = np.zeros(len(values), dtype=np.uint8)
+    low = np.flatnonzero(values < -100_000_000)
+    if not len(low):
         return flags
-    values = block[rows, cols]
-    at = np.minimum(np.searchsorted(_SENTINEL_CODES, values), len(_SENTINEL_CODES) - 1)
-    unknown = _SENTINEL_CODES[at] != values
+    found = values[low]
+    at = np.minimum(np.searchsorted(_SENTINEL_CODES, found), len(_SENTINEL_CODES) - 1)
+    unknown = _SENTINEL_CODES[at] != found
     if unknown.any():
-        first = int(np.flatnonzero(unknown)[0])
-        col = columns[names[rows[first]]][kind]
-        value = values[first]
+        value = found[unknown][0]
         ex = str(int(value)) if value.is_integer() else str(value)
-        msg = f"column {col!r} has an unknown Census sentinel value, e.g. {ex!r}"
+        msg = f"column {column!r} has an unknown Census sentinel value, e.g. {ex!r}"
         raise SchemaError([msg], source=str(path))
-    flags[rows, cols] = meaning[at]
-    block[rows, cols] = np.nan
+    flags[low] = meaning[at]
+    values[low] = np.nan
     return flags
 
 
-def _median_flags(
-    est: np.ndarray, flag_e: np.ndarray, flag_m: np.ndarray, names: list[str]
-) -> None:
+def _median_flags(var: str, est: np.ndarray, flag_e: np.ndarray, flag_m: np.ndarray) -> None:
     """Open-ended medians (in place): known bottom/top codes, else by a -333333333 MOE."""
-    for j, var in enumerate(names):
-        codes = MEDIAN_CODES.get(var.split("_")[0])
-        if codes is not None:
-            flag_e[j][est[j] == codes[1]] = _TOP
-            flag_e[j][est[j] == codes[0]] = _BOTTOM
-            continue
-        open_ended = (flag_m[j] == _OPEN) & (flag_e[j] == _OK)
-        if open_ended.any():
-            # unknown table: call the larger values top-coded, the smaller bottom-coded
-            centre = pd.Series(est[j]).median()
-            flag_e[j][open_ended & (est[j] >= centre)] = _TOP
-            flag_e[j][open_ended & (est[j] < centre)] = _BOTTOM
+    codes = MEDIAN_CODES.get(var.split("_")[0])
+    if codes is not None:
+        flag_e[est == codes[1]] = _TOP
+        flag_e[est == codes[0]] = _BOTTOM
+        return
+    open_ended = (flag_m == _OPEN) & (flag_e == _OK)
+    if open_ended.any():
+        # unknown table: call the larger values top-coded, the smaller bottom-coded
+        centre = pd.Series(est).median()
+        flag_e[open_ended & (est >= centre)] = _TOP
+        flag_e[open_ended & (est < centre)] = _BOTTOM
 
 
-def _flag_text(codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Flag codes as a ``str`` column (an Arrow ``take`` from the few flag names)."""
+def _flag_text(codes: np.ndarray, index: pd.Index, blank: object) -> pd.Series:
+    """Flag codes as a ``str`` column (an Arrow ``take`` from the few flag names).
+
+    Columns without a flag share one Arrow array of blanks (`blank`): Arrow arrays are
+    immutable, so sharing is safe, and it saves a fresh string column per variable.
+    """
     import pyarrow as pa
 
-    names = pa.array(_FLAGS)
-    text = names.take(pa.array(codes)) if codes.any() else pa.repeat(names[0], len(codes))
+    names = pa.array(_FLAGS, type=pa.large_string())  # pandas' own storage: no cast
+    text = names.take(pa.array(codes)) if codes.any() else blank
     return pd.Series(text, index=index, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
