@@ -65,6 +65,18 @@ def tile_grid(tiles: gpd.GeoDataFrame) -> TileGrid | None:
     one, from the tiles' centres at Ookla's zoom 16; either way each geometry must be that
     cell's square in EPSG:4326 (corners within :data:`SNAP_DEGREES`). Tiles clipped to a
     boundary, other rectangles or other CRSs give None (the caller then overlays geometries).
+
+    Examples
+    --------
+    >>> from equity.synthetic import synthetic_tiles
+    >>> tiles = synthetic_tiles(1000, seed=1)
+    >>> grid = tile_grid(tiles)
+    >>> grid.zoom, len(grid.col)
+    (16, 1000)
+    >>> import shapely
+    >>> clipped = tiles.set_geometry(shapely.buffer(tiles.geometry.array, -1e-5), crs=4326)
+    >>> tile_grid(clipped) is None
+    True
     """
     if len(tiles) == 0 or tiles.crs is None or not tiles.crs.equals("EPSG:4326"):
         return None
