@@ -13,9 +13,11 @@ The stages of the data flow are modules named after their concept, imported on f
 Examples
 --------
 >>> import equity
->>> cfg = equity.load_config()        # the bundled sample region
+>>> cfg = equity.load_config()        # the bundled national county snapshot
 >>> cfg.placement_level, cfg.k
-('town', 1)
+('county', 1)
+>>> equity.load_config(sample=True).placement_level   # the fictional sample region
+'town'
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _MODULES = (
     "pipeline",
     "placement",
     "sample",
+    "snapshot",
     "sources",
 )
 _FUNCTIONS = {"run": ("pipeline", "run"), "load_config": ("config", "load_config")}

@@ -10,7 +10,7 @@ The key
 -------
 An entry's file name is the SHA-256 of a JSON document (sorted keys) holding:
 
-- the stage name (``"read_acs"``, ``"street_grid_cells"``, ...);
+- the stage name (``"read_acs"``, ``"street_level_units"``, ...);
 - :data:`FORMAT_VERSION` (bumped when the layout of entries changes), the ``equity`` version
   and the versions of the libraries that parse, compute and store tables (pandas, geopandas,
   pyarrow, numpy, shapely and GEOS, pyogrio, h3, pyproj and PROJ): an upgrade recomputes once
@@ -48,8 +48,8 @@ Cached stages
 -------------
 :func:`equity.pipeline.load_dataset` sends every reader through the cache and keeps the cache
 on the dataset (``Dataset.cache``; None when built by hand). :func:`equity.pipeline.build_levels`
-caches the street grid (two entries, ``street_grid_cells`` and ``street_grid_crosswalk``,
-sharing one computation) and the Ookla summaries (``ookla_to_grid``, ``ookla_to_polygons``),
+caches the street level (two entries, ``street_level_units`` and ``street_level_crosswalk``,
+sharing one computation; then its indicators and index, ``street_index``) and the Ookla summaries (``ookla_to_grid``, ``ookla_to_polygons``),
 keyed by :func:`frame_digest` of their input tables (block groups with their counts, tiles,
 polygons) and their parameters, with the source of :mod:`equity.geographies` as the code. The
 engine is not in the key: both engines give identical tables. Another stage is cached the same
@@ -105,6 +105,7 @@ __all__ = [
     "cache_key",
     "cache_size",
     "clear_cache",
+    "clear_downloads",
     "default_folder",
     "file_fingerprint",
     "frame_digest",
@@ -506,6 +507,28 @@ def clear_cache(
                 f.unlink(missing_ok=True)
     log.info("cache cleared: %d tables, %s from %s", removed.entries, _human(removed.bytes), root)
     return removed
+
+
+def clear_downloads(
+    source: str, *, action: str = "clear", folder: str | os.PathLike[str] | None = None
+) -> int:
+    """``equity cache clear --source X``: remove one fetched source (see
+    :func:`equity.sources.fetch.clear_source`); print what was removed and return 0.
+
+    `folder` is the fetch cache folder (default ``settings.cache_folder``).
+    """
+    from equity.errors import ConfigError
+    from equity.sources.fetch import clear_source
+
+    if action != "clear":
+        msg = f"--source goes with `equity cache clear`, not `equity cache {action}`"
+        raise ConfigError(msg)
+    cleared = clear_source(source, cache_folder=folder)
+    print(
+        f"equity cache: removed {cleared.files} files ({_human(cleared.bytes)}) of source "
+        f"{cleared.source}; {cleared.states} state manifests updated"
+    )
+    return 0
 
 
 # --- helpers -------------------------------------------------------------------------------

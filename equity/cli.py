@@ -2,15 +2,17 @@
 
 Subcommands mirror the library's modules::
 
-    equity run       the whole job (bundled sample when no --config): maps, candidates, tables;
+    equity run       the whole job (bundled national county snapshot when no --config,
+                     the fictional sample region with --sample): maps, candidates, tables;
                      --states all|VA,MD: each state from the fetch cache, then national outputs
     equity sample    write the bundled sample region's files
+    equity snapshot  build the bundled national county snapshot (data/) from public files
     equity index     compute an index (techspark, ddi, svi) from a table
     equity rank      rank candidate communities for fellow placement
     equity map       write a self-contained HTML map of a level table
-    equity fetch     download one state's public inputs into the cache
+    equity fetch     download every public input of the states into the cache
     equity validate  check a file's schema and report every problem
-    equity cache     report or clear the cached tables
+    equity cache     report or clear the cached tables (or one fetched source)
 
 Exit status: 0 on success, 2 on bad input or a failed step (with a one-line reason on
 stderr), 1 when ``validate`` found problems.
@@ -38,7 +40,9 @@ if TYPE_CHECKING:
 
 _DESCRIPTION = """\
 equity: where digital need is greatest, street by street and town by town, and where to
-place a local fellow. Run `equity run` to process the bundled sample region offline."""
+place a local fellow. Run `equity run` to process the bundled national county snapshot
+offline (one fellow's county in each of the 50 states and DC), `equity run --sample` for the
+fictional sample region at every level down to the street."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,15 +89,17 @@ def _add_run(sub: _Subparsers) -> None:
     """Add ``equity run``: the whole job."""
     p = sub.add_parser(
         "run",
-        help="run the whole job: index at every level, ranked candidates, maps (bundled sample by default)",
-        description="Load the inputs (the bundled sample region when no --config is given), compute the "
-        "digital-equity index at street (H3), block-group, tract, town and county level, rank candidate "
-        "towns for one fellow per state, and write maps/*.html, candidates.csv/.xlsx/.geojson, "
-        "index_<level>.parquet and METHODS.md under --out.",
+        help="run the whole job: index, ranked candidates, maps (bundled national county snapshot by default)",
+        description="Load the inputs (without --config: the bundled national county snapshot, real "
+        "counties of the 50 states and DC; with --sample: the fictional sample region), compute the "
+        "digital-equity index (county level for the snapshot; street (H3), block-group, tract, town "
+        "and county level otherwise), rank candidates for one fellow per state, and write "
+        "maps/*.html, candidates.csv/.xlsx/.geojson, index_<level>.parquet and METHODS.md under --out.",
     )
     p.add_argument(
         "--config", type=Path, help="TOML run configuration (see README: configuration reference)"
     )
+    _add_sample_option(p)
     p.add_argument(
         "--out", type=Path, default=Path("."), help="output folder (default: current folder)"
     )
@@ -123,11 +129,23 @@ def _add_run(sub: _Subparsers) -> None:
     )
 
 
+def _add_sample_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        default=None,
+        help="run the fictional sample region (every level down to the street) instead of the "
+        "bundled national county snapshot",
+    )
+
+
 def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
-    cfg = load_config(args.config, run_states=args.states, **_engine_overrides(args))
+    cfg = load_config(
+        args.config, run_states=args.states, sample=args.sample, **_engine_overrides(args)
+    )
     if args.no_cache:
         cfg = cfg.replace(cache=False)
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
@@ -192,6 +210,42 @@ def _cmd_sample(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
+def _add_snapshot(sub: _Subparsers) -> None:
+    """Add ``equity snapshot build``: the bundled national county snapshot."""
+    p = sub.add_parser(
+        "snapshot",
+        help="build the bundled national county snapshot (data/) from the public files",
+        description="Build the national county snapshot `equity run` runs on by default from the public "
+        "files in --from (the layout of ../shared/data: CDC/ATSDR SVI 2022 and 2018 county files, Census "
+        "2018 county and state boundaries, Microsoft county usage with its O-UDA licence, IMLS library "
+        "outlets, ACS 2014-2018 county income), each checked against its published SHA-256. The same "
+        "inputs give the same bytes. Writes the CSV files, snapshot.json and README.md to --out.",
+    )
+    p.add_argument("action", choices=("build",), help="build: write the snapshot")
+    p.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        required=True,
+        help="folder of the public files (e.g. ../shared/data)",
+    )
+    p.add_argument("--out", type=Path, default=Path("data"), help="output folder (default: data)")
+    p.add_argument(
+        "--no-income",
+        action="store_true",
+        help="leave out median household income (ACS 2014-2018; reading it needs pyreadr)",
+    )
+
+
+def _cmd_snapshot(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from equity.snapshot import build_snapshot
+
+    files = build_snapshot(args.source, args.out, with_income=not args.no_income)
+    size = sum(f.stat().st_size for f in files)
+    print(f"equity snapshot: wrote {len(files)} files ({size / 1e6:.1f} MB) to {args.out}")
+    return 0
+
+
 def _add_index(sub: _Subparsers) -> None:
     """Add ``equity index``: an index from a table."""
     p = sub.add_parser(
@@ -231,6 +285,7 @@ def _add_rank(sub: _Subparsers) -> None:
         "uncertainty. Writes candidates.csv/.xlsx/.geojson and METHODS.md under --out.",
     )
     p.add_argument("--config", type=Path)
+    _add_sample_option(p)
     p.add_argument("--mode", choices=("top", "coverage", "robust"), default=None)
     p.add_argument("--k", type=int, default=None, help="fellows per state (default 1)")
     p.add_argument("--radius-km", type=float, default=None, help="service radius in km")
@@ -245,11 +300,18 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity.config import load_config
 
     cfg = load_config(
-        args.config, mode=args.mode, k=args.k, radius_km=args.radius_km, **_engine_overrides(args)
+        args.config,
+        sample=args.sample,
+        mode=args.mode,
+        k=args.k,
+        radius_km=args.radius_km,
+        **_engine_overrides(args),
     )
-    # ranking needs the placement level (and the block groups for reach), not the street grid
+    # ranking needs the placement level (and the block groups for reach), not the street grid;
+    # the national snapshot has counties only
     level = args.level or cfg.placement_level
-    cfg = cfg.replace(placement_level=level, levels=tuple(dict.fromkeys(("blockgroup", level))))
+    finest = () if cfg.uses_snapshot else ("blockgroup",)
+    cfg = cfg.replace(placement_level=level, levels=tuple(dict.fromkeys((*finest, level))))
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
     result = pipeline.run(cfg, out=args.out, quiet=args.quiet, command=command, write_maps=False)
     print(result.summary.replace("equity run:", "equity rank:", 1))
@@ -308,30 +370,24 @@ def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _add_fetch(sub: _Subparsers) -> None:
-    """Add ``equity fetch``: one state's inputs into the cache."""
+    """Add ``equity fetch``: every input of the states into the cache."""
+    from equity.sources.fetch import command
+
     p = sub.add_parser(
         "fetch",
-        help="download one state's public inputs (Census API, boundaries, Microsoft, CBP) into the cache",
-        description="Download what one state's run needs into the cache (equity.settings.cache_folder), with "
-        "retries; prints the paths. Needs network access to the public sources.",
+        help="download every public input of the states (ACS, boundaries, blocks, Ookla, FCC, ...) into the cache",
+        description="Download, check and cache every input the index reads for each state (--states all: "
+        "the 50 states and DC), resumably and in parallel, and write <cache>/states/<USPS>/manifest.json, "
+        "which `equity run --states` reads. Needs network access to the public sources (or EQUITY_MIRROR). "
+        "Environment: CENSUS_API_KEY (optional), FCC_USERNAME and FCC_API_TOKEN (FCC data), EQUITY_CACHE.",
     )
-    p.add_argument("--state", required=True, help="USPS code or FIPS, e.g. VA or 51")
-    p.add_argument("--year", type=int, default=2021)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="also copy the files here under their published names",
-    )
+    command.add_arguments(p)
 
 
 def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from equity.sources import fetch
+    from equity.sources.fetch import command
 
-    files = fetch.fetch_state(args.state, year=args.year, out=args.out)
-    for key, path in files.items():
-        print(f"{key}\t{path}")
-    return 0
+    return command.run(args)
 
 
 def _add_validate(sub: _Subparsers) -> None:
@@ -384,15 +440,24 @@ def _add_cache(sub: _Subparsers) -> None:
         type=Path,
         default=None,
         help="cache folder (default: the [cache] folder of --config, else "
-        "equity.settings.cache_folder/tables)",
+        "equity.settings.cache_folder/tables; with --source: the fetch cache folder, default "
+        "equity.settings.cache_folder)",
     )
     p.add_argument("--config", type=Path, help="TOML run configuration naming [cache] folder")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="with clear: remove one fetched source instead (acs, boundaries, blocks, usage, ookla, "
+        "fcc, business, libraries, schools, colleges, nonprofits): its downloads and state files",
+    )
 
 
 def _cmd_cache(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from equity.cache import cache_size, clear_cache
+    from equity.cache import cache_size, clear_cache, clear_downloads
     from equity.config import load_config
 
+    if args.source is not None:
+        return clear_downloads(args.source, action=args.action, folder=args.folder)
     folder = args.folder
     if folder is None and args.config is not None:
         folder = load_config(args.config).cache_folder
@@ -410,6 +475,7 @@ _COMMANDS: dict[
 ] = {
     "run": (_add_run, _cmd_run),
     "sample": (_add_sample, _cmd_sample),
+    "snapshot": (_add_snapshot, _cmd_snapshot),
     "index": (_add_index, _cmd_index),
     "rank": (_add_rank, _cmd_rank),
     "map": (_add_map, _cmd_map),

@@ -1,8 +1,10 @@
 """Run configuration: a TOML file (or keyword arguments), validated in one go.
 
-A configuration names the input files (or uses the bundled sample), the street-grid
-resolution, the index preset and weights, and the placement settings. Every value has a
-default, so ``equity run`` with no configuration runs the bundled sample offline.
+A configuration names the input files (or uses bundled data), the street-grid resolution,
+the index preset and weights, and the placement settings. Every value has a default, so
+``equity run`` with no configuration runs offline on the bundled national county snapshot
+(``equity.snapshot``, with the defaults of :data:`SNAPSHOT_DEFAULTS`); ``[run] sample = true``
+(``--sample``, ``load_config(sample=True)``) runs the fictional sample region instead.
 
 Each setting is declared once, in :data:`OPTIONS`: its TOML section and key, its default,
 its validator and what it does (the ``Option`` table of geopandas' ``_config.py``). The
@@ -11,13 +13,15 @@ Every problem of a configuration is collected and reported in one :class:`Config
 
 Example ``equity.toml`` (every key optional)::
 
-    [data]                      # omit the section to use the bundled sample region
+    [data]                      # omit the section to use bundled data (snapshot or sample)
     # states = "all"            # or ["VA", "MD"]: run these states one at a time from the
     #                           # fetch cache (equity.national), no file paths needed
     blockgroups = "cb_2021_51_bg_500k.zip"
     tracts = "cb_2021_51_tract_500k.zip"
     counties = "cb_2021_us_county_500k.zip"
-    towns = "cb_2021_51_cousub_500k.zip"    # optional: towns are built when absent
+    places = "cb_2021_51_place_500k.zip"    # optional: Census places (towns: places + balance
+    cousubs = "cb_2021_51_cousub_500k.zip"  #   of each county; county subdivisions in MCD states)
+    towns = "my_towns.geojson"  # optional: your own town polygons instead (+ rest of each county)
     acs = "acs2021_5yr_va_blockgroup.csv"
     ookla = "2021-01-01_performance_fixed_tiles.parquet"
     usage = "broadband_data_2020October.csv"
@@ -26,6 +30,7 @@ Example ``equity.toml`` (every key optional)::
     anchors = ["edge_geocode_publicsch.csv", "my_partners.csv"]
 
     [run]
+    sample = false              # true: the fictional sample region instead of the snapshot
     engine = "local"            # local | dask: street grid and Ookla pieces on a Dask cluster
     scheduler = ""              # dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty = local cluster
     workers = 2                 # worker processes of that local cluster (docs/scale.md)
@@ -33,6 +38,10 @@ Example ``equity.toml`` (every key optional)::
     [grid]
     resolution = 9              # H3 resolution of the street level
     weight = "devices"          # Ookla column spreading block-group counts onto cells
+    min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
+
+    [towns]
+    method = "census"           # census | regions: block groups grouped, named after places
 
     [index]
     preset = "techspark"        # techspark | ddi | svi
@@ -60,6 +69,25 @@ Example ``equity.toml`` (every key optional)::
     readiness = 0.25
     reach = 0.25
 
+    [partners]                  # partner organisations (equity.placement.organisations)
+    decay = "linear"            # linear | gaussian | none: a partner's weight over distance
+    listed_bonus = 1.5          # host-score factor of organisations on the planner's list
+    same_place_km = 1.0         # equal names at most this far apart are one organisation
+    geocode = "partners"        # off | partners | all: who goes to the Census geocoder
+    zip_centroids = "2020_Gaz_zcta_national.txt"   # ZIP centres for what is not geocoded
+    subsections = ["03"]        # 501(c) subsections of the IRS nonprofits kept
+    [partners.weights]          # weight of one organisation of each kind in readiness
+    library = 3.0
+    college = 2.0
+    school = 1.0
+    nonprofit = 1.0
+    community_center = 1.0
+    [partners.columns]          # headers of the planner's list the alias table does not know
+    name = "Partner (legal name)"
+    [partners.ntee]             # changes to the NTEE selection of the IRS nonprofits
+    P20 = "nonprofit"           # add human services
+    B94 = false                 # leave parent-teacher groups out (the default)
+
     [maps]
     title = "Digital equity index"
 
@@ -84,7 +112,7 @@ if TYPE_CHECKING:
     from equity.index import IndexOptions
     from equity.placement import PlacementOptions
 
-__all__ = ["DATA_KEYS", "OPTIONS", "Config", "Option", "load_config"]
+__all__ = ["DATA_KEYS", "OPTIONS", "SNAPSHOT_DEFAULTS", "Config", "Option", "load_config"]
 
 #: Keys of the ``[data]`` section (``anchors``, ``schools``, ``nonprofits``, ``partners`` and
 #: ``ookla`` may hold several files). Boundaries: ``states`` ... ``blockgroups``, ``places`` and
@@ -150,6 +178,12 @@ def _normalisations() -> Iterable[str]:
     return NORMALISATIONS
 
 
+def _town_methods() -> Iterable[str]:
+    from equity.geographies.towns import TOWN_METHODS
+
+    return TOWN_METHODS
+
+
 def _references() -> Iterable[str]:
     from equity.index import REFERENCES
 
@@ -172,6 +206,30 @@ def _score_weights() -> dict[str, float]:
     from equity.placement import DEFAULT_WEIGHTS
 
     return dict(DEFAULT_WEIGHTS)
+
+
+def _decays() -> Iterable[str]:
+    from equity.placement import DECAYS
+
+    return DECAYS
+
+
+def _geocode_modes() -> Iterable[str]:
+    from equity.placement.organisations import GEOCODE
+
+    return GEOCODE
+
+
+def _kind_weights_default() -> dict[str, float]:
+    from equity.placement import ANCHOR_WEIGHTS
+
+    return dict(ANCHOR_WEIGHTS)
+
+
+def _census_geocoder() -> str:
+    from equity.sources.geocode import CENSUS_BATCH_URL
+
+    return CENSUS_BATCH_URL
 
 
 # -- validators: each returns the problems of one value ------------------------------------------
@@ -315,6 +373,58 @@ def _placement_weights(name: str, value: Any) -> list[str]:
     return problems
 
 
+def _kind_weights(name: str, value: Any) -> list[str]:
+    """Weights of partner kinds (any kind name: ``library``, ``workforce_center`` ...)."""
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of weights"]
+    return [p for key, w in value.items() for p in _weight(f"{name}.{key}", w)]
+
+
+def _partner_columns(name: str, value: Any) -> list[str]:
+    """``field = "header"`` for the planner's list (fields: ``equity.sources.partners``)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of field = header"]
+    from equity.sources.partners import FIELDS
+
+    problems = [p for key in value for p in _choice("field", key, FIELDS, where=name)]
+    return problems + [
+        f"{name}.{k} = {v!r} must be text (a column header)"
+        for k, v in value.items()
+        if not isinstance(v, str)
+    ]
+
+
+def _ntee_changes(name: str, value: Any) -> list[str]:
+    """NTEE prefixes to add (``= "kind"``) or leave out (``= false``)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [f"{name} = {value!r} must be a table of NTEE prefix = kind or false"]
+    from equity.sources.nonprofits import ntee_rules
+
+    try:
+        ntee_rules(value)
+    except ConfigError as exc:
+        return [f"{name}: {exc}"]
+    return []
+
+
+def _web_address(name: str, value: Any) -> list[str]:
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return []
+    return [f"{name} = {value!r} must be an http(s) URL"]
+
+
+def _optional_file(name: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [f"{name} = {value!r} must be text (a file path)"]
+    return [] if Path(value).expanduser().is_file() else [f"{name}: file not found: {value}"]
+
+
 def _data(name: str, value: Any) -> list[str]:
     """Known keys, the required ones present, every file there."""
     if not isinstance(value, dict):
@@ -407,6 +517,19 @@ class Option:
 
 
 _STREET_TO_COUNTY = ("street", "blockgroup", "tract", "town", "county")
+#: Levels the national county snapshot has.
+_SNAPSHOT_LEVELS = ("county", "state")
+
+#: Defaults of a run on the bundled national county snapshot (no ``[data]``, no ``sample``),
+#: where they differ from the options' own: it has county data only, and a fellow is not
+#: placed in a county of fewer than 1,000 households (the smallest counties' ACS estimates
+#: are the least reliable, and their per-person readiness is inflated by a single library).
+SNAPSHOT_DEFAULTS: dict[str, Any] = {
+    "levels": ("county",),
+    "placement_level": "county",
+    "min_households": 1000,
+    "title": "Digital equity index, US counties",
+}
 
 #: Every option, by :class:`Config` attribute, in the order of the TOML sections.
 OPTIONS: dict[str, Option] = {
@@ -430,6 +553,14 @@ OPTIONS: dict[str, Option] = {
             "a path instead is the state boundary file",
             attr="run_states",
             coerce=_as_states,
+        ),
+        Option(
+            "sample",
+            "run",
+            False,
+            _flag,
+            "run the fictional sample region (street level included) instead of the bundled "
+            "national county snapshot; only without [data] files",
         ),
         Option(
             "levels",
@@ -466,6 +597,23 @@ OPTIONS: dict[str, Option] = {
             _text,
             "Ookla column spreading block-group counts onto cells",
             attr="grid_weight",
+        ),
+        Option(
+            "method",
+            "towns",
+            "census",
+            _one_of("town method", _town_methods),
+            "census: places and county subdivisions (or [data] towns) with the rest of each "
+            "county; regions: block groups grouped into towns named after their largest place",
+            attr="town_method",
+        ),
+        Option(
+            "min_households",
+            "grid",
+            5.0,
+            _number(at_least=0),
+            "household floor of a ranked street cell; cells below it are pooled",
+            attr="grid_min_households",
         ),
         Option("preset", "index", "techspark", _one_of("preset", _presets), "index definition"),
         Option(
@@ -543,6 +691,96 @@ OPTIONS: dict[str, Option] = {
             "GEOIDs of current program sites",
             coerce=_as_texts,
         ),
+        Option(
+            "weights",
+            "partners",
+            None,
+            _kind_weights,
+            "weight of one partner of each kind in readiness; default "
+            "equity.placement.ANCHOR_WEIGHTS (other kinds 1)",
+            attr="partner_weights",
+            factory=_kind_weights_default,
+        ),
+        Option(
+            "decay",
+            "partners",
+            "linear",
+            _one_of("distance decay", _decays),
+            "how a partner's weight falls with distance: linear 1 - d/R, gaussian "
+            "exp(-2 (d/R)^2), none",
+            attr="partner_decay",
+        ),
+        Option(
+            "listed_bonus",
+            "partners",
+            1.5,
+            _number(at_least=0),
+            "host-score factor of the organisations on the planner's list",
+        ),
+        Option(
+            "same_place_km",
+            "partners",
+            1.0,
+            _number(at_least=0),
+            "equal names at most this far apart are one organisation",
+        ),
+        Option(
+            "geocode",
+            "partners",
+            "partners",
+            _one_of("geocode", _geocode_modes),
+            "organisations without coordinates sent to the Census geocoder: off | partners "
+            "(the planner's list) | all (also the IRS nonprofits)",
+        ),
+        Option(
+            "geocoder_url",
+            "partners",
+            None,
+            _web_address,
+            "the Census batch geocoder (or a mirror)",
+            factory=_census_geocoder,
+        ),
+        Option(
+            "benchmark",
+            "partners",
+            "Public_AR_Current",
+            _text,
+            "the geocoder's address benchmark",
+            attr="geocoder_benchmark",
+        ),
+        Option(
+            "zip_centroids",
+            "partners",
+            None,
+            _optional_file,
+            "ZIP (ZCTA) centre points for organisations the geocoder does not place",
+            path=True,
+        ),
+        Option(
+            "columns",
+            "partners",
+            None,
+            _partner_columns,
+            "headers of the planner's list: field = header",
+            attr="partner_columns",
+        ),
+        Option(
+            "ntee",
+            "partners",
+            None,
+            _ntee_changes,
+            "changes to the NTEE selection of the IRS nonprofits: prefix = kind or false",
+            attr="partner_ntee",
+        ),
+        Option(
+            "subsections",
+            "partners",
+            ("03",),
+            _texts,
+            "501(c) subsections of the IRS nonprofits kept",
+            attr="nonprofit_subsections",
+            coerce=_as_texts,
+        ),
         Option("title", "maps", "Digital equity index", _text, "title of the maps"),
         Option("enabled", "cache", True, _flag, "read and write the table cache", attr="cache"),
         Option(
@@ -584,12 +822,13 @@ class Config:
 
     Each attribute is an option of :data:`OPTIONS` (its TOML name, default, check and
     meaning); ``source`` is the file it was read from. ``data`` maps the keys of
-    :data:`DATA_KEYS` to paths (``anchors`` may hold several); an empty ``data`` means the
-    bundled sample region.
+    :data:`DATA_KEYS` to paths (``anchors`` may hold several); an empty ``data`` means bundled
+    data: the national county snapshot, or the sample region when ``sample`` is set.
     """
 
     data: dict[str, Any] = _default("data")
     run_states: tuple[str, ...] = _default("run_states")
+    sample: bool = _default("sample")
     levels: tuple[str, ...] = _default("levels")
     seed: int = _default("seed")
     engine: str = _default("engine")
@@ -597,6 +836,8 @@ class Config:
     workers: int = _default("workers")
     grid_resolution: int = _default("grid_resolution")
     grid_weight: str = _default("grid_weight")
+    town_method: str = _default("town_method")
+    grid_min_households: float = _default("grid_min_households")
     preset: str = _default("preset")
     normalisation: str | None = _default("normalisation")
     reference: str = _default("reference")
@@ -612,6 +853,17 @@ class Config:
     min_spacing_km: float = _default("min_spacing_km")
     states: tuple[str, ...] = _default("states")
     existing_sites: tuple[str, ...] = _default("existing_sites")
+    partner_weights: dict[str, float] = _default("partner_weights")
+    partner_decay: str = _default("partner_decay")
+    listed_bonus: float = _default("listed_bonus")
+    same_place_km: float = _default("same_place_km")
+    geocode: str = _default("geocode")
+    geocoder_url: str = _default("geocoder_url")
+    geocoder_benchmark: str = _default("geocoder_benchmark")
+    zip_centroids: str | None = _default("zip_centroids")
+    partner_columns: dict[str, str] | None = _default("partner_columns")
+    partner_ntee: dict[str, Any] | None = _default("partner_ntee")
+    nonprofit_subsections: tuple[str, ...] = _default("nonprofit_subsections")
     title: str = _default("title")
     cache: bool = _default("cache")
     cache_folder: str | None = _default("cache_folder")
@@ -652,13 +904,22 @@ class Config:
             "states": tuple(self.states) or None,  # empty means every state
             "existing_sites": tuple(self.existing_sites) or None,
             "seed": self.seed,
+            "anchor_weights": dict(self.partner_weights),
+            "decay": self.partner_decay,
+            "listed_bonus": self.listed_bonus,
         }
         return PlacementOptions(**{**fields, **changes})
 
     @property
     def uses_sample(self) -> bool:
-        """True when no input files are configured and the bundled sample is used."""
-        return not self.data and not self.run_states
+        """True when the fictional sample region is used (``sample`` set, no input files)."""
+        return not self.data and not self.run_states and self.sample
+
+    @property
+    def uses_snapshot(self) -> bool:
+        """True when the bundled national county snapshot is used (no input files, no
+        ``sample``, no state selection): ``equity run`` with no arguments."""
+        return not self.data and not self.run_states and not self.sample
 
     def replace(self, **changes: Any) -> Config:
         """Return a validated copy with `changes` applied (e.g. CLI overrides)."""
@@ -695,6 +956,22 @@ def _required_data(cfg: Config) -> list[str]:
     return []
 
 
+def _bundled_data(cfg: Config) -> list[str]:
+    """Input files, the sample and a state selection exclude each other; the snapshot has
+    counties only."""
+    if cfg.sample and cfg.run_states:
+        return ["run.sample = true and data.states (a state selection): choose one"]
+    if cfg.sample and cfg.data:
+        return ["run.sample = true and [data] input files: choose one"]
+    finer = [lv for lv in cfg.levels if lv not in _SNAPSHOT_LEVELS] if cfg.uses_snapshot else []
+    if finer:
+        return [
+            f"run.levels {list(cfg.levels)}: the bundled national snapshot has county data only "
+            f"(no {', '.join(finer)}); use the sample region (--sample) or [data] files"
+        ]
+    return []
+
+
 def _placement_level_is_built(cfg: Config) -> list[str]:
     if cfg.placement_level not in cfg.levels:
         return [
@@ -709,6 +986,7 @@ _ACROSS: tuple[tuple[Callable[[Config], list[str]], tuple[str, ...]], ...] = (
     (_placement_level_is_built, ("placement_level", "levels")),
     # reported with the [data] section's own problems (a missing file), as one list
     (_required_data, ("run_states",)),
+    (_bundled_data, ("sample", "data", "levels", "run_states")),
 )
 
 
@@ -809,15 +1087,17 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     Parameters
     ----------
     path
-        TOML file; ``None`` gives the defaults (the bundled sample region).
+        TOML file; ``None`` gives the defaults (the bundled national county snapshot).
     **overrides
-        Field values of :class:`Config` that replace the file's (e.g. from the CLI).
+        Field values of :class:`Config` that replace the file's (e.g. from the CLI);
+        ``sample=True`` runs the fictional sample region.
 
     Returns
     -------
     Config
         The validated configuration. Relative data paths are resolved against the TOML
-        file's folder.
+        file's folder. Without ``[data]`` files and ``sample``, the options of
+        :data:`SNAPSHOT_DEFAULTS` not set take the snapshot's defaults.
 
     Raises
     ------
@@ -826,14 +1106,18 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
 
     Examples
     --------
-    >>> load_config().uses_sample
-    True
+    >>> load_config().uses_snapshot, load_config().placement_level
+    (True, 'county')
+    >>> load_config(sample=True).uses_sample, load_config(sample=True).placement_level
+    (True, 'town')
     >>> load_config(k=2).k
     2
     """
     source = None if path is None else str(path)
     values, problems = ({}, []) if path is None else _read_toml(Path(path))
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if not values.get("data") and not values.get("sample") and not values.get("run_states"):
+        values = {**SNAPSHOT_DEFAULTS, **values}
     for attr, value in values.items():
         option = OPTIONS.get(attr)
         if option is not None and option.coerce is not None:

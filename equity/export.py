@@ -66,6 +66,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     ),
     "GEOID": ("Census identifier of the candidate place (text, zero-padded)", "code"),
     "NAME": ("Name of the place", "text"),
+    "place_name": (
+        "Town the candidate is or lies in, with its Census description ('Fairfax city', 'Bristol town', 'Balance of Fairfax County'); for a county, the county",
+        "text",
+    ),
+    "county_name": (
+        "County (or county equivalent) with its Census description ('Fairfax County' vs 'Fairfax city'); the county holding most households for towns crossing counties",
+        "text",
+    ),
     "state_GEOID": ("Two-digit state FIPS code", "code"),
     "state_name": ("State name", "text"),
     "need_score": (
@@ -73,7 +81,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "score 0-100",
     ),
     "readiness_score": (
-        "Readiness: anchor institutions (libraries weigh 3, colleges 2, others 1) within the service radius per 10,000 people, and the business base per 1,000 people when given, as a percentile rank",
+        "Readiness: partner organisations within the service radius, each counted once, weighted by kind ([partners.weights]: libraries 3, colleges 2, others 1 by default) and by distance (linear decay to 0 at the radius by default), per 10,000 people, and the business base per 1,000 people when given, as a percentile rank",
         "score 0-100",
     ),
     "reach_score": (
@@ -103,7 +111,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "The three indicators pushing the need up most, with their normalised values, '; '-separated",
         "text",
     ),
-    "n_anchors": ("Anchor institutions within the service radius (all kinds)", "count"),
+    "n_anchors": (
+        "Partner organisations within the service radius (all kinds, each organisation once)",
+        "count",
+    ),
     "why": (
         "One-sentence explanation: rank, need, partners, reach, intervention and what would change the rank",
         "text",
@@ -116,7 +127,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "count",
     ),
     "anchors_per_10k": (
-        "Kind-weighted anchor institutions within the radius per 10,000 people within the radius",
+        "Partner organisations within the radius, weighted by kind and distance decay, per 10,000 people within the radius",
         "per 10,000 people",
     ),
     "population_within_radius": (
@@ -131,10 +142,42 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "Business establishments per 1,000 people of the candidate's county (when business data is given)",
         "per 1,000 people",
     ),
+    "partner_name": (
+        "Suggested local partner: the organisation within the radius with the highest host score (kind weight x capacity x distance decay x listed bonus; METHODS.md)",
+        "text",
+    ),
+    "partner_kind": (
+        "Kind of the suggested partner (library, college, school, nonprofit, community_center, or a kind from the planner's list)",
+        "text",
+    ),
+    "partner_km": (
+        "Distance from the candidate's centroid to the suggested partner",
+        "km",
+    ),
+    "partner_score": ("Host score of the suggested partner", "score"),
+    "partner_id": (
+        "Id of the suggested partner in partners.csv (<source>:<id>, e.g. imls:VA0001-002, irs_bmf:<EIN>)",
+        "code",
+    ),
+    "partner_summary": (
+        "The suggested partner in plain words: name, distance, what it is (mission from its NTEE code, size from its IRS income or asset class), whether it is on the planner's list and whether it is located only by ZIP code",
+        "text",
+    ),
+    "runner_up_name": ("The organisation with the second-highest host score", "text"),
+    "runner_up_kind": ("Kind of the runner-up partner", "text"),
+    "runner_up_km": ("Distance to the runner-up partner", "km"),
+    "runner_up_score": ("Host score of the runner-up partner", "score"),
+    "runner_up_id": ("Id of the runner-up partner in partners.csv", "code"),
+    "runner_up_summary": ("The runner-up partner in plain words", "text"),
     "sensitivity": (
         "What would change the rank: the largest move when one score or pillar weight is halved",
         "text",
     ),
+    "rank_best": (
+        "Best rank of the candidate across the variants: each score weight halved, and the index under each normalisation (percentile, z-score, min-max, rank) with its pillar weights and with each pillar weight halved",
+        "rank",
+    ),
+    "rank_worst": ("Worst rank of the candidate across the same variants", "rank"),
     "times_selected": ("Robust mode: uncertainty draws in which the place was selected", "count"),
     "share_selected": (
         "Robust mode: share of draws in which the place was selected",
@@ -148,6 +191,8 @@ _CONTRACT_ORDER = [
     "rank",
     "GEOID",
     "NAME",
+    "place_name",
+    "county_name",
     "state_GEOID",
     "state_name",
     "need_score",
@@ -168,7 +213,9 @@ _CONTRACT_ORDER = [
     "why",
     "selected",
 ]
-_TEXT_COLUMNS_RE = re.compile(r"(^GEOID$|_GEOID$|^NAME$|^state_name$)")
+_TEXT_COLUMNS_RE = re.compile(
+    r"(^GEOID$|_GEOID$|^NAME$|^(place|county|state)_name$|^(partner|runner_up)_id$)"
+)
 _DECIMALS = 4
 
 # Columns of the data sources table of METHODS.md (keys of the provenance records).
@@ -470,9 +517,13 @@ def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.D
     if suffix in (".geojson", ".gpkg"):
         gdf = gpd.read_file(p)
         for col in gdf.columns:
-            # GeoJSON cannot type an all-null column: it comes back as objects (None)
-            if gdf[col].dtype == object and gdf[col].isna().all():
-                gdf[col] = gdf[col].astype(float)
+            if _TEXT_COLUMNS_RE.search(col):
+                gdf[col] = gdf[col].astype("string")  # names stay text even when all missing
+            # GeoJSON cannot type an all-null column: it comes back as objects (None); text
+            # columns (COLUMNS' unit "text" or "code") stay text, others become numbers
+            elif gdf[col].dtype == object and gdf[col].isna().all():
+                text = COLUMNS.get(col, ("", ""))[1] in ("text", "code")
+                gdf[col] = gdf[col].astype("string" if text else float)
         return gdf
     if suffix == ".parquet":
         return gpd.read_parquet(p)
@@ -602,6 +653,9 @@ def write_methods(
     command: str,
     weights: Mapping[str, float] | None = None,
     notes: list[str] | None = None,
+    partners: Mapping[str, Any] | None = None,
+    warnings: list[str] | None = None,
+    street: Mapping[str, Any] | None = None,
     sections: Sequence[tuple[str, str]] | None = None,
 ) -> Path:
     """Write ``METHODS.md``, the methods card of a run, atomically.
@@ -622,6 +676,15 @@ def write_methods(
         Pillar weights of the index.
     notes
         Free-text notes (caveats, warnings of the run).
+    partners
+        What the run did with its partner organisations
+        (:func:`equity.placement.organisations.partner_methods`): sources, locating, merges,
+        weights, decay, host score, NTEE selection; None leaves the section out.
+    warnings
+        Warnings shown at the top of the card (e.g. a street level spread by area).
+    street
+        The street level's summary (``extras["street"]`` of ``build_levels``): weights used,
+        household floor, units ranked.
     sections
         More sections at the end, each ``(title, Markdown body)`` (e.g. the status of every
         state of a national run).
@@ -662,6 +725,9 @@ def write_methods(
         weights=[(k, float(v)) for k, v in (weights or {}).items()],
         parameters=_flatten(parameters),
         notes=notes or [],
+        partners=dict(partners) if partners else None,
+        warnings=warnings or [],
+        street=dict(street) if street else None,
         sections=list(sections or []),
     )
     path = Path(out_dir) / "METHODS.md"

@@ -128,7 +128,9 @@ def spatial_weights(gdf: gpd.GeoDataFrame, *, k: int = 6) -> Any:
                 w.kind = f"knn{k}"
                 return w
             pts = gdf.geometry.to_crs(6933) if gdf.crs is not None else gdf.geometry
-            knn1 = lw.KNN.from_dataframe(gpd.GeoDataFrame(geometry=pts.centroid), k=1)
+            # positional ids, as the Queen weights' (use_index=False): `gdf` may be a subset
+            centres = gpd.GeoDataFrame(geometry=pts.centroid.reset_index(drop=True))
+            knn1 = lw.KNN.from_dataframe(centres, k=1)
             n_islands = len(w.islands)
             w = lw.util.attach_islands(w, knn1)
             w.kind = f"queen+{n_islands} islands attached to their nearest neighbour"

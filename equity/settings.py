@@ -3,13 +3,17 @@
 Change them at run time (``equity.settings.cache_folder = Path("/tmp/cache")``) or through
 environment variables read once at import:
 
-``EQUITY_CACHE`` sets :data:`cache_folder`; ``EQUITY_CENSUS_KEY`` sets :data:`census_api_key`.
+``EQUITY_CACHE`` sets :data:`cache_folder`; ``EQUITY_CENSUS_KEY`` sets :data:`census_api_key`;
+``EQUITY_DATA`` sets :data:`data_folder`.
 
 Attributes
 ----------
 cache_folder
     Where downloads and the generated sample region are cached. Default
     ``~/.cache/equity`` (or ``$XDG_CACHE_HOME/equity``).
+data_folder
+    The bundled national county snapshot that ``equity run`` runs on by default
+    (``equity.snapshot``). Default: the ``data/`` folder of the source checkout.
 census_api_key
     Optional Census API key; the API works without one at a lower rate limit.
 h3_resolution
@@ -42,7 +46,13 @@ def _default_cache() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "equity"
 
 
+def _default_data() -> Path:
+    env = os.environ.get("EQUITY_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+
+
 cache_folder: Path = _default_cache()
+data_folder: Path = _default_data()
 census_api_key: str | None = os.environ.get("EQUITY_CENSUS_KEY") or None
 h3_resolution: int = 9
 seed: int = 20261122

@@ -1,9 +1,14 @@
 """A small local HTTP server for download tests: 127.0.0.1 only, bounded in requests and time.
 
 Routes map a URL path to a :class:`Reply`, a list of replies (one per request, the last one
-repeating) or a function of ``(path, query)`` returning a reply. Replies can fail (any status),
-drop the connection half-way (``truncate_at``: a ``Content-Length`` larger than what is sent)
-or answer slowly (``delay_s``). Unknown paths get a 404. Every request is recorded.
+repeating) or a function of ``(path, query)`` (or ``(path, query, headers)``) returning a
+reply. Replies can fail (any status), drop the connection half-way (``truncate_at``: a
+``Content-Length`` larger than what is sent), answer slowly (``delay_s``), drip the body
+(``drip_bps`` bytes a second) or send no ``Content-Length`` (``no_length``). ``HEAD`` requests
+get the headers of the route's reply without a body. Unknown paths get a 404. Every request is
+recorded (``requests``: GET, ``heads``: HEAD), and so is the largest number of requests served
+at once (``max_in_flight``). A POST calls a route function with ``(path, query, body)`` (the
+request body as bytes, also kept in ``bodies``).
 
 The server stops itself after ``lifetime_s`` seconds or ``max_requests`` requests, and when its
 ``with`` block ends.
@@ -11,6 +16,7 @@ The server stops itself after ``lifetime_s`` seconds or ``max_requests`` request
 
 from __future__ import annotations
 
+import inspect
 import socket
 import threading
 from collections.abc import Callable
@@ -28,9 +34,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     truncate_at: int | None = None  # announce len(body), send only this many bytes, close
     delay_s: float = 0.0  # wait before answering (interrupted when the server stops)
+    drip_bps: float | None = None  # send the body one byte at a time, this many a second
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
 
-Route = Reply | list[Reply] | Callable[[str, dict[str, list[str]]], Reply]
+Route = Reply | list[Reply] | Callable[..., Reply]
 
 
 class LocalServer:
@@ -40,7 +48,11 @@ class LocalServer:
         self, routes: dict[str, Route], *, lifetime_s: float = 60.0, max_requests: int = 500
     ) -> None:
         self.routes = routes
-        self.requests: list[str] = []  # "path?query" of every request, in order
+        self.requests: list[str] = []  # "path?query" of every GET request, in order
+        self.heads: list[str] = []  # "path?query" of every HEAD request
+        self.bodies: list[bytes] = []  # the body of every POST request, in order
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.max_requests = max_requests
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -56,6 +68,16 @@ class LocalServer:
 
             def do_GET(self) -> None:
                 server._handle(self)
+
+            def do_HEAD(self) -> None:
+                server._handle(self, head=True)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with server._lock:
+                    server.bodies.append(body)
+                server._handle(self, body=body)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -91,7 +113,13 @@ class LocalServer:
         """Number of requests made for `path` (query ignored)."""
         return sum(1 for r in self.requests if r.split("?", 1)[0] == path)
 
-    def _reply_for(self, path: str, query: dict[str, list[str]]) -> Reply:
+    def _reply_for(
+        self,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Reply:
         route = self.routes.get(path)
         if route is None:
             return Reply(404, b"Not Found")
@@ -102,33 +130,60 @@ class LocalServer:
                 i = self._served.get(path, 0)
                 self._served[path] = i + 1
             return route[min(i, len(route) - 1)]
+        if body is not None:  # POST
+            return route(path, query, body)
+        if len(inspect.signature(route).parameters) >= 3:
+            return route(path, query, headers or {})
         return route(path, query)
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+    def _handle(
+        self, h: BaseHTTPRequestHandler, *, head: bool = False, body: bytes | None = None
+    ) -> None:
         parts = urlsplit(h.path)
         with self._lock:
-            self.requests.append(h.path)
-            too_many = len(self.requests) > self.max_requests
-        reply = (
-            Reply(503, b"request budget spent")
-            if too_many
-            else self._reply_for(parts.path, parse_qs(parts.query, keep_blank_values=True))
-        )
+            (self.heads if head else self.requests).append(h.path)
+            too_many = len(self.requests) + len(self.heads) > self.max_requests
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            headers = {k.lower(): v for k, v in h.headers.items()}
+            query = parse_qs(parts.query, keep_blank_values=True)
+            reply = (
+                Reply(503, b"request budget spent")
+                if too_many
+                else self._reply_for(parts.path, query, headers, body)
+            )
+            self._send(h, reply, head=head)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _send(self, h: BaseHTTPRequestHandler, reply: Reply, *, head: bool) -> None:
         if reply.delay_s and self._stop.wait(reply.delay_s):
             h.close_connection = True
             return
+        closing = reply.truncate_at is not None or reply.no_length
         try:
             h.send_response(reply.status)
             for k, v in reply.headers.items():
                 h.send_header(k, v)
-            h.send_header("Content-Length", str(len(reply.body)))
-            if reply.truncate_at is not None:
+            if not reply.no_length:
+                h.send_header("Content-Length", str(len(reply.body)))
+            if closing:
                 h.send_header("Connection", "close")
             h.end_headers()
-            if reply.truncate_at is None:
-                h.wfile.write(reply.body)
+            if head:
+                return
+            body = reply.body if reply.truncate_at is None else reply.body[: reply.truncate_at]
+            if reply.drip_bps:
+                for i in range(len(body)):
+                    h.wfile.write(body[i : i + 1])
+                    h.wfile.flush()
+                    if self._stop.wait(1.0 / reply.drip_bps):
+                        break
             else:
-                h.wfile.write(reply.body[: reply.truncate_at])
+                h.wfile.write(body)
+            if closing:
                 h.wfile.flush()
                 h.close_connection = True
                 h.connection.shutdown(socket.SHUT_RDWR)

@@ -76,7 +76,7 @@ def sample_copy(tmp_path: Path, sample_paths: dict[str, Path]) -> dict[str, str]
 def test_second_load_is_served_from_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cfg = load_config(cache_folder=str(tmp_path / "tables"))
+    cfg = load_config(sample=True, cache_folder=str(tmp_path / "tables"))
     first = pipeline.load_dataset(cfg)
     n = first.cache.misses
     assert n == 12 and first.cache.hits == 0  # 5 boundary levels, ACS, Ookla, usage, CBP, 3 points
@@ -199,12 +199,14 @@ def test_corrupt_entry_is_recomputed_and_replaced(
 
 def test_disabled_cache_writes_nothing(tmp_path: Path) -> None:
     before = cache_size()  # the session's default folder (tests/conftest.py)
-    ds = pipeline.load_dataset(load_config(cache=False, cache_folder=str(tmp_path / "tables")))
+    ds = pipeline.load_dataset(
+        load_config(sample=True, cache=False, cache_folder=str(tmp_path / "tables"))
+    )
     assert ds.cache is not None and not ds.cache.enabled
     assert (ds.cache.hits, ds.cache.misses) == (0, 0)
     assert not (tmp_path / "tables").exists()
     assert cache_size() == before
-    assert pipeline.load_dataset(load_config(cache=False)).cache.events == []
+    assert pipeline.load_dataset(load_config(sample=True, cache=False)).cache.events == []
     assert cache_size() == before
 
 
@@ -403,6 +405,7 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
 
     # resolution 8 keeps the grid small; county and tract levels need Ookla summaries too
     cfg = load_config(
+        sample=True,
         cache_folder=str(tmp_path / "tables"),
         levels=("street", "tract", "county"),
         grid_resolution=8,
@@ -410,7 +413,7 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
         n_draws=0,
     )
     first, _ = pipeline.build_levels(pipeline.load_dataset(cfg), cfg)
-    stages = {"street_grid_cells", "street_grid_crosswalk", "ookla_to_polygons"}
+    stages = {"street_level_units", "street_level_crosswalk", "street_index", "ookla_to_polygons"}
 
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached stage was computed again")
@@ -427,7 +430,8 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     second, _ = pipeline.build_levels(ds, cfg)
     hits = [stage for stage, outcome, _ in ds.cache.events if outcome == "hit"]
     assert stages <= set(hits) and ds.cache.misses == 0
-    assert hits.count("ookla_to_polygons") == 3  # street cells, tracts, counties
+    # tracts and counties; the street cells' speeds are part of the cached street index
+    assert hits.count("ookla_to_polygons") == 2
     for level, table in first.items():
         assert_frame_equal(table, second[level], check_exact=True, obj=level)
 
@@ -438,7 +442,7 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     pipeline.build_levels(ds, cfg)
     outcomes = {(stage, outcome) for stage, outcome, _ in ds.cache.events}
     assert ("ookla_to_polygons", "miss") in outcomes
-    assert ("street_grid_cells", "hit") in outcomes
+    assert ("street_level_units", "hit") in outcomes
     assert {"h3", "pyproj", "PROJ", "GEOS"} <= set(cache_mod._library_versions())
 
     # other block-group counts: the street grid misses (and computes) again
@@ -447,6 +451,6 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     ds.acs = ds.acs.assign(B11001_001E=ds.acs["B11001_001E"] + 1.0)
     pipeline.build_levels(ds, cfg)
     missed = {stage for stage, outcome, _ in ds.cache.events if outcome == "miss"}
-    assert {"street_grid_cells", "street_grid_crosswalk"} <= missed
+    assert {"street_level_units", "street_level_crosswalk"} <= missed
     hits = [stage for stage, outcome, _ in ds.cache.events if outcome == "hit"]
     assert hits.count("ookla_to_polygons") >= 2  # tiles and tract/county polygons unchanged

@@ -12,9 +12,9 @@ from equity.config import OPTIONS, Config, load_config
 from equity.errors import ConfigError
 
 
-def test_defaults_use_the_sample() -> None:
-    cfg = load_config()
-    assert cfg.uses_sample
+def test_sample_switch_gives_the_sample_defaults() -> None:
+    cfg = load_config(sample=True)
+    assert cfg.uses_sample and not cfg.uses_snapshot
     assert cfg.preset == "techspark" and cfg.k == 1 and cfg.placement_level == "town"
 
 

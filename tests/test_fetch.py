@@ -568,7 +568,7 @@ def test_fetch_acs_json_and_csv_match_the_published_values(mirror, acs_rows, tmp
 def test_fetch_acs_splits_long_variable_lists_and_joins_them(mirror, monkeypatch, acs_rows):
     variables = ["B19013_001", "B28001_001", "B28001_002", "B28002_001", "B28002_004"]
     single = json.loads(fetch.fetch_acs(variables, year=2021, state="VA", key=KEY).read_text())
-    monkeypatch.setattr(fetch, "_MAX_GET", 4)  # NAME + 3 variables per request
+    monkeypatch.setattr(fetch.files, "_MAX_GET", 4)  # NAME + 3 variables per request
     joined_path = fetch.fetch_acs(variables, year=2021, state="VA", key=KEY)
     assert mirror.count("/data/2021/acs/acs5") == 1 + 4  # 10 names in 4 requests
     assert json.loads(joined_path.read_text()) == single

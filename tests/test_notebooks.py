@@ -35,7 +35,7 @@ def _notebook_conftest():
 def test_the_five_tutorials_exist():
     names = [p.name for p in NOTEBOOKS]
     assert names == [
-        "01_explore_sample.ipynb",
+        "01_explore_the_nation.ipynb",
         "02_build_your_index.ipynb",
         "03_fellow_placement.ipynb",
         "04_street_level.ipynb",

@@ -1,4 +1,7 @@
-"""`equity run` end to end on the bundled sample, into a temporary folder."""
+"""`equity run --sample` end to end on the bundled sample region, into a temporary folder.
+
+The default run (the national county snapshot) is tested in ``test_snapshot_run.py``.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def run_out(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[Path, float, str]:
-    """`equity run --out DIR` as a user types it (console script, fresh cache)."""
+    """`equity run --sample --out DIR` as a user types it (console script, fresh cache)."""
     out = tmp_path_factory.mktemp("run")
     cache = cache_dir
     env = {**os.environ, "EQUITY_CACHE": str(cache)}
@@ -39,7 +42,11 @@ def run_out(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> tuple[
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "equity"]
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [*cmd, "run", "--out", str(out)], env=env, capture_output=True, text=True, timeout=600
+        [*cmd, "run", "--sample", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     seconds = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -110,11 +117,24 @@ def test_candidates_byte_identical_on_a_second_run(
 ) -> None:
     monkeypatch.setattr(settings, "cache_folder", cache_dir)
     first = run_out[0] / "candidates.csv"
-    assert main(["run", "--out", str(tmp_path), "--no-maps", "-q"]) == 0
+    assert main(["run", "--sample", "--out", str(tmp_path), "--no-maps", "-q"]) == 0
     second = tmp_path / "candidates.csv"
     assert (
         hashlib.sha256(first.read_bytes()).hexdigest()
         == hashlib.sha256(second.read_bytes()).hexdigest()
+    )
+
+
+#: MD5 of the sample run's candidates.csv. A change of it must be deliberate (a change of
+#: the sample, the index or placement): then update it and say why in the commit.
+SAMPLE_CANDIDATES_MD5 = "505c161222a80068c77192c84eb2a677"
+
+
+def test_sample_candidates_unchanged(run_out: tuple[Path, float, str]) -> None:
+    digest = hashlib.md5((run_out[0] / "candidates.csv").read_bytes()).hexdigest()
+    assert digest == SAMPLE_CANDIDATES_MD5, (
+        "`equity run --sample` candidates.csv changed; update SAMPLE_CANDIDATES_MD5 only if "
+        "the change is deliberate"
     )
 
 
@@ -129,7 +149,7 @@ def test_failed_run_leaves_the_folder_as_it_was(
 
     monkeypatch.setattr(maps, "run_maps", boom)
     with pytest.raises(EquityError, match="on purpose"):
-        pipeline.run(load_config(), out=tmp_path, quiet=True)
+        pipeline.run(load_config(sample=True), out=tmp_path, quiet=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
@@ -155,6 +175,15 @@ def test_generated_map_renders_offline(run_out: tuple[Path, float, str], level: 
     out = run_out[0]
     n_places = len(pd.read_parquet(out / f"index_{level}.parquet", columns=["GEOID"]))
     with open_page(out / "maps" / f"{level}.html") as view:
+        if level == "street":  # zoom bands (equity.maps.streetmap): zoom in to the street cells
+            view.evaluate("equity.maps[0].setZoom(12, {animate: false})")
+            view.page.wait_for_timeout(100)
+            street = "Equity index (street cells)"
+            assert view.feature_counts()[street] == n_places
+            assert view.rendered()[street] > 0
+            assert view.console_errors == [] and view.page_errors == []
+            assert view.external_requests == [] and view.dialogs == []
+            return
         features = view.feature_counts()
         polygon_layers = [name for name in features if name.startswith(("Equity index", "Pillar"))]
         assert polygon_layers and features["Equity index"] == n_places

@@ -71,6 +71,28 @@ TABLES: dict[str, tuple[str, str, str]] = {
         "anchor_id,name,kind,county_fips,latitude,longitude\na1,Hub,nonprofit,51003,38.0,-78.5\n",
         "latitude",
     ),
+    "colleges": (
+        "hd2022.csv",
+        "UNITID,INSTNM,CITY,STABBR,SECTOR,INSTSIZE,LONGITUD,LATITUDE\n"
+        "233718,Southwest Virginia Community College,Cedar Bluff,VA,4,2,-81.93,37.08\n",
+        "INSTNM",
+    ),
+    "nonprofits": (
+        "eo_va.csv",
+        "EIN,NAME,STREET,CITY,STATE,ZIP,SUBSECTION,NTEE_CD,INCOME_CD,ASSET_CD,INCOME_AMT\n"
+        "010549451,TOWN LIBRARY,1 MAIN ST,TOWN,VA,24210-1234,03,B70,4,3,120000\n",
+        "NTEE_CD",
+    ),
+    "partners": (
+        "my_partners.csv",
+        "name,Type,Lat,Lon\nAbingdon Library,library,36.71,-81.97\n",
+        "name",
+    ),
+    "zip_centroids": (
+        "zctas.csv",
+        "geoid,latitude,longitude\n24210,36.71,-81.97\n05001,43.65,-72.32\n",
+        "latitude",
+    ),
     "svi": (
         "SVI2018_US_COUNTY.csv",
         "FIPS,ST_ABBR,E_TOTPOP,EP_POV,RPL_THEMES\n51001,VA,100,12.5,0.5\n51003,VA,200,-999,0.7\n",

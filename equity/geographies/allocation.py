@@ -34,6 +34,10 @@ from equity.geographies.overlay import OVERLAY_METHODS, _overlay
 
 log = logging.getLogger(__name__)
 
+#: Targets may overlap by this share of a source (slivers where generalised outlines cross);
+#: beyond it they are refused, since the source would be counted twice.
+OVERLAP_TOL = 1e-3
+
 
 def _representative_points(geoms: np.ndarray) -> np.ndarray:
     """Centroids, or a point on the surface where the centroid falls outside (non-convex)."""
@@ -53,6 +57,7 @@ def polygon_crosswalk(
     method: Literal["area", "centroid"] = "area",
     weights: gpd.GeoDataFrame | None = None,
     weight_column: str | None = "households",
+    within: tuple[str, str] | None = None,
 ) -> pd.DataFrame:
     """Crosswalk from source polygons to target polygons that conserves every source's total.
 
@@ -75,6 +80,11 @@ def polygon_crosswalk(
         `method`.
     weight_column
         Mass column of `weights` (``None``: each unit counts 1).
+    within
+        ``(source_column, target_column)``: a source only goes to targets of its own group
+        (e.g. ``("county_GEOID", "county_GEOID")``: block groups only to towns of their
+        county, so that boundary generalisation cannot move counts across county lines);
+        targets whose group is missing take sources of any group.
 
     Returns
     -------
@@ -85,7 +95,8 @@ def polygon_crosswalk(
     Raises
     ------
     DataError
-        When the targets overlap each other (a source would be counted twice).
+        When the targets overlap each other by more than :data:`OVERLAP_TOL` of a source (it
+        would be counted twice).
 
     Notes
     -----
@@ -93,30 +104,60 @@ def polygon_crosswalk(
     proportion to the overlaps (weights normalised by the covered area), and a source that
     overlaps no target (or whose centroid falls in none) goes wholly to the nearest target
     (distance in EPSG:6933, ``weight_method = "nearest"``), so totals are conserved exactly.
+    With `within`, a source whose group has no target at all is left out of the crosswalk.
     """
     sid, tid = _check_polygons(source, targets, source_id=source_id, target_id=target_id)
     if weights is not None:
         _check_weights(weights, weight_column)
     check_choice("method", method, OVERLAY_METHODS, where="polygon_crosswalk")
+    groups = _Groups.of(source, targets, within)
     sg, tg = _area_geoms(source), _area_geoms(targets)
     parts: list[_Part] = []
     done = np.zeros(len(sg), dtype=bool)
     if weights is not None:
-        by_units = _by_ancillary_units(sg, tg, weights, weight_column)
+        by_units = _by_ancillary_units(sg, tg, weights, weight_column, groups)
         if by_units is not None:
             parts.append(by_units)
             done[by_units.source] = True
     todo = np.flatnonzero(~done)
     if method == "area":
-        by_method = _by_area(sg, tg, todo, sid)
+        by_method = _by_area(sg, tg, todo, sid, groups)
     else:
-        by_method = _by_centroid(sg, tg, todo)
+        by_method = _by_centroid(sg, tg, todo, groups)
     parts.append(by_method)
     done[by_method.source] = True
     rest = np.flatnonzero(~done)
     if len(rest) and len(tg):
-        parts.append(_by_nearest(sg, tg, rest))
+        parts.append(_by_nearest(sg, tg, rest, groups))
     return _crosswalk_frame(sid, tid, parts)
+
+
+class _Groups(NamedTuple):
+    """Group codes of sources and targets (-1: a target open to every group), or none."""
+
+    source: np.ndarray | None
+    target: np.ndarray | None
+
+    @classmethod
+    def of(
+        cls, source: pd.DataFrame, targets: pd.DataFrame, within: tuple[str, str] | None
+    ) -> _Groups:
+        if within is None:
+            return cls(None, None)
+        scol, tcol = within
+        _require_columns(source, [scol], name="polygon_crosswalk: source")
+        _require_columns(targets, [tcol], name="polygon_crosswalk: targets")
+        s = source[scol].astype("string")
+        t = targets[tcol].astype("string")
+        codes, _ = pd.factorize(pd.concat([s, t], ignore_index=True), use_na_sentinel=True)
+        return cls(codes[: len(s)], codes[len(s) :])
+
+    def allowed(self, i_s: np.ndarray, i_t: np.ndarray) -> np.ndarray:
+        """Mask of the (source, target) pairs that respect the groups."""
+        if self.source is None or self.target is None:
+            return np.ones(len(i_s), dtype=bool)
+        tg = self.target[i_t]
+        return (tg < 0) | (tg == self.source[i_s])
 
 
 class _Part(NamedTuple):
@@ -159,7 +200,11 @@ def _first_hit(tree_geoms: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def _by_ancillary_units(
-    sg: np.ndarray, tg: np.ndarray, weights: gpd.GeoDataFrame, weight_column: str | None
+    sg: np.ndarray,
+    tg: np.ndarray,
+    weights: gpd.GeoDataFrame,
+    weight_column: str | None,
+    groups: _Groups,
 ) -> _Part | None:
     """Weights from the mass of the units lying in both a source and a target (``None``: no
     unit lies in both)."""
@@ -171,6 +216,7 @@ def _by_ancillary_units(
     unit_src = _first_hit(sg, pts)
     unit_tgt = _first_hit(tg, pts)
     ok = (unit_src >= 0) & (unit_tgt >= 0) & (mass > 0)
+    ok[ok] = groups.allowed(unit_src[ok], unit_tgt[ok])
     if not ok.any():
         return None
     pair = (
@@ -187,13 +233,18 @@ def _by_ancillary_units(
     )
 
 
-def _by_area(sg: np.ndarray, tg: np.ndarray, todo: np.ndarray, sid: pd.Series) -> _Part:
+def _by_area(
+    sg: np.ndarray, tg: np.ndarray, todo: np.ndarray, sid: pd.Series, groups: _Groups
+) -> _Part:
     """Area shares of the overlaps of the sources `todo` (normalised by their covered area)."""
     i_s, i_t, area, _ = _overlay(sg[todo], tg)
     i_s = todo[i_s]
+    # targets of other groups are not the source's to share: drop them before checking
+    keep = groups.allowed(i_s, i_t)
+    i_s, i_t, area = i_s[keep], i_t[keep], area[keep]
     cover = np.bincount(i_s, weights=area, minlength=len(sg))
     src_area = shapely.area(sg)
-    over = cover > src_area * (1 + 1e-6) + 1e-6
+    over = cover > src_area * (1 + OVERLAP_TOL) + 1e-6
     if over.any():
         i = int(np.flatnonzero(over)[0])
         msg = (
@@ -202,13 +253,17 @@ def _by_area(sg: np.ndarray, tg: np.ndarray, todo: np.ndarray, sid: pd.Series) -
             "county subdivisions separately"
         )
         raise DataError(msg)
+    # overlaps within the tolerance (slivers where two generalised outlines cross) are
+    # normalised away with the uncovered area
     return _Part(i_s, i_t, area / cover[i_s], np.full(len(i_s), "area", dtype=object))
 
 
-def _by_centroid(sg: np.ndarray, tg: np.ndarray, todo: np.ndarray) -> _Part:
+def _by_centroid(sg: np.ndarray, tg: np.ndarray, todo: np.ndarray, groups: _Groups) -> _Part:
     """The sources `todo` wholly to the target holding their centroid (first one listed)."""
     pts = _representative_points(sg[todo])
     kp, kt = STRtree(tg).query(pts, predicate="intersects")
+    keep = groups.allowed(todo[kp], kt)
+    kp, kt = kp[keep], kt[keep]
     first = np.unique(kp, return_index=True)[1]
     return _Part(
         todo[kp[first]],
@@ -218,15 +273,25 @@ def _by_centroid(sg: np.ndarray, tg: np.ndarray, todo: np.ndarray) -> _Part:
     )
 
 
-def _by_nearest(sg: np.ndarray, tg: np.ndarray, rest: np.ndarray) -> _Part:
-    """The sources `rest` wholly to their nearest target."""
-    near_s, near_t = STRtree(tg).query_nearest(sg[rest], all_matches=False)
-    return _Part(
-        rest[near_s],
-        near_t,
-        np.ones(len(near_s)),
-        np.full(len(near_s), "nearest", dtype=object),
-    )
+def _by_nearest(sg: np.ndarray, tg: np.ndarray, rest: np.ndarray, groups: _Groups) -> _Part:
+    """The sources `rest` wholly to their nearest target (of their group)."""
+    if groups.source is None or groups.target is None:
+        near_s, near_t = STRtree(tg).query_nearest(sg[rest], all_matches=False)
+        src, tgt = rest[near_s], near_t
+    else:
+        src_l, tgt_l = [], []
+        open_t = groups.target < 0
+        for g in np.unique(groups.source[rest]):
+            cand = np.flatnonzero(open_t | (groups.target == g))
+            if not len(cand):
+                continue  # no target in the group: the source stays unallocated
+            rows = rest[groups.source[rest] == g]
+            k_s, k_t = STRtree(tg[cand]).query_nearest(sg[rows], all_matches=False)
+            src_l.append(rows[k_s])
+            tgt_l.append(cand[k_t])
+        src = np.concatenate(src_l) if src_l else np.zeros(0, dtype=np.intp)
+        tgt = np.concatenate(tgt_l) if tgt_l else np.zeros(0, dtype=np.intp)
+    return _Part(src, tgt, np.ones(len(src)), np.full(len(src), "nearest", dtype=object))
 
 
 def _crosswalk_frame(sid: pd.Series, tid: pd.Series, parts: list[_Part]) -> pd.DataFrame:

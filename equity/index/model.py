@@ -307,10 +307,39 @@ def _indicator_values(
             values[name] = v
             inds[name] = ind
             kept[name] = float(w)
+        _prefer_originals(list(members), kept, (values, inds), missing_ind, pillars)
         if kept and pillar_weights.get(pillar, 0) > 0:
             total = sum(kept.values())
             pillars[pillar] = {k: w / total for k, w in kept.items()}
     return values, inds, missing_ind, pillars
+
+
+def _prefer_originals(
+    members: list[str],
+    kept: dict[str, float],
+    found: tuple[dict[str, np.ndarray], dict[str, Indicator]],
+    missing_ind: list[str],
+    pillars: dict[str, dict[str, float]],
+) -> None:
+    """A pillar's stand-ins (``Indicator.stands_in_for``) give way to their originals.
+
+    Of an indicator and its stand-in that both have data only the original counts (the
+    stand-in is neither used nor drawn); a concept that has either is not reported missing.
+    """
+    values, inds = found
+    for name in members:
+        original = get_indicator(name).stands_in_for
+        if original is None or original not in members:
+            continue
+        if name in kept and original in kept:
+            del kept[name]
+            if not any(name in m for m in pillars.values()):  # used by no other pillar
+                values.pop(name, None)
+                inds.pop(name, None)
+        if name in kept or original in kept:
+            for gone in (name, original):
+                if gone in missing_ind:
+                    missing_ind.remove(gone)
 
 
 def _present_pillar_weights(
@@ -340,9 +369,14 @@ def _present_pillar_weights(
 
 
 def _oriented_norm(x: np.ndarray, ind: Indicator, model: _Model) -> np.ndarray:
-    """Rows of `x` normalised by the model within its reference regions, oriented to need."""
-    out = _normalise_rows(x, model.norm_codes, model.normalisation)
-    return out if ind.direction == 1 else 1.0 - out
+    """Rows of `x` oriented towards need (``direction * x``), then normalised by the model
+    within its reference regions.
+
+    Orienting first gives every indicator's favourable end the need 0 under percentile ranks
+    (ties at the lowest rank): 100% broadband availability, the most favourable value, ranks
+    0 however many places share it, as 0% without internet does.
+    """
+    return _normalise_rows(ind.direction * x, model.norm_codes, model.normalisation)
 
 
 def _pillar_layout(model: _Model) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:

@@ -200,7 +200,8 @@ def _value_fields(
     """Tooltip fields: a column (numbers, formatted in the page) and its ``_lo``/``_hi`` interval.
 
     Numbers travel as rounded numbers, not strings, which keeps big layers small; text
-    columns travel as strings.
+    columns travel as strings, or as codes into their distinct values (``{"k": values,
+    "c": codes}``) when values repeat (place, county and state names of street cells).
     """
     out: list[tuple[str, str, dict[str, Any]]] = []
     labels = labels or {}
@@ -209,7 +210,7 @@ def _value_fields(
             continue
         kind, _ = _column_kind(col)
         if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
-            out.append((col, labels.get(col, col), {"t": _format(frame[col], "text")}))
+            out.append((col, labels.get(col, col), _text_field(frame[col])))
             continue
         _, decimals, suffix = _NUMBER_DISPLAY[kind]
         spec: dict[str, Any] = {"v": _numbers(frame[col], kind), "d": decimals, "u": suffix}
@@ -221,6 +222,16 @@ def _value_fields(
             label = f"{label} [90% interval]"
         out.append((col, label, spec))
     return out
+
+
+def _text_field(values: pd.Series) -> dict[str, Any]:
+    """A text tooltip field: the strings, or codes into the distinct strings when they
+    repeat (-1: no data)."""
+    text = _format(values, "text")
+    codes, uniques = pd.factorize(pd.Series(text, dtype=object), use_na_sentinel=True)
+    if 2 * len(uniques) > len(text):
+        return {"t": text}
+    return {"k": [str(u) for u in uniques], "c": codes.tolist()}
 
 
 def _level_data(

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 # Columns of a candidate's popup, in order, with their labels.
 _CANDIDATE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("place_name", "Place"),
+    ("county_name", "County"),
     ("state_name", "State"),
     ("combined_score", "Combined score"),
     ("need_score", "Need score"),
@@ -62,7 +64,9 @@ _CANDIDATE_FIELDS: tuple[tuple[str, str], ...] = (
     ("driving_pillar", "Driving pillar"),
     ("intervention", "Suggested intervention"),
     ("top_indicators", "Top indicators"),
-    ("n_anchors", "Partner anchors"),
+    ("n_anchors", "Partner organisations within reach"),
+    ("partner_summary", "Suggested partner"),
+    ("runner_up_summary", "Runner-up partner"),
 )
 
 
@@ -375,11 +379,9 @@ def _candidate_columns(frame: pd.DataFrame) -> dict[str, list[str | None]]:
     if {"rank_lo", "rank_hi"} <= set(frame.columns):
         lo = _format_series(frame["rank_lo"], "count")
         hi = _format_series(frame["rank_hi"], "count")
-        cols["Need rank, 90% range"] = (
-            (lo.astype(str) + "\u2013" + hi.astype(str))
-            .where(lo.notna() & hi.notna(), None)
-            .tolist()
-        )
+        both = (lo.astype(str) + "\u2013" + hi.astype(str)).astype(object)
+        # object dtype: a text Series would turn the None of missing ranges into NaN
+        cols["Need rank, 90% range"] = both.where(lo.notna() & hi.notna(), None).tolist()
     return cols
 
 

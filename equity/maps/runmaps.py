@@ -91,6 +91,7 @@ def _tooltip_labels() -> dict[str, str]:
     labels = {"equity_index": "Equity index", "rank": "Need rank", "households": "Households"}
     labels |= {f"score_{p}": PILLAR_LABELS[p] for p in PILLARS}
     labels["driving_pillar"] = "Driving pillar"
+    labels |= {"place_name": "Place", "county_name": "County", "state_name": "State"}
     return labels
 
 
@@ -144,7 +145,16 @@ def _level_map(
     frame, geoms, dec, coverage = _prepare_geometry(table, simplify=None, decimals=None)
     pillar_cols = _pillar_columns(frame)
     labels = _tooltip_labels()
-    tip_cols = ["equity_index", "rank", *pillar_cols, "driving_pillar", "households"]
+    tip_cols = [
+        "place_name",
+        "county_name",
+        "state_name",
+        "equity_index",
+        "rank",
+        *pillar_cols,
+        "driving_pillar",
+        "households",
+    ]
     fields = _value_fields(frame, tip_cols, labels=labels)
     field_keys = [key for key, _, _ in fields]
     classified = {
@@ -234,6 +244,42 @@ def _shown_table(
     return table, subtitle
 
 
+def _street_files(
+    table: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None,
+    out: Path,
+    *,
+    title: str,
+    data_date: str | None,
+    lines: list[str],
+    tiles: str | None,
+    png: bool,
+    markers: pd.DataFrame | None,
+) -> list[Path]:
+    """The street map with zoom bands (:mod:`equity.maps.streetmap`) and its PNG."""
+    from equity.maps.streetmap import street_map
+
+    subtitle = LEVEL_LABELS["street"] + (f" \u00b7 Data: {data_date}" if data_date else "")
+    m, (geoms, classes, spec) = street_map(
+        table, candidates, title=title, subtitle=subtitle, attribution=lines, tiles=tiles
+    )
+    written = [save_map(m, out / "street.html")]
+    if png:
+        written.append(
+            _write_png_prepared(
+                out / "street.png",
+                geoms,
+                classes,
+                spec,
+                reliability=None,
+                title=f"{title} \u2014 {subtitle}",
+                attribution=lines,
+                markers=markers,
+            )  # fmt: skip
+        )
+    return written
+
+
 def run_maps(
     levels: Mapping[str, gpd.GeoDataFrame],
     candidates: gpd.GeoDataFrame | None,
@@ -294,6 +340,12 @@ def run_maps(
     markers = _marker_points(candidates) if png else None
     written: list[Path] = []
     for level, full in levels.items():
+        if level == "street" and "ranked" in full.columns:  # zoom bands, every unit drawn
+            written += _street_files(
+                full, candidates, out, title=title, data_date=data_date, lines=lines,
+                tiles=tiles, png=png, markers=markers,
+            )  # fmt: skip
+            continue
         table, subtitle = _shown_table(level, full, data_date=data_date, max_features=max_features)
         m, layer = _level_map(
             level,

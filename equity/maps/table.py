@@ -23,7 +23,9 @@ __all__ = ["write_candidates_table"]
 # (column, heading, kind) in the order of the table.
 _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rank", "Rank", "count"),
-    ("NAME", "Place", "text"),
+    ("NAME", "Name", "text"),
+    ("place_name", "Place", "text"),
+    ("county_name", "County", "text"),
     ("state_name", "State", "text"),
     ("combined_score", "Combined score", "score"),
     ("need_score", "Need", "score"),
@@ -33,6 +35,7 @@ _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("households", "Households", "count"),
     ("driving_pillar", "Driving pillar", "text"),
     ("intervention", "Suggested intervention", "text"),
+    ("partner_summary", "Suggested partner", "text"),
     ("why", "Why", "text"),
 )
 

@@ -228,7 +228,8 @@ def census_nation(
     parts, tiles = [], []
     for usps, (pop, n_counties) in CENSUS_2020.items():
         fips = lookup_state(usps).fips
-        bounds = tuple(_OUTLYING[fips][0]) if fips in _OUTLYING else tuple(rects[fips])
+        box = _OUTLYING[fips][0] if fips in _OUTLYING else rects[fips]
+        bounds = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
         share = pop / total
         tracts = max(n_counties, round(n_tracts * share))
         bgs = max(tracts, round(n_blockgroups * share))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -13,6 +14,9 @@ import pandas as pd
 from equity import sample, sources
 from equity.cache import TableCache
 from equity.config import Config
+
+if TYPE_CHECKING:
+    from equity.placement.organisations import PartnerLayer
 
 __all__ = ["SAMPLE_KEYS", "Dataset", "load_dataset"]
 
@@ -39,6 +43,8 @@ _BOUNDARIES = {
     "counties": "county",
     "tracts": "tract",
     "blockgroups": "blockgroup",
+    "places": "place",
+    "cousubs": "cousub",
     "towns": "town",
 }
 #: ``[data]`` keys of the optional tables, and their readers.
@@ -56,7 +62,8 @@ class Dataset:
     Attributes
     ----------
     boundaries
-        Level name (``state``, ``county``, ``tract``, ``blockgroup``, ``town``) to polygons.
+        Level name (``state``, ``county``, ``tract``, ``blockgroup``, ``place``, ``cousub``,
+        ``town``) to polygons.
     acs
         Block-group ACS estimates and MOEs (``read_acs`` layout).
     tiles
@@ -66,13 +73,33 @@ class Dataset:
     business
         County Business Patterns rows, or None.
     anchors
-        Anchor institutions as points with a ``kind`` column (libraries, schools, ...), or None.
+        Partner organisations as points with a ``kind`` column (libraries, colleges, schools,
+        nonprofits, the planner's list ...), one row per organisation, or None.
     provenance
         One dict per loaded source (``source``, ``title``, ``publisher``, ``vintage``,
         ``licence``, ``attribution``, ``path``).
+    blocks
+        2020 blocks (``equity.sources.read_blocks``; several files merged), or None: the
+        street level's weights.
+    block_speeds
+        Ookla tiles joined to 2020 blocks (``read_block_speeds``), when ``[data] ookla`` names
+        such files instead of tiles; or None.
+    fcc
+        FCC BDC locations (``read_fcc_bdc``), or None.
     cache
         The table cache the inputs went through (disabled when ``[cache] enabled = false``),
         for later stages to cache theirs (see :mod:`equity.cache`); None when built by hand.
+    base_level
+        The finest level of the counts, from which every coarser one is summed:
+        ``blockgroup`` (ACS block groups), or ``county`` for the national county snapshot.
+    counts
+        The count columns of the base level, ready (``GEOID``, counts and ``moe_*``, e.g.
+        the snapshot's SVI counts); None: computed from `acs` by ``counts_from_acs``.
+    notes
+        Caveats of the inputs that METHODS.md repeats (e.g. the snapshot's).
+    partners
+        The partner layer the anchors come from (:func:`equity.placement.organisations.build_partners`:
+        duplicates merged, rows not located with the reason), or None.
     """
 
     boundaries: dict[str, gpd.GeoDataFrame]
@@ -83,6 +110,13 @@ class Dataset:
     anchors: gpd.GeoDataFrame | None = None
     provenance: list[dict[str, Any]] = field(default_factory=list)
     cache: TableCache | None = None
+    base_level: str = "blockgroup"
+    counts: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    partners: PartnerLayer | None = None
+    blocks: pd.DataFrame | None = None
+    block_speeds: pd.DataFrame | None = None
+    fcc: pd.DataFrame | None = None
 
 
 class _Reader:
@@ -113,38 +147,71 @@ def _record(prov: list[dict[str, Any]], df: pd.DataFrame) -> None:
 
 
 def _input_paths(cfg: Config) -> dict[str, Any]:
-    if not cfg.uses_sample:
+    if cfg.data:
         return dict(cfg.data)
     files = sample.sample_paths(seed=cfg.seed)
     return {SAMPLE_KEYS[k]: v for k, v in files.items() if k in SAMPLE_KEYS}
 
 
-def _anchors(read: _Reader, paths: Mapping[str, Any]) -> gpd.GeoDataFrame | None:
-    """Libraries, schools and other anchors as one point layer with a ``kind`` column."""
-    points = []
-    if "libraries" in paths:
-        libs = read("read_libraries", paths["libraries"])
-        points.append(libs.assign(kind="library", anchor_id=libs["library_id"]))
-    for key in ("schools", "anchors"):
-        value = paths.get(key)
-        for p in value if isinstance(value, list) else [value] if value else []:
-            points.append(read("read_anchors", p))
-    if not points:
+def _files(paths: Mapping[str, Any], key: str) -> list[Any]:
+    value = paths.get(key)
+    return list(value) if isinstance(value, list) else [value] if value else []
+
+
+def _partners(read: _Reader, paths: Mapping[str, Any], cfg: Config) -> PartnerLayer | None:
+    """Every partner source, located and merged into one organisation per row."""
+    from equity.placement.organisations import build_partners
+    from equity.sources.geocode import geocode_addresses
+
+    keys = ("libraries", "colleges", "schools", "anchors", "nonprofits", "partners")
+    if not any(_files(paths, k) for k in keys):
         return None
-    cols = ["anchor_id", "name", "kind", "geometry"]
-    return gpd.GeoDataFrame(
-        pd.concat([p[cols] for p in points], ignore_index=True),
-        geometry="geometry",
-        crs="EPSG:4326",
+    centroids = read("read_zip_centroids", cfg.zip_centroids) if cfg.zip_centroids else None
+    geocoder = (
+        None
+        if cfg.geocode == "off"
+        else functools.partial(
+            geocode_addresses, url=cfg.geocoder_url, benchmark=cfg.geocoder_benchmark
+        )
     )
+    lists = [
+        read("read_partner_list", p, columns=cfg.partner_columns) for p in _files(paths, "partners")
+    ]
+    layer = build_partners(
+        libraries=[read("read_libraries", p) for p in _files(paths, "libraries")],
+        colleges=[read("read_colleges", p) for p in _files(paths, "colleges")],
+        anchors=[read("read_anchors", p) for k in ("schools", "anchors") for p in _files(paths, k)],
+        nonprofits=[
+            read(
+                "read_nonprofits",
+                p,
+                ntee=cfg.partner_ntee,
+                subsections=list(cfg.nonprofit_subsections),
+            )
+            for p in _files(paths, "nonprofits")
+        ],
+        lists=lists,
+        geocode=cfg.geocode,
+        geocoder=geocoder,
+        zip_centroids=centroids,
+        same_place_km=cfg.same_place_km,
+    )
+    layer.column_maps = {str(t.attrs.get("path", "")): t.attrs.get("column_map", []) for t in lists}
+    return layer
+
+
+def _level_hint(level: str) -> dict[str, str]:
+    return {"level": level} if level in ("place", "cousub") else {}
 
 
 def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
-    """Read every configured input (or the bundled sample) through the real readers.
+    """Read every configured input (or the bundled sample, or the national snapshot).
 
     Each reader call goes through the table cache (:mod:`equity.cache`), keyed by its input
     file (path, size, mtime, content), the reader's arguments and the readers' source: a
-    second run with unchanged inputs reads the stored Parquet tables instead.
+    second run with unchanged inputs reads the stored Parquet tables instead. Without input
+    files and without ``sample``, the bundled national county snapshot is read
+    (:func:`equity.snapshot.snapshot_dataset`).
 
     Parameters
     ----------
@@ -161,18 +228,28 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
     """
     if cache is None:
         cache = TableCache(cfg.cache_folder, enabled=cfg.cache)
+    if cfg.uses_snapshot:  # the bundled national county snapshot (equity.snapshot)
+        from equity.snapshot import snapshot_dataset
+
+        return snapshot_dataset(cache=cache)
     read = _Reader(cache)
-    paths = _input_paths(cfg)
+    paths = dict(_input_paths(cfg))
     boundaries = {
-        level: read("read_boundaries", paths[key])
+        # places and county subdivisions say what they are even under a cache file's name
+        level: read("read_boundaries", paths[key], **_level_hint(level))
         for key, level in _BOUNDARIES.items()
         if key in paths
     }
     acs = read("read_acs", paths["acs"])
+    block_speeds = None
+    if "ookla" in paths and _is_block_speeds(paths["ookla"]):
+        block_speeds = read("read_block_speeds", paths.pop("ookla"))
     tables = {
         key: read(reader, paths[key]) if key in paths else None for key, reader in _TABLES.items()
     }
-    anchors = _anchors(read, paths)
+    partners = _partners(read, paths, cfg)
+    blocks = _blocks(read, paths.get("blocks"))
+    fcc = read("read_fcc_bdc", paths["fcc"]) if "fcc" in paths else None
     if cache.enabled:
         log.info(
             "inputs: %d tables from the cache, %d read (%s)", cache.hits, cache.misses, cache.folder
@@ -183,7 +260,27 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
         tiles=tables["ookla"],
         usage=tables["usage"],
         business=tables["business"],
-        anchors=anchors,
+        anchors=None if partners is None else partners.partners,
         provenance=read.provenance,
         cache=cache,
+        partners=partners,
+        blocks=blocks,
+        block_speeds=block_speeds,
+        fcc=fcc,
     )
+
+
+def _blocks(read: _Reader, value: Any) -> pd.DataFrame | None:
+    """The 2020 block files of ``[data] blocks`` (one or several), merged on the block GEOID."""
+    if not value:
+        return None
+    files = value if isinstance(value, list) else [value]
+    return sources.merge_blocks([read("read_blocks", p) for p in files])
+
+
+def _is_block_speeds(value: Any) -> bool:
+    """Whether ``[data] ookla`` names Ookla tiles joined to blocks (a folder, or GEOID20 files)."""
+    from equity.sources.blocks import is_block_speeds
+
+    files = value if isinstance(value, list) else [value]
+    return bool(files) and all(is_block_speeds(p) for p in files)

@@ -34,6 +34,8 @@ MEDIANS = {"median_household_income": "households"}
 HIERARCHY = ("tract", "county", "state")
 #: Every level, finest first (the order of the level tables).
 _ORDER = ("street", "blockgroup", "tract", "town", "county", "state")
+#: Level names in progress lines.
+_PLURAL = {"blockgroup": "block groups", "tract": "tracts", "county": "counties", "state": "states"}
 #: Levels whose hot spots are computed (Queen contiguity on tens of thousands of street cells
 #: is left to a direct call of equity.hotspots).
 _HOTSPOT_LEVELS = ("blockgroup", "tract", "town", "county")
@@ -170,12 +172,26 @@ def _build_levels(
     cell_town = None
     if "town" in cfg.levels:
         tables["town"], cell_town = _towns(b, counts, grid)
+    tables = geographies.name_levels(
+        tables, ds.boundaries, town_crosswalk=b.extras.get("town_crosswalk"), cell_town=cell_town
+    )
+    if grid is not None:
+        from equity.pipeline.street import name_street_cells
+
+        name_street_cells(tables)
     if ds.anchors is not None:
         distance_indicators(tables, ds.anchors, cell_town)
     context = county_context(ds, tables["county"])
     b.extras["county_context"] = context
     wanted = [lv for lv in _ORDER if lv in cfg.levels or lv == cfg.placement_level]
-    levels = {lv: _indicators_and_index(b, lv, tables[lv], context) for lv in wanted}
+    from equity.pipeline.street import cached_street_index
+
+    levels = {
+        lv: cached_street_index(b, tables[lv], context, _indicators_and_index)
+        if lv == "street"
+        else _indicators_and_index(b, lv, tables[lv], context)
+        for lv in wanted
+    }
     return levels, b.extras
 
 
@@ -224,22 +240,33 @@ def _with_geometry(
 
 
 def _block_groups(b: _Build) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Block-group polygons with their ACS counts and MOEs, and the count columns."""
-    with b.progress.step("counts and margins of error by block group"):
-        counts = indicators.counts_from_acs(b.ds.acs)
-        bg_poly = b.ds.boundaries.get("blockgroup")
+    """Polygons of the base level (block groups; counties for the national snapshot) with
+    their counts and MOEs, and the count columns."""
+    level = b.ds.base_level
+    name = "block group" if level == "blockgroup" else level
+    with b.progress.step(f"counts and margins of error by {name}"):
+        if b.ds.counts is not None:
+            counts = b.ds.counts
+        else:
+            counts = indicators.counts_from_acs(b.ds.acs)
+        if b.ds.fcc is not None:
+            from equity.pipeline.street import with_fcc_counts
+
+            counts = with_fcc_counts(counts, b.ds.fcc)
+        bg_poly = b.ds.boundaries.get(level)
         if bg_poly is None:
-            msg = "block-group polygons are required (data.blockgroups)"
+            msg = f"{name} polygons are required (data.{_PLURAL[level].replace(' ', '')})"
             raise DataError(msg)
         count_cols = _count_columns(counts)
         bg = bg_poly[["GEOID", "NAME", "geometry"]].merge(counts, on="GEOID", how="inner")
         unmatched = len(counts) - len(bg)
         if unmatched:
             log.info(
-                "%d ACS block groups have no polygon (e.g. water-only block groups) and are left out",
+                "%d ACS %s have no polygon (e.g. water-only block groups) and are left out",
                 unmatched,
+                _PLURAL[level],
             )
-        bg = gpd.GeoDataFrame(_parents(bg, "blockgroup"), geometry="geometry", crs="EPSG:4326")
+        bg = gpd.GeoDataFrame(_parents(bg, level), geometry="geometry", crs="EPSG:4326")
     return bg, count_cols
 
 
@@ -248,8 +275,12 @@ def _aggregate_up(
 ) -> tuple[_Counts, dict[str, pd.DataFrame]]:
     """The counts as every level takes them, and the block groups summed into tracts,
     counties and states (with their polygons, or the outline of their block groups)."""
-    tables: dict[str, pd.DataFrame] = {"blockgroup": bg}
-    with b.progress.step("aggregating block groups to tracts, counties and states"):
+    base = b.ds.base_level
+    tables: dict[str, pd.DataFrame] = {base: bg}
+    coarser = HIERARCHY[HIERARCHY.index(base) + 1 :] if base in HIERARCHY else HIERARCHY
+    names = [_PLURAL[lv] for lv in coarser]
+    to = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    with b.progress.step(f"aggregating {_PLURAL[base]} to {to}"):
         flat = pd.DataFrame(bg.drop(columns="geometry"))
         medians = {m: w for m, w in MEDIANS.items() if m in flat and w in flat}
         carried = [
@@ -258,7 +289,7 @@ def _aggregate_up(
             *medians,
             *[f"moe_{c}" for c in (*count_cols, *medians) if f"moe_{c}" in flat],
         ]
-        for level in HIERARCHY:
+        for level in coarser:
             agg = geographies.aggregate(flat[carried], to=level, counts=count_cols, medians=medians)
             tables[level] = _with_geometry(
                 _parents(agg, level), b.ds.boundaries.get(level), level, bg
@@ -267,46 +298,17 @@ def _aggregate_up(
 
 
 def _needs_grid(b: _Build) -> bool:
-    """The street level is asked for, or towns are given as polygons (cells assign them)."""
-    towns_given = b.ds.boundaries.get("town") is not None
-    return "street" in b.cfg.levels or ("town" in b.cfg.levels and towns_given)
+    """The street level is asked for (towns no longer need the grid: see :func:`_towns`)."""
+    return "street" in b.cfg.levels
 
 
 def _street_grid(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """H3 cells with the block-group counts spread onto them, and the block group -> cell
-    crosswalk (through the table cache, computed once for both entries)."""
-    cfg, eng = b.cfg, b.engine
-    on = "" if eng.name == "local" else f", {eng.describe()}"
-    with b.progress.step(f"street grid (H3 resolution {cfg.grid_resolution}{on})"):
-        grid: dict[str, tuple[gpd.GeoDataFrame, pd.DataFrame]] = {}
+    """The street level (:func:`equity.geographies.street_level`): pooled H3 cells with the
+    block-group counts spread onto them, and the block group -> cell crosswalk (through the
+    table cache, computed once for both entries). Warns when block groups fell back to area."""
+    from equity.pipeline.street import street_step
 
-        def street() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-            if "v" not in grid:  # one computation feeds both cache entries
-                grid["v"] = eng.street_grid(
-                    counts.blockgroups,
-                    counts=counts.columns,
-                    resolution=cfg.grid_resolution,
-                    tiles=b.ds.tiles,
-                    weight_column=cfg.grid_weight,
-                    medians=counts.medians,
-                )
-            return grid["v"]
-
-        key = {
-            "blockgroups": b.digests.of(counts.blockgroups),
-            "tiles": b.digests.tiles(),
-            "counts": counts.columns,
-            "medians": counts.medians,
-            "resolution": cfg.grid_resolution,
-            "weight": cfg.grid_weight,
-        }
-        code = [geographies, settings]
-        cells = b.cache.table("street_grid_cells", key, lambda: street()[0], code=code)
-        xwalk = b.cache.table("street_grid_crosswalk", key, lambda: street()[1], code=code)
-        cells = cells.copy()
-        cells["level"] = "street"
-        cells["NAME"] = "Cell " + cells["GEOID"].astype(str)
-    return cells, xwalk
+    return street_step(b, counts)
 
 
 # -- towns -----------------------------------------------------------------------------------------
@@ -315,63 +317,40 @@ def _street_grid(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataF
 def _towns(
     b: _Build, counts: _Counts, grid: tuple[gpd.GeoDataFrame, pd.DataFrame] | None
 ) -> tuple[gpd.GeoDataFrame, pd.Series | None]:
-    """The town table (from the given town polygons, else built from Census places), and
-    the cell -> town map when the towns were given."""
-    with b.progress.step("towns"):
-        towns = b.ds.boundaries.get("town")
-        if towns is None:
-            town = geographies.build_towns(
-                counts.blockgroups, counts=counts.columns, medians=counts.medians
-            )
-            return town, None
-        assert grid is not None  # _needs_grid: given towns always come with the street grid
-        cells, xwalk = grid
-        town_xw, cell_town = _town_crosswalk(cells, xwalk, towns)
-        return _towns_from_polygons(counts, towns, town_xw), cell_town
+    """The town table (``geographies.make_towns``: the given town polygons with the rest of
+    each county, else Census places and county subdivisions with the balance of each county,
+    else regions of block groups) and, with the street grid, the cell -> town map.
 
-
-def _town_crosswalk(
-    cells: gpd.GeoDataFrame, crosswalk: pd.DataFrame, towns: gpd.GeoDataFrame
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Block group -> town weights, composed from block group -> cell and cell -> town.
-
-    A cell belongs to the town containing its centroid (the nearest town when it falls in
-    none; ``geographies.polygon_crosswalk``), so every block group's weights still sum to one
-    and totals are conserved. Also returns the cell -> town map.
+    Block groups are shared among their towns by the households of the street cells when
+    the grid exists (its block or Ookla-device weights), else by area.
     """
-    cell_xw = geographies.polygon_crosswalk(
-        cells[["GEOID", "geometry"]], towns[["GEOID", "geometry"]], method="centroid"
-    )
-    cell_town = cell_xw.set_index("source_GEOID")["target_GEOID"]
-    xw = crosswalk.assign(target_GEOID=crosswalk["target_GEOID"].map(cell_town))
-    return xw.groupby(["source_GEOID", "target_GEOID"], as_index=False)["weight"].sum(), cell_town
+    with b.progress.step("towns"):
+        bnd = b.ds.boundaries
+        cells = grid[0] if grid is not None else None
+        town = geographies.make_towns(
+            counts.blockgroups,
+            polygons=bnd.get("town"),
+            places=bnd.get("place"),
+            cousubs=bnd.get("cousub"),
+            county_names=geographies.county_names(*_named_boundaries(bnd)),
+            counts=counts.columns,
+            medians=counts.medians,
+            weights=cells[["households", "geometry"]] if cells is not None else None,
+            method=b.cfg.town_method,
+        )
+        b.extras["town_crosswalk"] = town.attrs["crosswalk"]
+        b.extras["towns"] = {**town.attrs.get("towns", {}), "note": geographies.towns_note(town)}
+        if cells is None:
+            return town, None
+        cell_xw = geographies.polygon_crosswalk(
+            cells[["GEOID", "geometry"]], town[["GEOID", "geometry"]], method="centroid"
+        )
+        return town, cell_xw.set_index("source_GEOID")["target_GEOID"]
 
 
-def _towns_from_polygons(
-    counts: _Counts, towns: gpd.GeoDataFrame, town_xw: pd.DataFrame
-) -> gpd.GeoDataFrame:
-    """Counts moved into the given towns; each town's county is that of its block group
-    with the most households in it, and ``crosses_county`` flags towns in several."""
-    town = geographies.apply_crosswalk(
-        counts.flat[counts.carried], town_xw, counts=counts.columns, medians=counts.medians
-    )
-    households = counts.flat.set_index("GEOID")["households"]
-    dominant = (
-        town_xw.assign(hh=town_xw["weight"] * town_xw["source_GEOID"].map(households).fillna(0))
-        .sort_values(["target_GEOID", "hh", "source_GEOID"], ascending=[True, False, True])
-        .drop_duplicates("target_GEOID")
-        .set_index("target_GEOID")["source_GEOID"]
-    )
-    n_counties = (
-        town_xw.assign(c=town_xw["source_GEOID"].str[:5]).groupby("target_GEOID")["c"].nunique()
-    )
-    town["county_GEOID"] = town["GEOID"].map(dominant).str[:5]
-    town["state_GEOID"] = town["county_GEOID"].str[:2]
-    town["crosses_county"] = town["GEOID"].map(n_counties).fillna(1).gt(1)
-    town = towns[["GEOID", "NAME", "geometry"]].merge(town, on="GEOID", how="inner")
-    town = gpd.GeoDataFrame(town, geometry="geometry", crs="EPSG:4326")
-    town["level"] = "town"
-    return town
+def _named_boundaries(bnd: dict[str, gpd.GeoDataFrame]) -> list[gpd.GeoDataFrame | None]:
+    """Boundary tables that name counties, best first."""
+    return [bnd.get(k) for k in ("county", "tract", "blockgroup", "cousub", "town")]
 
 
 # -- indicators, index and hot spots of one level -------------------------------------------------
@@ -383,9 +362,16 @@ def _indicators_and_index(
     """One level: its inputs joined, indicators, index (with draws for robust placement) and
     hot spots."""
     cfg, ds = b.cfg, b.ds
+    unranked = None
+    if level == "street" and "ranked" in table:  # the household floor: no index for empty land
+        unranked, table = table[~table["ranked"]], table[table["ranked"]]
     with b.progress.step(f"indicators and index: {level} ({len(table):,} places)"):
         if ds.tiles is not None:
             table = table.merge(_ookla_speeds(b, table), on="GEOID", how="left")
+        elif ds.block_speeds is not None:
+            from equity.pipeline.street import block_speed_table
+
+            table = table.merge(block_speed_table(b, level, table), on="GEOID", how="left")
         if context is not None and "county_GEOID" in table:
             table = table.merge(context, on="county_GEOID", how="left")
         if ds.anchors is not None and level != "street":
@@ -400,6 +386,8 @@ def _indicators_and_index(
                 table, options=cfg.index_options(n_draws=max(cfg.n_draws, 50))
             )
         table = _with_hotspots(table, level, seed=cfg.seed)
+        if unranked is not None and len(unranked):
+            table = pd.concat([table, unranked.assign(hotspot="not computed")], ignore_index=True)
         out = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
         out.attrs["index"] = meta
     return out

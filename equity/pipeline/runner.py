@@ -19,6 +19,7 @@ from equity.errors import ConfigError
 from equity.pipeline.dataset import Dataset, load_dataset
 from equity.pipeline.levels import build_levels, check_conservation
 from equity.pipeline.progress import Progress
+from equity.placement.organisations import partner_methods, write_partner_files
 
 __all__ = ["RunResult", "run"]
 
@@ -65,7 +66,8 @@ def run(
     Parameters
     ----------
     cfg
-        Run configuration (``equity.config.load_config()`` runs the bundled sample).
+        Run configuration (``equity.config.load_config()`` runs the bundled national county
+        snapshot, ``load_config(sample=True)`` the fictional sample region).
     out
         Output folder; created if needed. Files are written atomically: on failure the
         folder is left as it was.
@@ -118,13 +120,22 @@ def _refuse_state_selection(cfg: Config) -> None:
 
 def _load(cfg: Config, cache: TableCache | None, progress: Progress) -> Dataset:
     """The inputs, with a line saying how many came from the table cache."""
-    with progress.step("loading inputs" + (" (bundled sample region)" if cfg.uses_sample else "")):
+    what = (
+        " (bundled sample region)"
+        if cfg.uses_sample
+        else " (bundled national county snapshot)"
+        if cfg.uses_snapshot
+        else ""
+    )
+    with progress.step("loading inputs" + what):
         ds = load_dataset(cfg, cache=cache)
-    if ds.cache is not None and ds.cache.enabled:
+    if ds.cache is not None and ds.cache.enabled and ds.cache.hits + ds.cache.misses:
         progress.write(
             f"[{progress.elapsed():6.1f}s]   inputs: {ds.cache.hits} from the table cache, "
             f"{ds.cache.misses} read ({ds.cache.folder})"
         )
+    if ds.partners is not None:
+        progress.write(f"[{progress.elapsed():6.1f}s]   {ds.partners.summary()}")
     return ds
 
 
@@ -188,14 +199,20 @@ def _write_tables(
     written: list[Any] = []
     written += export_.write_level_tables(levels, tmp)
     written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"))
+    if ds.partners is not None:
+        written += write_partner_files(ds.partners, tmp)
     meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
     params = cfg.as_dict()
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
     params["placement"] = cands.attrs.get("placement", {})
     notes = [
         f"{cfg.placement_level} level: pillars without data, weight redistributed: "
-        + (", ".join(meta.get("missing_pillars", [])) or "none")
+        + (", ".join(meta.get("missing_pillars", [])) or "none"),
+        *ds.notes,
+        *(f"{cfg.placement_level} level: {note}" for note in meta.get("notes", [])),
     ]
+    if "note" in extras.get("towns", {}):
+        notes.append(extras["towns"]["note"])
     written.append(
         export_.write_methods(
             tmp,
@@ -204,6 +221,9 @@ def _write_tables(
             command=command,
             weights=meta.get("pillar_weights"),
             notes=notes,
+            partners=None if ds.partners is None else partner_methods(ds.partners, cfg),
+            warnings=extras.get("warnings"),
+            street=extras.get("street"),
         )
     )
     return written

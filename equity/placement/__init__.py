@@ -19,6 +19,10 @@ The subpackage reads as the steps of :func:`rank_candidates`:
     The ``top``, ``coverage`` and ``robust`` selection modes.
 ``explain``
     Driving pillar, top indicators, sensitivity to the weights and the ``why`` sentence.
+``partner``
+    The suggested local partner of each candidate and its runner-up (the host score).
+``organisations``, ``duplicates``, ``partner_rows``
+    The partner layer: every source located (geocoder, ZIP centres), each organisation once.
 ``rank``
     :func:`rank_candidates`, the steps called in order.
 
@@ -27,12 +31,14 @@ Scores (each 0-100, higher is better for a fellow)
 ``need_score``
     The place's digital-equity index (``equity_index``, 0-100, higher = more need).
 ``readiness_score``
-    Partners a fellow can work with. For each candidate, the anchor institutions within the
-    service radius are counted by kind and weighted (:data:`ANCHOR_WEIGHTS`: libraries 3,
-    colleges 2, schools, nonprofits, community centres and any other kind 1), divided by the
-    population within the radius (per 10,000 people). When a ``business`` table is given, the
-    business base (establishments per 1,000 people of the candidate's county, or of whatever
-    area the table is keyed by) enters too::
+    Partners a fellow can work with. For each candidate, the partner organisations within the
+    service radius ``R`` count once each, weighted by kind (:data:`ANCHOR_WEIGHTS`, or the run
+    configuration's ``[partners.weights]``: libraries 3, colleges 2, schools, nonprofits,
+    community centres and any other kind 1) and by distance ``d`` (:data:`DECAYS`, option
+    ``decay``: ``linear`` ``1 - d / R`` by default, ``gaussian`` ``exp(-2 (d / R)^2)``,
+    ``none``), divided by the population within the radius (per 10,000 people). When a
+    ``business`` table is given, the business base (establishments per 1,000 people of the
+    candidate's county, or of whatever area the table is keyed by) enters too::
 
         readiness = pct(anchors per 10k)                        (no business table)
         readiness = (2 * pct(anchors per 10k) + pct(establishments per 1k)) / 3
@@ -87,6 +93,7 @@ from equity.placement.options import (
     ANCHOR_WEIGHTS,
     BACKENDS,
     BASE_MODES,
+    DECAYS,
     DEFAULT_WEIGHTS,
     LEVELS,
     MODES,
@@ -99,6 +106,7 @@ __all__ = [
     "ANCHOR_WEIGHTS",
     "BACKENDS",
     "BASE_MODES",
+    "DECAYS",
     "DEFAULT_WEIGHTS",
     "EARTH_RADIUS_KM",
     "INTERVENTIONS",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from equity.index import INTERVENTIONS
 from equity.indicators import PILLARS, REGISTRY
+from equity.placement.candidates import Candidates
 from equity.ranking import rank_descending
 
 # --------------------------------------------------------------------------------------------
@@ -222,6 +223,57 @@ def _sensitivity(
     return text, biggest
 
 
+def _index_need_variants(cands: Candidates, meta: dict[str, Any]) -> np.ndarray | None:
+    """The candidates' index (0-100) under each normalisation and halved pillar weight.
+
+    From :func:`equity.index.index_variants` on all places (the normalisation's reference),
+    with the index's options recorded in ``attrs["index"]["options"]``; None when the places
+    do not carry them or their indicators.
+    """
+    from equity.index import IndexOptions, index_variants
+
+    options = meta.get("options")
+    used = meta.get("indicator_weights") or {}
+    if not isinstance(options, Mapping) or not used or options.get("preset") == "svi":
+        return None
+    if not all(k in cands.places.columns for k in used):
+        return None
+    opts = IndexOptions(**{k: v for k, v in options.items() if k != "normalisation"})
+    variants = index_variants(cands.places, options=opts)
+    return variants.to_numpy(dtype=float)[cands.index]
+
+
+def _rank_range(
+    cands: Candidates,
+    need: np.ndarray,
+    readiness: np.ndarray,
+    reach: np.ndarray,
+    w: dict[str, float],
+    rank: np.ndarray,
+    meta: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best and worst rank of each candidate across the weight and normalisation variants.
+
+    Variants: each score weight (need, readiness, reach) halved; and the need under each
+    normalisation of the index with its pillar weights, and with each pillar weight halved
+    (:func:`_index_need_variants`; without the index's indicators, each pillar weight halved
+    on the pillar scores). Readiness and reach stay as they are.
+    """
+    scores = {"need": need, "readiness": readiness, "reach": reach}
+    _, variants = _weight_variants(scores, w)
+    need_variants = _index_need_variants(cands, meta)
+    if need_variants is None:
+        variants += _pillar_variants(cands.table, scores, w, meta)[1]
+    else:
+        for j in range(need_variants.shape[1]):
+            nv = np.clip(np.nan_to_num(need_variants[:, j], nan=0.0), 0, 100)
+            variants.append(w["need"] * nv + w["readiness"] * readiness + w["reach"] * reach)
+    if not variants:
+        return rank.copy(), rank.copy()
+    ranks = rank_descending(np.column_stack(variants), cands.groups)
+    return np.minimum(ranks.min(axis=1), rank), np.maximum(ranks.max(axis=1), rank)
+
+
 # --------------------------------------------------------------------------------------------
 # the why sentence
 # --------------------------------------------------------------------------------------------
@@ -252,6 +304,7 @@ class _Row(NamedTuple):
     intervention: Any
     sensitivity: str
     selected: bool
+    partner: str = ""
 
 
 def _strongest(top: Any, driving: Any) -> str:
@@ -270,7 +323,7 @@ def _strongest(top: Any, driving: Any) -> str:
 
 
 def _partners(n_anchors: int, n_library: int, radius_km: float) -> str:
-    s = f"; {n_anchors} anchor {'partner' if n_anchors == 1 else 'partners'} within {radius_km:g} km"
+    s = f"; {n_anchors} partner {'organisation' if n_anchors == 1 else 'organisations'} within {radius_km:g} km"
     if n_library:
         s += f" incl. {n_library} {'library' if n_library == 1 else 'libraries'}"
     return s
@@ -286,6 +339,8 @@ def _sentence(row: _Row, setting: _Setting) -> str:
         s += f", driven by {row.driving}"
     s += _strongest(row.top, row.driving)
     s += _partners(row.n_anchors, row.n_library, setting.radius_km)
+    if row.partner:
+        s += f" ({row.partner})"
     s += f" and {row.reach:,.0f} {setting.unit} in need within reach"
     if isinstance(row.intervention, str) and row.intervention:
         s += f"; suggested: {row.intervention}"
@@ -325,4 +380,25 @@ def _why(
         out["selected"].tolist(),
         strict=True,
     )
-    return [_sentence(_Row._make(values), setting) for values in cols]
+    partner = _suggested(out)
+    return [
+        _sentence(_Row._make((*values, p)), setting)
+        for values, p in zip(cols, partner, strict=True)
+    ]
+
+
+def _suggested(out: pd.DataFrame) -> list[str]:
+    """``"suggested partner: Abingdon Library, library, 2.1 km"`` per candidate ("" if none)."""
+    if "partner_name" not in out.columns:
+        return [""] * len(out)
+    return [
+        f"suggested partner: {name}, {str(kind).replace('_', ' ')}, {km:.1f} km"
+        if isinstance(name, str) and name
+        else ""
+        for name, kind, km in zip(
+            out["partner_name"].tolist(),
+            out["partner_kind"].tolist(),
+            out["partner_km"].tolist(),
+            strict=True,
+        )
+    ]

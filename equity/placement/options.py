@@ -21,6 +21,7 @@ __all__ = [
     "ANCHOR_WEIGHTS",
     "BACKENDS",
     "BASE_MODES",
+    "DECAYS",
     "DEFAULT_WEIGHTS",
     "LEVELS",
     "MODES",
@@ -54,6 +55,12 @@ ANCHOR_WEIGHTS: dict[str, float] = {
     "nonprofit": 1.0,
     "community_center": 1.0,
 }
+
+
+#: How a partner's weight falls with its distance from a candidate, up to the service radius
+#: ``R``: ``linear`` ``1 - d / R``; ``gaussian`` ``exp(-2 (d / R)^2)`` (sigma ``R / 2``, 0.14 at
+#: ``R``); ``none`` 1 (every partner within the radius counts fully).
+DECAYS: tuple[str, ...] = ("linear", "gaussian", "none")
 
 
 def check_k(k: Any, name: str = "k") -> int:
@@ -122,6 +129,12 @@ class PlacementOptions:
     anchor_weights
         Weight of one anchor of each kind in the readiness score, overriding
         :data:`ANCHOR_WEIGHTS` for the kinds it names (other kinds weigh 1).
+    decay
+        How a partner's weight falls with distance within the radius (:data:`DECAYS`), in
+        readiness and in the choice of the suggested partner; default ``linear``.
+    listed_bonus
+        Factor on the host score of organisations on the planner's own list (``listed``) when
+        the suggested partner is chosen (1: no preference); default 1.5.
     backend
         How the coverage problem is solved (:data:`BACKENDS`, see
         :func:`~equity.placement.solve_mclp`).
@@ -165,6 +178,8 @@ class PlacementOptions:
     existing_sites: tuple[str, ...] = ()
     keep_existing: bool = True
     anchor_weights: Mapping[str, float] | None = None
+    decay: str = "linear"
+    listed_bonus: float = 1.5
     backend: str = "auto"
     n_draws: int = field(default_factory=lambda: settings.n_draws)
     seed: int = field(default_factory=lambda: settings.seed)
@@ -188,6 +203,12 @@ class PlacementOptions:
             check_choice("placement level", self.level, LEVELS)
         check_choice("MCLP backend", self.backend, BACKENDS)
         self._check_anchor_weights()
+        check_choice("distance decay", self.decay, DECAYS)
+        bonus = _number(self.listed_bonus)
+        if not (math.isfinite(bonus) and bonus >= 0):
+            msg = f"listed_bonus must be a number >= 0, got {self.listed_bonus!r}"
+            raise PlacementError(msg)
+        self._set("listed_bonus", bonus)
         self._set("n_draws", check_k(self.n_draws, "n_draws"))
         self._set("states", _as_tuple(self.states))
         existing = _as_tuple(self.existing_sites) or ()

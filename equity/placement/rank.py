@@ -26,8 +26,16 @@ from equity.placement.candidates import (
     prepare_candidates,
     prepare_demand,
 )
-from equity.placement.explain import _driving, _index_meta, _sensitivity, _top_indicators, _why
+from equity.placement.explain import (
+    _driving,
+    _index_meta,
+    _rank_range,
+    _sensitivity,
+    _top_indicators,
+    _why,
+)
 from equity.placement.options import PlacementOptions
+from equity.placement.partner import suggest_partners
 from equity.placement.scores import Measures, Scores, measure, score
 from equity.placement.selection import Selection, check_draws, select_sites
 
@@ -81,7 +89,8 @@ def rank_candidates(
     ----------
     places
         Level table (EPSG:4326 or any CRS) with ``GEOID``, ``equity_index`` and ``population``
-        or ``households``; ``NAME``, ``state_GEOID``, ``state_name``, ``equity_index_lo/hi``,
+        or ``households``; ``NAME``, ``place_name``, ``county_name``, ``state_GEOID``,
+        ``state_name`` (:func:`equity.geographies.add_names`), ``equity_index_lo/hi``,
         ``rank_lo/hi``, ``score_<pillar>``, ``norm_<indicator>``, ``driving_pillar`` and
         ``intervention`` are used when present. ``attrs["index"]`` may give
         ``weights`` (pillar weights) and ``indicator_weights``.
@@ -89,9 +98,13 @@ def rank_candidates(
         All options in one :class:`PlacementOptions` (as the run configuration and the CLI
         build it). Give either `options` or the option keywords below, not both.
     anchors
-        Points of anchor institutions with a ``kind`` column (``library``, ``college``,
-        ``school``, ``nonprofit``, ``community_center``, ...). Without ``kind``, rows with a
-        ``library_id`` (:func:`equity.sources.read_libraries`) are libraries.
+        Points of partner organisations with a ``kind`` column (``library``, ``college``,
+        ``school``, ``nonprofit``, ``community_center``, ...), one row per organisation (the
+        partner layer of :func:`equity.placement.organisations.build_partners`). Without
+        ``kind``, rows with a ``library_id`` (:func:`equity.sources.read_libraries`) are
+        libraries. ``name``, ``partner_id``, ``detail``, ``size_class``, ``size_basis``,
+        ``sources``, ``listed`` and ``located``, when present, describe the suggested partner
+        (:mod:`equity.placement.partner`).
     demand
         Finer places (block groups, street cells) with ``population`` (or ``households``) and
         ``equity_index``, used for reach and coverage; default: ``places`` themselves.
@@ -120,7 +133,10 @@ def rank_candidates(
         of ``docs/contracts.md`` (``rank`` is within the state by combined score, or national
         when ``per_state=False``), then ``existing``, ``n_anchors``, ``n_<kind>``,
         ``anchors_per_10k``, ``population_within_radius``, ``reach_need_population``,
-        (``establishments_per_1k``), ``sensitivity``, (``times_selected``,
+        (``establishments_per_1k``), the suggested partner and runner-up
+        (:data:`equity.placement.partner.PARTNER_COLUMNS`), ``sensitivity``, ``rank_best``,
+        ``rank_worst`` (the candidate's rank range across weight and normalisation variants),
+        (``times_selected``,
         ``share_selected``), ``longitude``, ``latitude`` and the place geometry.
         ``attrs["placement"]`` holds the parameters and, in coverage mode, the covered
         weight of the optimum and of the greedy choice per state.
@@ -162,7 +178,7 @@ def rank_candidates(
     measures = measure(cands, dem, opts, anchors=anchors, business=business)
     scores = score(cands, measures, opts)
     selection = select_sites(cands, dem, measures, scores, opts, draws=draws)
-    out = _assemble(cands, dem, measures, scores, selection, opts, meta)
+    out = _assemble(cands, dem, measures, scores, selection, opts, meta, anchors=anchors)
     logger.info(
         "ranked %d candidates (%s, k=%d, %d selected)",
         cands.n,
@@ -197,6 +213,8 @@ def _assemble(
     selection: Selection,
     opts: PlacementOptions,
     meta: dict[str, Any],
+    *,
+    anchors: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """The output table: one row per candidate with its scores, selection and explanations."""
     cand, groups = cands.table, cands.groups
@@ -212,7 +230,11 @@ def _assemble(
     )
     out = _main_columns(cands, measures, scores, selection, meta)
     out = _reach_columns(out, cands, measures)
+    out = _partner_columns(out, anchors, measures, opts)
     out["sensitivity"] = pd.array(sens_text, dtype="string")
+    out["rank_best"], out["rank_worst"] = _rank_range(
+        cands, scores.need, scores.readiness, scores.reach, scores.weights, scores.rank, meta
+    )
     if selection.times is not None and selection.n_draws is not None:
         out["times_selected"] = selection.times.astype(np.int64)
         out["share_selected"] = selection.times / selection.n_draws
@@ -251,6 +273,8 @@ def _main_columns(
             "rank": scores.rank.astype(np.int64),
             "GEOID": cb["GEOID"],
             "NAME": cand["NAME"].astype("string") if "NAME" in cand.columns else cb["GEOID"],
+            "place_name": _text(cand, "place_name"),
+            "county_name": _text(cand, "county_name"),
             "state_GEOID": cb["state_GEOID"],
             "state_name": _state_names(cb["state_GEOID"], cands.places),
             "need_score": scores.need,
@@ -276,6 +300,13 @@ def _main_columns(
     )
 
 
+def _text(cand: pd.DataFrame, column: str) -> pd.Series:
+    """A name column of the candidates (missing when the level table has none)."""
+    if column in cand.columns:
+        return pd.Series(cand[column].to_numpy(), dtype="string")
+    return pd.Series(pd.NA, index=range(len(cand)), dtype="string")
+
+
 def _reach_columns(out: pd.DataFrame, cands: Candidates, measures: Measures) -> pd.DataFrame:
     """County, existing, anchors by kind, people and need within reach, business base."""
     if "county_GEOID" in cands.table.columns:
@@ -289,6 +320,25 @@ def _reach_columns(out: pd.DataFrame, cands: Candidates, measures: Measures) -> 
     if measures.business_per_1k is not None:
         out["establishments_per_1k"] = measures.business_per_1k
     return out
+
+
+def _partner_columns(
+    out: pd.DataFrame,
+    anchors: gpd.GeoDataFrame | None,
+    measures: Measures,
+    opts: PlacementOptions,
+) -> pd.DataFrame:
+    """The suggested partner and runner-up of each candidate (:mod:`equity.placement.partner`)."""
+    suggested = suggest_partners(
+        None if anchors is None else pd.DataFrame(anchors.drop(columns=anchors.geometry.name)),
+        measures.pairs,
+        len(out),
+        radius_km=opts.radius_km,
+        decay=opts.decay,
+        kind_weight=opts.anchor_weight,
+        listed_bonus=opts.listed_bonus,
+    )
+    return pd.concat([out, suggested.set_index(out.index)], axis=1)
 
 
 def _parameters(
@@ -308,6 +358,8 @@ def _parameters(
         "radius_km": opts.radius_km,
         "weights": opts.score_weights,
         "anchor_weights": {kd: opts.anchor_weight(kd) for kd in measures.kinds},
+        "decay": opts.decay,
+        "listed_bonus": opts.listed_bonus,
         "min_households": opts.min_households,
         "min_population": opts.min_population,
         "states": None

@@ -1,8 +1,15 @@
 """Scores: what is within reach of each candidate, and its need, readiness, reach and combined score.
 
 Each score is 0-100, higher is better for a fellow (see :mod:`equity.placement`): need is the
-index itself, readiness and reach are percentile ranks over all candidates of the anchors per
+index itself, readiness and reach are percentile ranks over all candidates of the partners per
 10,000 people (and the business base) and of the need-weighted people within the radius.
+
+Readiness counts each partner organisation within the service radius ``R`` once, weighted by
+its kind (``[partners.weights]``) and by its distance ``d`` (``decay``: ``linear`` ``1 - d / R``
+by default, ``gaussian`` ``exp(-2 (d / R)^2)`` or ``none``)::
+
+    partners_weighted = sum over partners within R of weight(kind) * decay(d)
+    anchors_per_10k   = partners_weighted / people within R * 10,000
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from equity.distance import haversine_km, pairs_within_km
 from equity.errors import SchemaError
 from equity.placement.candidates import Candidates, Demand, _as_wgs84, _centroids_lonlat
 from equity.placement.coverage import coverage_matrix
 from equity.placement.options import PlacementOptions
+from equity.placement.partner import PartnerPairs, distance_decay
 from equity.ranking import rank_descending
 
 
@@ -34,9 +43,13 @@ class Measures:
     kinds, counts
         Anchor kinds (sorted) and the count of each kind within the radius (n, n_kinds).
     anchors_per_10k
-        Kind-weighted anchors per 10,000 people within the radius.
+        Kind-weighted, distance-decayed partners per 10,000 people within the radius.
     business_per_1k
         Establishments per 1,000 people of the candidate's area, when a business table is given.
+    pairs
+        The candidate-partner pairs within the radius and their distances (None: no partners).
+    partners_weighted
+        Sum of kind weight x distance decay over the partners within the radius.
     """
 
     within: np.ndarray
@@ -46,6 +59,8 @@ class Measures:
     counts: np.ndarray
     anchors_per_10k: np.ndarray
     business_per_1k: np.ndarray | None
+    pairs: PartnerPairs | None = None
+    partners_weighted: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -90,17 +105,20 @@ def _anchor_kinds(anchors: gpd.GeoDataFrame) -> pd.Series:
 
 def _anchor_counts(
     anchors: gpd.GeoDataFrame | None, xy: np.ndarray, radius_km: float
-) -> tuple[list[str], np.ndarray]:
-    """Anchor kinds and the number of each within the radius of each candidate (n, n_kinds)."""
+) -> tuple[list[str], np.ndarray, np.ndarray, PartnerPairs | None]:
+    """Anchor kinds, the number of each within the radius of each candidate (n, n_kinds), each
+    anchor's kind code, and the candidate-anchor pairs within the radius with their distance."""
     if anchors is None or not len(anchors):
-        return [], np.zeros((len(xy), 0))
+        return [], np.zeros((len(xy), 0)), np.zeros(0, dtype=np.intp), None
     anc = _as_wgs84(anchors, "anchors")
     codes, kinds_idx = pd.factorize(_anchor_kinds(anc), sort=True)
     kinds = [str(x) for x in kinds_idx]
-    onehot = np.zeros((len(anc), len(kinds)))
-    onehot[np.arange(len(anc)), codes] = 1.0
-    within = coverage_matrix(xy, _centroids_lonlat(anc.geometry), radius_km=radius_km)
-    return kinds, within.astype(np.float64) @ onehot
+    pts = _centroids_lonlat(anc.geometry)
+    i, j = pairs_within_km(xy, pts, radius_km)
+    km = haversine_km(xy[i, 0], xy[i, 1], pts[j, 0], pts[j, 1])
+    counts = np.zeros((len(xy), len(kinds)))
+    np.add.at(counts, (i, codes[j]), 1.0)
+    return kinds, counts, codes, PartnerPairs(i, j, km)
 
 
 def _business_per_1k(
@@ -144,9 +162,12 @@ def measure(
     """People, need, anchors and businesses within reach of each candidate."""
     within = coverage_matrix(cands.xy, demand.xy, radius_km=options.radius_km).astype(np.float64)
     population_within = within @ demand.population
-    kinds, counts = _anchor_counts(anchors, cands.xy, options.radius_km)
+    kinds, counts, codes, pairs = _anchor_counts(anchors, cands.xy, options.radius_km)
     kind_w = np.array([options.anchor_weight(kd) for kd in kinds])
-    weighted = counts @ kind_w if kinds else np.zeros(cands.n)
+    weighted = np.zeros(cands.n)
+    if pairs is not None:
+        decay = distance_decay(pairs.km, options.radius_km, options.decay)
+        np.add.at(weighted, pairs.i, kind_w[codes[pairs.j]] * decay)
     return Measures(
         within=within,
         population_within=population_within,
@@ -157,6 +178,8 @@ def measure(
         business_per_1k=None
         if business is None
         else _business_per_1k(business, cands.table, cands.places),
+        pairs=pairs,
+        partners_weighted=weighted,
     )
 
 

@@ -1,57 +1,81 @@
-"""Cached, atomic, retried downloads and safe zip extraction.
+"""Cached, atomic, checked, retried downloads with a deadline, and safe zip extraction.
 
-Every public file the toolkit downloads goes through :func:`download`:
+Every public file the toolkit downloads goes through :func:`download` (or
+:func:`download_file`, which also returns the byte count and SHA-256):
 
-- **Cache**: the file is stored in :data:`equity.settings.cache_folder` under the SHA-1 of its
-  URL (query included, secrets such as an API ``key`` excluded) with the URL's suffix, e.g.
-  ``~/.cache/equity/3f1c...e2.zip``. A second call returns the cached file without any request.
-  :func:`cache_path` tells where a file goes, so a file downloaded by hand can be put there.
+- **Cache**: the file is stored in :data:`equity.settings.cache_folder` (or the folder given)
+  under the SHA-1 of its URL (query included, secrets such as an API ``key`` excluded) with the
+  URL's suffix, e.g. ``~/.cache/equity/3f1c...e2.zip``. A second call returns the cached file
+  without any request. :func:`cache_path` tells where a file goes, so a file downloaded by hand
+  can be put there.
 - **Atomic**: the body is streamed to a temporary file beside the cache file and renamed onto it
-  only once complete (``os.replace``). A failed, truncated or invalid response is never cached,
-  and a failed ``force`` refresh leaves the previous copy in place.
-- **Checked**: a body shorter than its ``Content-Length`` is a failure; an optional
-  ``validate`` callable (e.g. "is this a zip", "is this Census JSON") runs before the rename.
+  only once complete and checked (``os.replace``). A failed, truncated or rejected response is
+  never cached, and a failed ``force`` refresh leaves the previous copy in place.
+- **Checked**: a body shorter than its ``Content-Length`` is a failure; so is an empty body and
+  an HTML page served with status 200 (a maintenance or "invalid key" page); then the caller's
+  ``check`` (given the body and the ``Content-Type``: magic bytes, CSV header, zip limits) and
+  ``validate`` run before the rename. A rejected body raises :class:`ContentError` (both a
+  :class:`~equity.errors.DownloadError` and a :class:`~equity.errors.DataError`), naming the
+  URL and the reason, and is not retried: the next call asks the server again.
+- **Deadline**: ``timeout`` bounds each wait for the server (connection, each read); ``deadline``
+  bounds the whole download, retries included. A watchdog closes the connection at the
+  deadline, so a server dripping one byte a second is cut off on time.
 - **Retried**: connection errors, timeouts, truncated bodies, HTTP 408, 429 and 5xx are retried
   ``retries`` times with exponential backoff (``backoff * 2**attempt`` seconds, or the server's
-  ``Retry-After`` when longer, capped at 60 s); other 4xx fail at once.
+  ``Retry-After`` when longer, capped at 60 s and at the deadline); other 4xx fail at once.
 - **Offline**: when the host cannot be resolved or reached, :class:`~equity.errors.DownloadError`
   says the machine seems offline and names the URL and the cache path for a manual download.
-- **Secrets**: query parameters named in :data:`SECRET_PARAMS` (``key``, ``token``, ...) are sent
-  but never hashed, logged nor shown in an error message.
+- **Secrets**: query parameters named in :data:`SECRET_PARAMS` (``key``, ``token``, ...) and
+  request headers named in :data:`SECRET_HEADERS` (the FCC's ``hash_value``) are sent but never
+  hashed, logged nor shown in an error message.
 
 :data:`base_urls` holds the scheme and host of every source, so tests (or a mirror) can point all
-of them elsewhere, e.g. ``base_urls["census_www2"] = "http://127.0.0.1:8000"``.
+of them elsewhere, e.g. ``base_urls["census_www2"] = "http://127.0.0.1:8000"``. The environment
+variable ``EQUITY_MIRROR`` (read at import) points every source at one mirror serving the
+publishers' paths, e.g. ``EQUITY_MIRROR=http://mirror.example.org/public-data``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
 import logging
 import os
 import socket
-import stat
+import threading
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import Message
 from functools import partial
 from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from equity import __version__, settings
-from equity._io import atomic_dir, atomic_path
+from equity._io import atomic_path
 from equity.errors import DataError, DownloadError
+from equity.sources._zips import safe_extract
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
+    "SECRET_HEADERS",
     "SECRET_PARAMS",
+    "ContentError",
+    "Fetched",
     "base_urls",
     "cache_path",
     "download",
+    "download_file",
+    "file_sha256",
     "public_url",
+    "remote_size",
     "safe_extract",
 ]
 
@@ -61,16 +85,41 @@ logger = logging.getLogger("equity.sources")
 base_urls: dict[str, str] = {
     # Census Data API (ACS 5-year tables)
     "census_api": "https://api.census.gov",
-    # Census file server: cartographic boundaries (GENZ) and County Business Patterns
+    # Census file server: cartographic boundaries (GENZ), TIGER/Line, County Business Patterns
     "census_www2": "https://www2.census.gov",
     # Ookla open data (AWS S3 bucket of the Speedtest global performance tiles)
     "ookla": "https://ookla-open-data.s3.amazonaws.com",
     # raw files of GitHub repositories (Microsoft broadband usage)
     "github_raw": "https://raw.githubusercontent.com",
+    # Institute of Museum and Library Services (Public Libraries Survey)
+    "imls": "https://www.imls.gov",
+    # National Center for Education Statistics (EDGE school geocodes, IPEDS)
+    "nces": "https://nces.ed.gov",
+    # Internal Revenue Service (Exempt Organizations Business Master File extracts)
+    "irs": "https://www.irs.gov",
+    # FCC National Broadband Map public data API (BDC availability)
+    "fcc": "https://broadbandmap.fcc.gov",
 }
+
+
+def _apply_mirror(mirror: str | None) -> None:
+    """Point every source at `mirror` (the ``EQUITY_MIRROR`` environment variable)."""
+    if mirror:
+        for name in base_urls:
+            base_urls[name] = mirror.rstrip("/")
+
+
+_apply_mirror(os.environ.get("EQUITY_MIRROR"))
 
 #: Query parameters whose values are secrets: sent, but never hashed, logged or shown.
 SECRET_PARAMS: frozenset[str] = frozenset({"key", "api_key", "apikey", "token", "access_token"})
+#: Request headers whose values are secrets (compared case-insensitively).
+SECRET_HEADERS: frozenset[str] = frozenset(
+    {"hash_value", "authorization", "x-api-key", "token", "username"}
+)
+
+#: Default overall deadline of one download (all attempts), in seconds.
+DEFAULT_DEADLINE_S = 3600.0
 
 Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]]
 
@@ -81,6 +130,43 @@ _RETRY_STATUS = frozenset({408, 429})
 # characters left unescaped in query values: Census API uses "for=block%20group:*" and
 # comma-separated "get" lists
 _QUERY_SAFE = ":*,/"
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<title", b"<!--")
+
+
+class ContentError(DownloadError, DataError):
+    """A response arrived but its body is not the expected file (HTML page, empty, wrong type).
+
+    Both a :class:`~equity.errors.DownloadError` and a :class:`~equity.errors.DataError`; the
+    message names the URL (secrets removed) and the reason. Nothing was cached.
+    """
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A file in the download cache and where it came from.
+
+    Attributes
+    ----------
+    path
+        The cached file.
+    url
+        The public URL (secrets removed).
+    bytes
+        Size in bytes.
+    sha256
+        SHA-256 of the bytes (None for a cache hit, where it was not recomputed).
+    fetched
+        When it was downloaded (UTC, ISO 8601), or the cached file's modification time.
+    cached
+        True when served from the cache without a request.
+    """
+
+    path: Path
+    url: str
+    bytes: int
+    sha256: str | None
+    fetched: str
+    cached: bool
 
 
 class _TransientError(Exception):
@@ -188,81 +274,247 @@ def _retry_after(headers: Message | Mapping[str, str] | None) -> float | None:
         return None
 
 
+def _redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def _body_snippet(exc: urllib.error.HTTPError, *, secrets: Sequence[str]) -> str:
     try:
         text = exc.read(300).decode("utf-8", errors="replace")
     except Exception:  # a body that cannot be read adds nothing to the message
         return ""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = " ".join(text.split())
+    text = " ".join(_redact(text, secrets).split())
     return f" Server said: {text[:200]!r}." if text else ""
 
 
-def _attempt(
-    request_url: str,
-    dest: Path,
-    *,
-    timeout: float,
-    validate: Callable[[Path], None] | None,
-    secrets: Sequence[str],
-    shown: str,
-) -> int:
-    """Download once into `dest` atomically; return the byte count, or raise."""
-    request = urllib.request.Request(request_url, headers={"User-Agent": _USER_AGENT})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            if response.status == 204:
-                msg = f"{shown} returned no content (HTTP 204): nothing to download for this query."
-                raise DownloadError(msg)
-            length = response.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            with atomic_path(dest) as tmp:
-                size = 0
-                with open(tmp, "wb") as fh:
-                    while chunk := response.read(_CHUNK):
-                        fh.write(chunk)
-                        size += len(chunk)
-                if expected is not None and size != expected:
-                    reason = f"truncated response: got {size} of {expected} bytes"
-                    raise _TransientError(reason)
-                if validate is not None:
-                    validate(tmp)
-            return size
-    except urllib.error.HTTPError as exc:
-        with exc:  # the error holds the open response: close its socket
-            if exc.code in _RETRY_STATUS or exc.code >= 500:
-                raise _TransientError(
-                    f"HTTP {exc.code} {exc.reason}", retry_after=_retry_after(exc.headers)
-                ) from None
-            snippet = _body_snippet(exc, secrets=secrets)
-        msg = f"{shown} failed with HTTP {exc.code} {exc.reason}.{snippet}"
-        raise DownloadError(msg) from None
-    except urllib.error.URLError as exc:
-        cause = exc.reason
-        if isinstance(cause, TimeoutError):
-            raise _TransientError(f"timed out after {timeout:g} s") from None
+# --------------------------------------------------------------------------------------
+# the deadline: a watchdog closing the connection
+# --------------------------------------------------------------------------------------
+
+
+class _Watchdog:
+    """Shuts down every socket registered with it once the deadline (monotonic) passes."""
+
+    def __init__(self, deadline_at: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline_at - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._timer.cancel()
+
+    def register(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _opener(watch: _Watchdog) -> urllib.request.OpenerDirector:
+    """A urllib opener (proxies and redirects as usual) whose sockets `watch` can close."""
+
+    class _Conn(http.client.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            watch.register(self.sock)
+
+    class _SConn(http.client.HTTPSConnection):
+        def connect(self) -> None:
+            super().connect()
+            watch.register(self.sock)
+
+    class _Handler(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(_Conn, req)
+
+    class _SHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(_SConn, req, context=self._context)  # type: ignore[attr-defined]
+
+    return urllib.request.build_opener(_Handler, _SHandler)
+
+
+class _DeadlinePassed(Exception):
+    """The overall deadline of a download passed (not retried)."""
+
+
+# --------------------------------------------------------------------------------------
+# one attempt
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What every attempt of one download shares."""
+
+    url: str  # with secrets: sent, never shown
+    shown: str  # without secrets
+    dest: Path
+    headers: dict[str, str]
+    timeout: float
+    deadline_at: float
+    check: Callable[[Path, str | None], None] | None
+    validate: Callable[[Path], None] | None
+    secrets: tuple[str, ...]
+    progress: Callable[[int], None] | None
+
+
+def html_title(head: bytes) -> str | None:
+    """The ``<title>`` of an HTML page starting with `head`, or ``""`` when it has none; None
+    when `head` is not the start of an HTML page."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not start.startswith(_HTML_STARTS) and not (
+        start.startswith(b"<?xml") and b"<html" in start
+    ):
+        return None
+    low = head.lower()
+    i = low.find(b"<title")
+    if i < 0:
+        return ""
+    j = low.find(b">", i)
+    k = low.find(b"</title", j)
+    if j < 0 or k < 0:
+        return ""
+    return " ".join(head[j + 1 : k].decode("utf-8", errors="replace").split())[:120]
+
+
+def _check_body(req: _Request, tmp: Path, size: int, content_type: str | None) -> None:
+    """Reject an empty body, then run the caller's checks, then reject an HTML page."""
+    if size == 0:
+        msg = "the server sent an empty body (0 bytes) with status 200"
+        raise DataError(msg)
+    if req.check is not None:
+        req.check(tmp, content_type)
+    if req.validate is not None:
+        req.validate(tmp)
+    with open(tmp, "rb") as fh:
+        title = html_title(fh.read(4096))
+    if title is not None:
+        shown = f" ({title!r})" if title else ""
+        msg = f"the server sent an HTML page{shown} with status 200 instead of the file"
+        raise DataError(msg)
+
+
+def _stream(req: _Request, response: Any, tmp: Path, watch: _Watchdog) -> tuple[int, str]:
+    """Write the body to `tmp`; its size and SHA-256. Raises on truncation or the deadline."""
+    length = response.headers.get("Content-Length")
+    expected = int(length) if length and length.isdigit() else None
+    digest = hashlib.sha256()
+    size = 0
+    with open(tmp, "wb") as fh:
+        while True:
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
+            fh.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+            if req.progress is not None:
+                req.progress(len(chunk))
+    if watch.expired:
+        raise _DeadlinePassed(_got(size, expected))
+    if expected is not None and size != expected:
+        raise _TransientError(f"truncated response: got {size} of {expected} bytes")
+    return size, digest.hexdigest()
+
+
+def _got(size: int, expected: int | None) -> str:
+    return f"{size:,} of {expected:,} bytes received" if expected else f"{size:,} bytes received"
+
+
+def _attempt(req: _Request) -> tuple[int, str]:
+    """Download once into ``req.dest`` atomically; return the byte count and SHA-256."""
+    remaining = req.deadline_at - time.monotonic()
+    if remaining <= 0:
+        raise _DeadlinePassed("no time left for another attempt")
+    request = urllib.request.Request(req.url, headers={"User-Agent": _USER_AGENT, **req.headers})
+    with _Watchdog(req.deadline_at) as watch:
+        try:
+            with _opener(watch).open(request, timeout=min(req.timeout, remaining)) as response:
+                if response.status == 204:
+                    msg = f"{req.shown} returned no content (HTTP 204): nothing to download for this query."
+                    raise DownloadError(msg)
+                with atomic_path(req.dest) as tmp:
+                    size, sha = _stream(req, response, tmp, watch)
+                    try:
+                        _check_body(req, tmp, size, response.headers.get("Content-Type"))
+                    except DataError as exc:
+                        msg = f"{req.shown}: rejected: {_redact(str(exc), req.secrets)}; nothing was cached."
+                        raise ContentError(msg) from None
+                return size, sha
+        except (DownloadError, _DeadlinePassed, _TransientError):
+            raise
+        except urllib.error.HTTPError as exc:
+            with exc:  # the error holds the open response: close its socket
+                if exc.code in _RETRY_STATUS or exc.code >= 500:
+                    raise _TransientError(
+                        f"HTTP {exc.code} {exc.reason}", retry_after=_retry_after(exc.headers)
+                    ) from None
+                snippet = _body_snippet(exc, secrets=req.secrets)
+            msg = f"{req.shown} failed with HTTP {exc.code} {exc.reason}.{snippet}"
+            raise DownloadError(msg) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if watch.expired:
+                raise _DeadlinePassed("the connection was closed at the deadline") from None
+            raise _transient(exc, req.timeout) from None
+
+
+def _transient(exc: BaseException, timeout: float) -> _TransientError:
+    """The retryable failure behind a urllib / socket / http.client exception."""
+    cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(cause, TimeoutError | socket.timeout):
+        return _TransientError(f"timed out after {timeout:g} s")
+    if isinstance(exc, urllib.error.URLError):
         offline = isinstance(cause, BaseException) and _is_offline_error(cause)
-        raise _TransientError(f"cannot connect ({cause})", offline=offline) from None
-    except TimeoutError:
-        raise _TransientError(f"timed out after {timeout:g} s") from None
-    except (http.client.HTTPException, ConnectionError) as exc:
-        # IncompleteRead, RemoteDisconnected, BadStatusLine, connection reset mid-body
-        raise _TransientError(f"connection broken ({type(exc).__name__})") from None
+        return _TransientError(f"cannot connect ({cause})", offline=offline)
+    # IncompleteRead, RemoteDisconnected, BadStatusLine, connection reset mid-body
+    return _TransientError(f"connection broken ({type(exc).__name__})")
+
+
+# --------------------------------------------------------------------------------------
+# the public functions
+# --------------------------------------------------------------------------------------
 
 
 def download(
     url: str,
     *,
     params: Params | None = None,
+    headers: Mapping[str, str] | None = None,
     cache_folder: str | os.PathLike[str] | None = None,
     timeout: float | None = None,
+    deadline: float | None = None,
     retries: int | None = None,
     backoff: float = 1.0,
     force: bool = False,
     suffix: str | None = None,
+    check: Callable[[Path, str | None], None] | None = None,
     validate: Callable[[Path], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Path:
     """Download `url` into the cache (or return the cached copy) and return its path.
 
@@ -273,11 +525,17 @@ def download(
     params
         Extra query parameters. Those named in :data:`SECRET_PARAMS` (e.g. a Census API
         ``key``) are sent but are not part of the cache file name, logs or error messages.
+    headers
+        Extra request headers; values of those named in :data:`SECRET_HEADERS` are kept out of
+        messages (headers never change the cache name).
     cache_folder
         Cache folder; defaults to :data:`equity.settings.cache_folder`.
     timeout
         Seconds to wait for the connection and for each read; defaults to
         :data:`equity.settings.http_timeout_s`.
+    deadline
+        Seconds the whole download may take, retries and their waits included; defaults to
+        :data:`DEFAULT_DEADLINE_S`. The connection is closed when it passes.
     retries
         Retries after the first attempt; defaults to :data:`equity.settings.http_retries`.
     backoff
@@ -286,9 +544,14 @@ def download(
         Download again even when a cached copy exists (the old copy stays if this fails).
     suffix
         Suffix of the cached file; defaults to the URL's (``.zip``, ``.csv``, ...).
+    check
+        Called with the complete temporary file and the response's ``Content-Type`` (or None)
+        before it is moved into the cache; raise :class:`~equity.errors.DataError` to reject.
     validate
-        Called with the path of the complete temporary file before it is moved into the
-        cache; raise (e.g. :class:`~equity.errors.DataError`) to reject the body.
+        Called with the path of the complete temporary file (after `check`); raise
+        :class:`~equity.errors.DataError` to reject the body.
+    progress
+        Called with the size of every chunk received.
 
     Returns
     -------
@@ -297,40 +560,91 @@ def download(
 
     Raises
     ------
+    ContentError
+        The body was rejected (empty, an HTML page, refused by `check` or `validate`).
     DownloadError
-        On an HTTP error (at once for 4xx other than 408/429), or once the retries are spent;
-        when the host cannot be reached the message says the machine seems offline and where
-        a manually downloaded copy can be placed.
+        On an HTTP error (at once for 4xx other than 408/429), at the deadline, or once the
+        retries are spent; when the host cannot be reached the message says the machine seems
+        offline and where a manually downloaded copy can be placed.
 
     Examples
     --------
     >>> path = download("https://www2.census.gov/geo/tiger/GENZ2021/shp/cb_2021_us_state_20m.zip")  # doctest: +SKIP
     """
+    return download_file(
+        url,
+        params=params,
+        headers=headers,
+        cache_folder=cache_folder,
+        timeout=timeout,
+        deadline=deadline,
+        retries=retries,
+        backoff=backoff,
+        force=force,
+        suffix=suffix,
+        check=check,
+        validate=validate,
+        progress=progress,
+    ).path
+
+
+def download_file(
+    url: str,
+    *,
+    params: Params | None = None,
+    headers: Mapping[str, str] | None = None,
+    cache_folder: str | os.PathLike[str] | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    retries: int | None = None,
+    backoff: float = 1.0,
+    force: bool = False,
+    suffix: str | None = None,
+    check: Callable[[Path, str | None], None] | None = None,
+    validate: Callable[[Path], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Fetched:
+    """:func:`download`, returning a :class:`Fetched` record (path, public URL, size, SHA-256).
+
+    The parameters are those of :func:`download`.
+    """
     items = _param_items(params)
     shown = public_url(url, params=items)
-    scheme = urlsplit(shown).scheme
-    if scheme not in ("http", "https"):
+    if urlsplit(shown).scheme not in ("http", "https"):
         msg = f"cannot download {shown!r}: only http and https URLs are supported."
         raise DownloadError(msg)
     dest = cache_path(url, params=items, cache_folder=cache_folder, suffix=suffix)
     if dest.is_file() and not force:
         logger.info("Using cached %s for %s", dest, shown)
-        return dest
+        st = dest.stat()
+        when = datetime.fromtimestamp(st.st_mtime, UTC).isoformat(timespec="seconds")
+        return Fetched(dest, shown, st.st_size, None, when, cached=True)
     request_url = _with_query(url, items, keep_secrets=True)
-    attempt = partial(
-        _attempt,
-        request_url,
-        dest,
-        timeout=float(settings.http_timeout_s if timeout is None else timeout),
-        validate=validate,
-        secrets=_secret_values(request_url),
+    extra = dict(headers or {})
+    secrets = _secret_values(request_url) + [
+        v for k, v in extra.items() if k.lower() in SECRET_HEADERS
+    ]
+    limit = float(DEFAULT_DEADLINE_S if deadline is None else deadline)
+    req = _Request(
+        url=request_url,
         shown=shown,
+        dest=dest,
+        headers=extra,
+        timeout=float(settings.http_timeout_s if timeout is None else timeout),
+        deadline_at=time.monotonic() + limit,
+        check=check,
+        validate=validate,
+        secrets=tuple(secrets),
+        progress=progress,
     )
     dest.parent.mkdir(parents=True, exist_ok=True)
     retries = int(settings.http_retries if retries is None else retries)
-    size = _retrying(attempt, retries=retries, backoff=backoff, shown=shown, dest=dest)
+    size, sha = _retrying(
+        partial(_attempt, req), retries=retries, backoff=backoff, req=req, limit=limit
+    )
     logger.info("Downloaded %s to %s (%d bytes)", shown, dest, size)
-    return dest
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return Fetched(dest, shown, size, sha, now, cached=False)
 
 
 def _secret_values(request_url: str) -> list[str]:
@@ -343,9 +657,14 @@ def _secret_values(request_url: str) -> list[str]:
 
 
 def _retrying(
-    attempt: Callable[[], int], *, retries: int, backoff: float, shown: str, dest: Path
-) -> int:
-    """Call `attempt` until it succeeds, at most ``retries + 1`` times; its byte count.
+    attempt: Callable[[], tuple[int, str]],
+    *,
+    retries: int,
+    backoff: float,
+    req: _Request,
+    limit: float,
+) -> tuple[int, str]:
+    """Call `attempt` until it succeeds, at most ``retries + 1`` times, within the deadline.
 
     Transient failures wait ``backoff * 2**(n - 1)`` seconds before the n-th retry (or the
     server's ``Retry-After`` when longer, capped at 60 s); the last one becomes a
@@ -355,9 +674,11 @@ def _retrying(
     for n in range(retries + 1):
         if last is not None:
             delay = min(max(backoff * 2 ** (n - 1), last.retry_after or 0.0), _MAX_DELAY_S)
+            if time.monotonic() + delay >= req.deadline_at:
+                break
             logger.warning(
                 "Download of %s failed (%s); retry %d of %d in %.1f s",
-                shown,
+                req.shown,
                 last.reason,
                 n,
                 retries,
@@ -368,8 +689,14 @@ def _retrying(
             return attempt()
         except _TransientError as exc:
             last = exc
+        except _DeadlinePassed as exc:
+            msg = (
+                f"Download of {req.shown} did not finish within its deadline of {limit:g} s "
+                f"({exc}); nothing was cached."
+            )
+            raise DownloadError(msg) from None
     assert last is not None  # the loop runs at least once
-    raise DownloadError(_failure_message(last, retries=retries, shown=shown, dest=dest))
+    raise DownloadError(_failure_message(last, retries=retries, shown=req.shown, dest=req.dest))
 
 
 def _failure_message(last: _TransientError, *, retries: int, shown: str, dest: Path) -> str:
@@ -385,96 +712,54 @@ def _failure_message(last: _TransientError, *, retries: int, shown: str, dest: P
     return f"Download of {shown} failed after {tries}: {last.reason}. {manual}"
 
 
-def _entry_problem(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip entry is unsafe to extract, or None."""
-    name = info.filename.replace("\\", "/")
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return f"{info.filename!r} is a symbolic link"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":" and name[0].isalpha()):
-        return f"{info.filename!r} is an absolute path"
-    if ".." in PurePosixPath(name).parts:
-        return f"{info.filename!r} points outside the destination (path traversal)"
-    if "\x00" in name:
-        return f"{info.filename!r} contains a NUL character"
-    return None
-
-
-def safe_extract(
-    zip_path: str | os.PathLike[str],
-    dest: str | os.PathLike[str],
+def remote_size(
+    url: str,
     *,
-    members: Iterable[str] | None = None,
-) -> list[Path]:
-    """Extract a zip file into `dest`, refusing unsafe entries, atomically.
-
-    Every entry is checked before anything is written: absolute paths, ``..`` components
-    (path traversal, "zip slip") and symbolic links are refused, all problems listed in one
-    error. Files are extracted into a temporary folder inside `dest` and moved into place only
-    when all of them are complete.
+    params: Params | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> tuple[int | None, str]:
+    """Size the server announces for `url` (a HEAD request), and a note when it says none.
 
     Parameters
     ----------
-    zip_path
-        The zip file.
-    dest
-        Destination folder (created when missing).
-    members
-        Names of the entries to extract; all entries by default.
+    url, params, headers, timeout
+        As for :func:`download`.
 
     Returns
     -------
-    list of Path
-        Paths of the extracted files, in archive order.
-
-    Raises
-    ------
-    DataError
-        When the file is not a valid zip, an entry is unsafe, or a named member is missing.
-
-    Examples
-    --------
-    >>> files = safe_extract("cb_2021_51_tract_500k.zip", "tracts")  # doctest: +SKIP
+    tuple of (int or None, str)
+        The ``Content-Length`` in bytes, or None with the reason (``"size unknown"``, the
+        HTTP status of a refusal, or the connection error).
     """
-    zip_path = Path(zip_path)
-    dest = Path(dest)
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        msg = f"{zip_path} is not a readable zip file ({exc})."
-        raise DataError(msg) from None
-    with archive:
-        infos = archive.infolist()
-        if members is not None:
-            wanted = set(members)
-            missing = sorted(wanted - {i.filename for i in infos})
-            if missing:
-                msg = f"{zip_path} has no entry {missing[0]!r} (entries: {archive.namelist()[:10]})"
-                raise DataError(msg)
-            infos = [i for i in infos if i.filename in wanted]
-        problems = [p for p in map(_entry_problem, infos) if p]
-        if problems:
-            listed = "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
-            msg = f"refusing to extract {zip_path}: {len(problems)} unsafe entries: {listed}."
-            raise DataError(msg)
-        files = [i for i in infos if not i.is_dir()]
-        extracted: list[Path] = []
-        with atomic_dir(dest) as tmp:
-            root = tmp.resolve()
-            for info in files:
-                rel = PurePosixPath(info.filename.replace("\\", "/"))
-                target = tmp.joinpath(*rel.parts)
-                # belt and braces: the checks above already exclude anything outside
-                if not target.resolve().is_relative_to(root):
-                    msg = f"refusing to extract {zip_path}: {info.filename!r} leaves {dest}."
-                    raise DataError(msg)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    with archive.open(info) as src, open(target, "wb") as out:
-                        while chunk := src.read(_CHUNK):
-                            out.write(chunk)
-                except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                    msg = f"{zip_path}: entry {info.filename!r} cannot be read ({exc})."
-                    raise DataError(msg) from None
-                extracted.append(dest.joinpath(*rel.parts))
-    return extracted
+    items = _param_items(params)
+    request_url = _with_query(url, items, keep_secrets=True)
+    secrets = _secret_values(request_url) + [
+        v for k, v in (headers or {}).items() if k.lower() in SECRET_HEADERS
+    ]
+    request = urllib.request.Request(
+        request_url, method="HEAD", headers={"User-Agent": _USER_AGENT, **(headers or {})}
+    )
+    wait = float(settings.http_timeout_s if timeout is None else timeout)
+    with _Watchdog(time.monotonic() + 2 * wait) as watch:
+        try:
+            with _opener(watch).open(request, timeout=wait) as response:
+                length = response.headers.get("Content-Length")
+                if length and length.isdigit():
+                    return int(length), ""
+                return None, "size unknown"
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return None, f"size unknown (HEAD: HTTP {exc.code} {exc.reason})"
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = _redact(str(_transient(exc, wait).reason), secrets)
+            return None, f"size unknown (HEAD: {reason})"
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

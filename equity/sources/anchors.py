@@ -107,7 +107,7 @@ SCHEMA = Schema(
     keys=(("anchor_id",), ("FSCSKEY", "FSCS_SEQ"), ("FSCSKEY",), ("NCESSCH",), ("UNITID",)),
     numeric=(_COORDINATES,),
     signature=(("NCESSCH",), ("UNITID",), ("ANCHOR ID",)),
-    aliases=("schools", "colleges"),
+    aliases=("schools",),
 )
 
 
@@ -280,6 +280,8 @@ def read_anchors(path: PathLike, *, kind: str | None = None) -> gpd.GeoDataFrame
     fmt = _format(raw, path=p)
     if fmt == "imls":
         return _from_libraries(p, kind=kind)
+    if fmt == "ipeds":
+        return _from_colleges(p, kind=kind)
     raw = drop_duplicate_rows(raw, path=p)
     cols = SCHEMA.columns(raw.columns)
     out = _anchor_table(raw, cols, fmt, kind=kind, path=p)
@@ -290,11 +292,6 @@ def read_anchors(path: PathLike, *, kind: str | None = None) -> gpd.GeoDataFrame
         "generic": ("Anchor institutions", "user supplied", "see the file's source"),
         "nces": (
             "NCES EDGE public school geocodes",
-            "National Center for Education Statistics",
-            "Public domain (US federal government work)",
-        ),
-        "ipeds": (
-            "IPEDS institutional characteristics (HD)",
             "National Center for Education Statistics",
             "Public domain (US federal government work)",
         ),
@@ -343,6 +340,30 @@ def _from_libraries(path: Path, *, kind: str | None) -> gpd.GeoDataFrame:
     )
     out.attrs.update(libs.attrs)
     out.attrs["format"] = "imls"
+    return out
+
+
+def _from_colleges(path: Path, *, kind: str | None) -> gpd.GeoDataFrame:
+    """An IPEDS HD file read by :func:`equity.sources.colleges.read_colleges`, in the anchor
+    layout (administrative units and closed institutions left out)."""
+    from equity.sources.colleges import read_colleges
+
+    colleges = read_colleges(path)
+    out = gpd.GeoDataFrame(
+        {
+            "anchor_id": colleges["college_id"].astype("str"),
+            "name": colleges["name"].astype("str"),
+            "kind": kind or "college",
+            "address": colleges["address"],
+            "city": colleges["city"],
+            "state_abbr": colleges["state_abbr"],
+            "county_GEOID": colleges["county_GEOID"],
+        },
+        geometry=colleges.geometry,
+        crs=4326,
+    )
+    out.attrs.update(colleges.attrs)
+    out.attrs["format"] = "ipeds"
     return out
 
 

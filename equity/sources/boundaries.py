@@ -54,9 +54,10 @@ _NAME_TOKENS = [
     (re.compile(r"(?:^|_)(tabblock\w*)(?:_|$)"), "block"),
 ]
 
-_ID_COLUMNS = ("GEOID", "GEOID20", "GEOID10", "GEOIDFQ", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5CE")
-# ids written with their summary level: "1400000US51001090100" (2010 files have no GEOID)
-_US_ID_COLUMNS = ("GEO_ID", "AFFGEOID", "AFFGEOID20", "AFFGEOID10", "GEO_ID10")
+_ID_COLUMNS = ("GEOID", "GEOID20", "GEOID10", "ZCTA5CE20", "ZCTA5CE10", "ZCTA5CE")
+# ids written with their summary level: "1400000US51001090100" (2010 files have no GEOID;
+# 2023+ files call it GEOIDFQ instead of AFFGEOID)
+_US_ID_COLUMNS = ("GEO_ID", "AFFGEOID", "AFFGEOID20", "AFFGEOID10", "GEO_ID10", "GEOIDFQ")
 _PART_COLUMNS = [
     ("STATEFP", "STATE", "STATEFP20", "STATEFP10"),
     ("COUNTYFP", "COUNTY", "COUNTYFP20", "COUNTYFP10"),
@@ -68,6 +69,15 @@ _NAME_COLUMNS = ("NAME", "NAME20", "NAME10", "NAMELSAD", "NAMELSAD20")
 # tracts and block groups: NAME is just the number ("2001.06"); NAMELSAD says what it is
 _LSAD_COLUMNS = ("NAMELSAD", "NAMELSAD20", "NAMELSAD10")
 _AREA_COLUMNS = (("ALAND", "ALAND20", "ALAND10"), ("AWATER", "AWATER20", "AWATER10"))
+# names and their legal/statistical area description (equity.geographies.names): output
+# column -> the file's column names, for places, county subdivisions, counties and states
+_DESCRIPTION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "LSAD": ("LSAD", "LSAD20", "LSAD10"),
+    "NAMELSAD": ("NAMELSAD", "NAMELSAD20", "NAMELSAD10"),
+    "county_name": ("NAMELSADCO",),
+    "state_name": ("STATE_NAME",),
+}
+_DESCRIBED_LEVELS = ("state", "county", "cousub", "place", "town")
 _TITLES = {
     "cb": "Census cartographic boundary file",
     "tl": "Census TIGER/Line shapefile",
@@ -97,7 +107,13 @@ SCHEMA = Schema(
     kind="boundaries",
     title="a boundary file",
     keys=tuple((c,) for c in _ID_COLUMNS + _US_ID_COLUMNS),
-    optional=(*_PART_COLUMNS, _NAME_COLUMNS, _LSAD_COLUMNS, *_AREA_COLUMNS),
+    optional=(
+        *_PART_COLUMNS,
+        _NAME_COLUMNS,
+        _LSAD_COLUMNS,
+        *_AREA_COLUMNS,
+        *_DESCRIPTION_COLUMNS.values(),
+    ),
     numeric=(r"(?i)(ALAND|AWATER).*",),
     counts=(r"(?i)(ALAND|AWATER).*",),
     formats=(".shp", ".zip", ".gpkg", ".geojson", ".json", ".parquet", ".fgb"),
@@ -155,8 +171,13 @@ def read_boundaries(
     geopandas.GeoDataFrame
         ``GEOID`` (str, zero-padded to the level width for Census levels), ``NAME``,
         ``level`` (contract level: ``town`` for places and county subdivisions), ``vintage``,
-        ``ALAND``/``AWATER`` (m2, float) when present, ``geometry`` (EPSG:4326).
-        ``attrs["geography"]`` keeps the finer geography (``place``, ``cousub``, ``zcta``...).
+        ``ALAND``/``AWATER`` (m2, float) when present, ``geometry`` (EPSG:4326). States,
+        counties, places, county subdivisions and towns also keep, when the file has them,
+        ``LSAD`` (the Census legal/statistical area description code, text: ``"25"`` =
+        city), ``NAMELSAD`` (the name with its description, "Fairfax city"), ``county_name``
+        (2020+ files' ``NAMELSADCO``) and ``state_name`` (``STATE_NAME``); see
+        :mod:`equity.geographies.names`. ``attrs["geography"]`` keeps the finer geography
+        (``place``, ``cousub``, ``zcta``...).
 
     Raises
     ------
@@ -300,7 +321,21 @@ def _frame(
         col = find_column(gdf, *cands)
         if col is not None:
             out[cands[0]] = pd.to_numeric(gdf[col], errors="coerce").astype("float64").to_numpy()
+    if geography in _DESCRIBED_LEVELS or geography is None:
+        for key, names in _DESCRIPTION_COLUMNS.items():
+            col = find_column(gdf, *names)
+            if col is not None:
+                out[key] = _text(gdf[col], width=2 if key == "LSAD" else None).to_numpy()
     return out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+
+
+def _text(values: pd.Series, *, width: int | None) -> pd.Series:
+    """Text values (``None`` kept missing); codes zero-padded to `width` (``6`` -> ``"06"``)."""
+    text = values.astype("string").str.strip()
+    if width is not None:
+        text = text.str.replace(r"\.0$", "", regex=True)
+        text = text.where(~text.str.fullmatch(r"\d+").fillna(False), text.str.zfill(width))
+    return pd.Series(text.to_numpy(dtype=object), index=values.index).where(text.notna(), None)
 
 
 def _drop_duplicates(out: gpd.GeoDataFrame, *, id_source: str, path: Path) -> gpd.GeoDataFrame:

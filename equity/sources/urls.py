@@ -2,15 +2,21 @@
 
 URLs (hosts in :data:`equity.sources._http.base_urls`):
 
-============================  ==========================================================================
-source                        URL
-============================  ==========================================================================
-ACS 5-year (Census Data API)  ``https://api.census.gov/data/{year}/acs/acs5?get=NAME,{vars}&for=block%20group:*&in=state:{fips}&in=county:*&in=tract:*``
-cartographic boundaries       ``https://www2.census.gov/geo/tiger/GENZ{year}/shp/cb_{year}_{fips|us}_{level}_{res}.zip``
-Ookla open data               ``https://ookla-open-data.s3.amazonaws.com/parquet/performance/type={service}/year={year}/quarter={q}/{year}-{mm}-01_performance_{service}_tiles.parquet``
-Microsoft broadband usage     ``https://raw.githubusercontent.com/microsoft/USBroadbandUsagePercentages/{ref}/dataset/broadband_data_2020October.csv`` (``..._zipcode.csv``)
-County Business Patterns      ``https://www2.census.gov/programs-surveys/cbp/datasets/{year}/cbp{yy}co.zip`` (ZIP totals ``zbp{yy}totals.zip``)
-============================  ==========================================================================
+=================================  ==========================================================================
+source                             URL
+=================================  ==========================================================================
+ACS 5-year (Census Data API)       ``https://api.census.gov/data/{year}/acs/acs5?get=NAME,{vars}&for=block%20group:*&in=state:{fips}&in=county:*&in=tract:*``
+cartographic boundaries            ``https://www2.census.gov/geo/tiger/GENZ{year}/shp/cb_{year}_{fips|us}_{level}_{res}.zip``
+TIGER/Line 2020 tabulation blocks  ``https://www2.census.gov/geo/tiger/TIGER2020/TABBLOCK20/tl_2020_{fips}_tabblock20.zip``
+Ookla open data                    ``https://ookla-open-data.s3.amazonaws.com/parquet/performance/type={service}/year={year}/quarter={q}/{year}-{mm}-01_performance_{service}_tiles.parquet``
+Microsoft broadband usage          ``https://raw.githubusercontent.com/microsoft/USBroadbandUsagePercentages/{ref}/dataset/broadband_data_2020October.csv`` (``..._zipcode.csv``)
+County Business Patterns           ``https://www2.census.gov/programs-surveys/cbp/datasets/{year}/cbp{yy}co.zip`` (ZIP totals ``zbp{yy}totals.zip``)
+IMLS Public Libraries Survey       ``https://www.imls.gov/sites/default/files/{release month}/pls_fy{year}_csv.zip`` (release folders in :data:`IMLS_RELEASES`)
+NCES EDGE public school geocodes   ``https://nces.ed.gov/programs/edge/data/EDGE_GEOCODE_PUBLICSCH_{yy}{yy+1}.zip``
+IPEDS institutional directory      ``https://nces.ed.gov/ipeds/datacenter/data/HD{year}.zip``
+IRS exempt organizations (EO BMF)  ``https://www.irs.gov/pub/irs-soi/eo_{usps}.csv``
+FCC BDC public data API            ``https://broadbandmap.fcc.gov/api/public/map/listAsOfDates``, ``.../downloads/listAvailabilityData/{as_of_date}``, ``.../downloads/downloadFile/availability/{file_id}``
+=================================  ==========================================================================
 
 Each function checks its options (an unknown choice lists the valid ones) and returns the URL;
 :mod:`equity.sources.fetch` downloads them.
@@ -20,19 +26,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from equity.errors import ChoiceError, ConfigError, check_choice
 from equity.sources import _http
 from equity.sources._http import base_urls
-from equity.sources._states import state_fips
+from equity.sources._states import state_fips, state_usps
 from equity.sources.ookla import SERVICES
 
 __all__ = [
+    "IMLS_RELEASES",
     "MICROSOFT_USAGE_COMMIT",
+    "blocks_url",
     "boundaries_url",
     "broadband_usage_url",
     "business_patterns_url",
     "census_api_url",
+    "fcc_api_url",
+    "imls_url",
+    "ipeds_url",
+    "irs_eo_url",
+    "nces_edge_url",
     "ookla_url",
 ]
 
@@ -362,3 +376,115 @@ def business_patterns_url(*, year: int, level: str = "county") -> str:
     yy = f"{year % 100:02d}"
     name = f"cbp{yy}co.zip" if level == "county" else f"zbp{yy}totals.zip"
     return f"{base_urls['census_www2']}/programs-surveys/cbp/datasets/{year}/{name}"
+
+
+# --------------------------------------------------------------------------------------
+# TIGER blocks, IMLS, NCES (EDGE, IPEDS), IRS, FCC
+# --------------------------------------------------------------------------------------
+
+
+def blocks_url(state: str | int) -> str:
+    """URL of a state's TIGER/Line 2020 tabulation blocks (``HOUSING20`` and ``POP20`` fields).
+
+    Examples
+    --------
+    >>> blocks_url("VA")
+    'https://www2.census.gov/geo/tiger/TIGER2020/TABBLOCK20/tl_2020_51_tabblock20.zip'
+    """
+    fips = state_fips(state)
+    return (
+        f"{base_urls['census_www2']}/geo/tiger/TIGER2020/TABBLOCK20/tl_2020_{fips}_tabblock20.zip"
+    )
+
+
+#: Fiscal year of the IMLS Public Libraries Survey -> the release folder of its CSV zip under
+#: ``https://www.imls.gov/sites/default/files/`` (IMLS files each release in the month it was
+#: published, so the folder cannot be derived from the year).
+IMLS_RELEASES: dict[int, str] = {
+    2019: "2021-05",
+    2020: "2022-07",
+    2021: "2023-06",
+    2022: "2024-06",
+    2023: "2025-08",
+    2024: "2026-06",
+}
+
+
+def imls_url(*, year: int) -> str:
+    """URL of the IMLS Public Libraries Survey CSV zip of fiscal year `year`.
+
+    The zip holds the administrative-entity, outlet and state files, e.g.
+    ``PLS_FY2022 PUD_CSV/pls_fy22_outlet_pud22i.csv`` (Windows-1252 text).
+
+    Examples
+    --------
+    >>> imls_url(year=2022)
+    'https://www.imls.gov/sites/default/files/2024-06/pls_fy2022_csv.zip'
+    """
+    year = int(year)
+    if year not in IMLS_RELEASES:
+        known = ", ".join(str(y) for y in IMLS_RELEASES)
+        msg = (
+            f"no known IMLS Public Libraries Survey release for FY{year} (known: {known}); "
+            "pass another year, or add its release folder to equity.sources.urls.IMLS_RELEASES."
+        )
+        raise ConfigError(msg)
+    return f"{base_urls['imls']}/sites/default/files/{IMLS_RELEASES[year]}/pls_fy{year}_csv.zip"
+
+
+def nces_edge_url(*, year: int) -> str:
+    """URL of the NCES EDGE public-school geocode zip of the school year starting in `year`.
+
+    The zip holds ``EDGE_GEOCODE_PUBLICSCH_{yy}{yy+1}`` as a spreadsheet and a shapefile (some
+    years also a delimited ``.TXT``), with ``NCESSCH``, ``NAME``, ``STATE``, ``LAT``, ``LON``.
+
+    Examples
+    --------
+    >>> nces_edge_url(year=2022)
+    'https://nces.ed.gov/programs/edge/data/EDGE_GEOCODE_PUBLICSCH_2223.zip'
+    """
+    yy = int(year) % 100
+    return f"{base_urls['nces']}/programs/edge/data/EDGE_GEOCODE_PUBLICSCH_{yy:02d}{(yy + 1) % 100:02d}.zip"
+
+
+def ipeds_url(*, year: int) -> str:
+    """URL of the IPEDS institutional characteristics directory (``HD{year}.zip``, holding
+    ``hd{year}.csv`` with ``UNITID``, ``INSTNM``, ``STABBR``, ``LATITUDE``, ``LONGITUD``).
+
+    Examples
+    --------
+    >>> ipeds_url(year=2022)
+    'https://nces.ed.gov/ipeds/datacenter/data/HD2022.zip'
+    """
+    return f"{base_urls['nces']}/ipeds/datacenter/data/HD{int(year)}.zip"
+
+
+def irs_eo_url(state: str | int) -> str:
+    """URL of the IRS Exempt Organizations Business Master File extract of one state.
+
+    The IRS replaces these files monthly at the same URL; the cache keeps the copy first
+    downloaded until ``equity fetch --force``.
+
+    Examples
+    --------
+    >>> irs_eo_url("VA")
+    'https://www.irs.gov/pub/irs-soi/eo_va.csv'
+    """
+    usps = state_usps(state).lower()
+    return f"{base_urls['irs']}/pub/irs-soi/eo_{usps}.csv"
+
+
+def fcc_api_url(endpoint: str, *parts: str) -> str:
+    """URL of an endpoint of the FCC's BDC public data API.
+
+    ``listAsOfDates``; ``downloads/listAvailabilityData/{as_of_date}``;
+    ``downloads/downloadFile/availability/{file_id}``. Every call needs the headers
+    ``username`` (the account's e-mail) and ``hash_value`` (its API token).
+
+    Examples
+    --------
+    >>> fcc_api_url("downloads/listAvailabilityData", "2023-06-30")
+    'https://broadbandmap.fcc.gov/api/public/map/downloads/listAvailabilityData/2023-06-30'
+    """
+    tail = "/".join([endpoint.strip("/"), *(quote(str(p), safe="") for p in parts)])
+    return f"{base_urls['fcc']}/api/public/map/{tail}"

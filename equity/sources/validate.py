@@ -29,7 +29,20 @@ from pathlib import Path
 import pandas as pd
 
 from equity.errors import EquityError, SchemaError, check_choice
-from equity.sources import acs, anchors, boundaries, broadband, business, fcc, ookla, svi
+from equity.sources import (
+    acs,
+    anchors,
+    boundaries,
+    broadband,
+    business,
+    colleges,
+    fcc,
+    nonprofits,
+    ookla,
+    partners,
+    svi,
+    zipcodes,
+)
 from equity.sources._common import (
     MISSING_TEXT,
     PathLike,
@@ -84,6 +97,10 @@ SCHEMAS: dict[str, Schema] = {
         business.SCHEMA,
         anchors.LIBRARIES_SCHEMA,
         anchors.SCHEMA,
+        colleges.SCHEMA,
+        nonprofits.SCHEMA,
+        partners.SCHEMA,
+        zipcodes.SCHEMA,
         svi.SCHEMA,
         TABLE_SCHEMA,
     )
@@ -107,6 +124,10 @@ _READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "business_patterns": business.read_business_patterns,
     "libraries": anchors.read_libraries,
     "anchors": anchors.read_anchors,
+    "colleges": colleges.read_colleges,
+    "nonprofits": nonprofits.read_nonprofits,
+    "partners": partners.read_partner_list,
+    "zip_centroids": zipcodes.read_zip_centroids,
     "svi": svi.read_svi,
 }
 
@@ -116,6 +137,8 @@ _DETECT = (
     "ookla_aggregates",
     "fcc_bdc",
     "libraries",
+    "nonprofits",
+    "colleges",
     "anchors",
     "business_patterns",
     "svi",

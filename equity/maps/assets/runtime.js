@@ -46,8 +46,10 @@
     return d;
   };
   E.fmt = function (tip, i) {
-    // tip: {t: [text]} or {v: [number], d: decimals, u: suffix, lo: [..], hi: [..]}
+    // tip: {t: [text]}, {k: [distinct text], c: [code, -1 = none]} or
+    // {v: [number], d: decimals, u: suffix, lo: [..], hi: [..]}
     if (tip.t) { return tip.t[i] === null || tip.t[i] === undefined ? "no data" : tip.t[i]; }
+    if (tip.k) { return tip.c[i] === null || tip.c[i] < 0 ? "no data" : tip.k[tip.c[i]]; }
     var v = tip.v[i];
     if (v === null || v === undefined) { return "no data"; }
     var f = function (x) { return x.toFixed(tip.d) + tip.u; };

@@ -1,14 +1,15 @@
-"""Download the public files a run needs: ACS, boundaries, Ookla, Microsoft usage, CBP.
+"""Download one public file at a time: ACS, boundaries, Ookla, Microsoft usage, CBP.
 
 Each ``fetch_*`` function takes the URL of one public file from :mod:`equity.sources.urls`
 (which lists them all), downloads it through the cache of :func:`equity.sources._http.download`
 (named by the SHA-1 of the URL in :data:`equity.settings.cache_folder`, written atomically,
-retried, never caching a failure) and returns the local path, which the matching ``read_*``
-function reads. The URL builders are re-exported here (``fetch.census_api_url`` ...).
+checked, retried, never caching a failure) and returns the local path, which the matching
+``read_*`` function reads.
 
-:func:`fetch_state` fetches everything one state's run needs and is what ``equity fetch
---state VA --year 2021`` calls. Nothing here prints; each download logs one line on the
-``equity.sources`` logger.
+:func:`fetch_state` fetches the core files of one state into the cache folder. The national
+fetch (``equity fetch --states``, :func:`equity.sources.fetch.fetch_states`) fetches every
+input of many states, writes each state's manifest, and is what the state-by-state runner reads.
+Nothing here prints; each download logs one line on the ``equity.sources`` logger.
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ from equity.sources.urls import (
 __all__ = [
     "ACS_BLOCKGROUP_VARIABLES",
     "ACS_TRACT_VARIABLES",
+    "TRACT_ONLY_TABLES",
+    "acs_registry_variables",
     "MICROSOFT_USAGE_COMMIT",
     "acs_json_to_csv",
+    "census_api_key",
     "boundaries_url",
     "broadband_usage_url",
     "business_patterns_url",
@@ -56,7 +60,9 @@ __all__ = [
     "fetch_business_patterns",
     "fetch_ookla",
     "fetch_state",
+    "merge_census_tables",
     "ookla_url",
+    "write_acs_csv",
 ]
 
 logger = logging.getLogger("equity.sources")
@@ -64,36 +70,51 @@ logger = logging.getLogger("equity.sources")
 PathLike = str | os.PathLike[str]
 
 
-def _range(table: str, first: int, last: int) -> list[str]:
-    return [f"{table}_{i:03d}" for i in range(first, last + 1)]
+#: ACS tables the Census Bureau publishes for tracts but not for block groups.
+TRACT_ONLY_TABLES: frozenset[str] = frozenset({"B18101"})
 
 
-#: ACS variables behind the count columns of ``docs/contracts.md`` published for block groups.
-ACS_BLOCKGROUP_VARIABLES: tuple[str, ...] = (
-    "B01003_001",  # population
-    "B11001_001",  # households
-    *("B28002_001", "B28002_004", "B28002_007", "B28002_013"),  # internet subscriptions
-    *("B28001_001", "B28001_002", "B28001_011"),  # computers (011: no computer)
-    *("C17002_001", "C17002_002", "C17002_003"),  # ratio of income to poverty
-    "B01001_001",
-    *_range("B01001", 20, 25),  # men 65+
-    *_range("B01001", 44, 49),  # women 65+
-    "B15003_001",
-    *_range("B15003", 2, 16),  # 25+ without a high-school diploma
-    *("C16002_001", "C16002_004", "C16002_007", "C16002_010", "C16002_013"),  # limited English
-    "B19013_001",  # median household income
-)
+def acs_registry_variables() -> list[str]:
+    """Every ACS variable behind :data:`equity.indicators.ACS_COUNTS`, in registry order.
 
-#: Disability (B18101) is published for tracts, not block groups.
-ACS_TRACT_VARIABLES: tuple[str, ...] = (
-    "B18101_001",
-    *(f"B18101_{i:03d}" for i in (4, 7, 10, 13, 16, 19, 23, 26, 29, 32, 35, 38)),
-)
+    ``B28001_011`` ("no computer", published with its own MOE) is added after ``B28001_002``:
+    :func:`equity.indicators.counts_from_acs` prefers it to the difference of two counts.
+    """
+    from equity.indicators import ACS_COUNTS
+
+    names: list[str] = []
+    for plus, minus in ACS_COUNTS.values():
+        for v in (*plus, *minus):
+            if v not in names:
+                names.append(v)
+    if "B28001_002" in names and "B28001_011" not in names:
+        names.insert(names.index("B28001_002") + 1, "B28001_011")
+    return names
+
+
+def _split_by_level(names: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    bg = tuple(v for v in names if v.split("_")[0] not in TRACT_ONLY_TABLES)
+    tract = tuple(v for v in names if v.split("_")[0] in TRACT_ONLY_TABLES)
+    return bg, tract
+
+
+#: ACS variables of the indicator registry published for block groups (``B28002_001`` stands
+#: for its estimate and MOE).
+ACS_BLOCKGROUP_VARIABLES: tuple[str, ...]
+#: Registry variables published for tracts only (disability, B18101).
+ACS_TRACT_VARIABLES: tuple[str, ...]
+ACS_BLOCKGROUP_VARIABLES, ACS_TRACT_VARIABLES = _split_by_level(acs_registry_variables())
 
 
 # --------------------------------------------------------------------------------------
 # ACS (Census Data API)
 # --------------------------------------------------------------------------------------
+
+
+def census_api_key() -> str | None:
+    """The Census API key: :data:`equity.settings.census_api_key` (``EQUITY_CENSUS_KEY``), else
+    the ``CENSUS_API_KEY`` environment variable, else None (the API works without one)."""
+    return settings.census_api_key or os.environ.get("CENSUS_API_KEY") or None
 
 
 def _validate_census_json(path: Path) -> None:
@@ -116,7 +137,7 @@ def _validate_census_json(path: Path) -> None:
         raise DataError(msg)
 
 
-def _merge_census_tables(paths: Sequence[Path]) -> list[list[Any]]:
+def merge_census_tables(paths: Sequence[Path]) -> list[list[Any]]:
     """Join Census API tables of the same places (split by variables) on their geography."""
     tables = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     first = tables[0]
@@ -194,7 +215,7 @@ def fetch_acs(
     level
         ``"block group"``, ``"tract"``, ``"county"`` or ``"state"``.
     key
-        Census API key; defaults to :data:`equity.settings.census_api_key`. Optional (the API
+        Census API key; defaults to :func:`census_api_key`. Optional (the API
         answers without one at a lower rate limit); never part of the cache name or messages.
     dataset
         API dataset path, ``"acs/acs5"`` by default.
@@ -213,7 +234,7 @@ def fetch_acs(
     >>> path = fetch_acs(["B28002_001", "B28002_013"], year=2021, state="VA")  # doctest: +SKIP
     """
     names = _expand_variables(variables)
-    key = key if key is not None else settings.census_api_key
+    key = key if key is not None else census_api_key()
     secret = [("key", key)] if key else None
     per_request = _MAX_GET - 1
     chunks = [names[i : i + per_request] for i in range(0, len(names), per_request)]
@@ -237,7 +258,7 @@ def fetch_acs(
     folder = Path(cache_folder) if cache_folder is not None else Path(settings.cache_folder)
     combined = folder / (hashlib.sha1("\n".join(urls).encode("utf-8")).hexdigest() + ".json")
     if force or not combined.is_file():
-        table = _merge_census_tables(paths)
+        table = merge_census_tables(paths)
         atomic_write_text(combined, json.dumps(table, separators=(",", ":")))
         logger.info("Joined %d Census API responses into %s", len(paths), combined)
     return combined
@@ -266,13 +287,38 @@ def acs_json_to_csv(json_path: PathLike, out: PathLike | None = None) -> Path:
     out_path = Path(out) if out is not None else json_path.with_suffix(".csv")
     try:
         table = json.loads(json_path.read_text(encoding="utf-8"))
-        head, rows = table[0], table[1:]
-    except (OSError, ValueError, IndexError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         msg = f"{json_path} is not a Census API JSON table ({exc})."
+        raise DataError(msg) from None
+    return write_acs_csv(table, out_path, label=str(json_path))
+
+
+def write_acs_csv(table: list[list[Any]], out: PathLike, *, label: str = "ACS table") -> Path:
+    """Write a Census API table (header row, then rows) as the CSV of :func:`acs_json_to_csv`.
+
+    Parameters
+    ----------
+    table
+        The API's JSON table, geography columns included.
+    out
+        Output CSV (written atomically).
+    label
+        How to name the table in messages.
+
+    Returns
+    -------
+    Path
+        The CSV file.
+    """
+    out_path = Path(out)
+    try:
+        head, rows = table[0], table[1:]
+    except (IndexError, KeyError, TypeError) as exc:
+        msg = f"{label} is not a Census API JSON table ({exc})."
         raise DataError(msg) from None
     geo = [c for c in _ACS_GEO_COLUMNS if c in head]
     if not geo:
-        msg = f"{json_path} has no geography columns (expected some of {list(_ACS_GEO_COLUMNS)})."
+        msg = f"{label} has no geography columns (expected some of {list(_ACS_GEO_COLUMNS)})."
         raise DataError(msg)
     geo_idx = [head.index(c) for c in geo]
     value_idx = [j for j, c in enumerate(head) if c not in geo]
@@ -516,7 +562,7 @@ def fetch_state(
     business_year
         CBP reference year; defaults to `year`.
     key
-        Census API key; defaults to :data:`equity.settings.census_api_key` (optional).
+        Census API key; defaults to :func:`census_api_key` (optional).
     out
         When given, the files are also copied there under readable names
         (``acs_2021_51_blockgroup.csv``, ``cb_2021_51_bg_500k.zip``, ...) and those paths are
