@@ -61,11 +61,14 @@ TARGET_MB = 4096.0
 
 
 class TreeMemory:
-    """Peak memory of this process and all its descendants, sampled every 0.1 s (MiB)."""
+    """Peak memory (MiB) and CPU time of this process and all its descendants, sampled every
+    0.1 s."""
 
     def __init__(self) -> None:
         self.peak_pss = 0.0
         self.peak_rss = 0.0
+        self._cpu: dict[int, float] = {}
+        self._base: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -75,8 +78,10 @@ class TreeMemory:
         for p in [me, *me.children(recursive=True)]:
             try:
                 info = p.memory_full_info()
+                t = p.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            self._cpu[p.pid] = max(self._cpu.get(p.pid, 0.0), t.user + t.system)
             pss += getattr(info, "pss", info.rss)
             rss += info.rss
         return pss / 2**20, rss / 2**20
@@ -87,7 +92,14 @@ class TreeMemory:
             self.peak_pss = max(self.peak_pss, pss)
             self.peak_rss = max(self.peak_rss, rss)
 
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of every process of the tree (as last sampled, 0.1 s before its end)."""
+        return sum(t - self._base.get(pid, 0.0) for pid, t in self._cpu.items())
+
     def __enter__(self) -> TreeMemory:
+        self._sample()
+        self._base = dict(self._cpu)  # count from now
         self._thread.start()
         return self
 
@@ -165,6 +177,7 @@ def _run(engine: str, folder: Path, fetch: Path, args: argparse.Namespace, *, fr
         "states": result.results,
         "peak_pss_mb": mem.peak_pss,
         "peak_rss_mb": mem.peak_rss,
+        "cpu_s": mem.cpu_s,
         "load": (load0, os.getloadavg()[0]),
         "failed": [r.usps for r in result.failed],
     }
@@ -196,13 +209,45 @@ def _totals(run: dict) -> list[str]:
     )
     return [
         f"- {run['engine']}: wall {run['wall_s']:.1f} s (target < {TARGET_S:.0f} s: {time_ok}); "
-        f"CPU of the states {cpu:.0f} s; sum of state wall times {sum(r.seconds for r in states):.0f} s",
+        f"CPU of the states {cpu:.0f} s, of the whole process tree {run['cpu_s']:.0f} s; sum of state wall times {sum(r.seconds for r in states):.0f} s",
         f"- {run['engine']}: peak memory of the process tree {run['peak_pss_mb']:,.0f} MB PSS "
         f"({run['peak_rss_mb']:,.0f} MB RSS, an upper bound) (target < {TARGET_MB:,.0f} MB: {mem_ok}); "
         f"largest state process {biggest.peak_mb or 0:,.0f} MB ({biggest.usps})",
         f"- {run['engine']}: load average {run['load'][0]:.1f} before, {run['load'][1]:.1f} after; "
         f"failed states: {', '.join(run['failed']) or 'none'}",
     ]
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under `folder`, by relative path."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _compare(folder: Path, engines: list[str]) -> list[str]:
+    """Which output files of the first engine the others wrote byte for byte the same."""
+    first = _digests(folder / f"out-{engines[0]}")
+    lines = []
+    for other in engines[1:]:
+        theirs = _digests(folder / f"out-{other}")
+        same = sorted(k for k in first if theirs.get(k) == first[k])
+        differ = sorted(k for k in first if k in theirs and theirs[k] != first[k])
+        only = sorted(set(first) ^ set(theirs))
+        kinds = sorted({Path(k).name if "/" in k else k for k in differ})
+        cands = [k for k in first if k.endswith("candidates.csv")]
+        cands_same = sum(theirs.get(k) == first[k] for k in cands)
+        lines.append(
+            f"- {engines[0]} vs {other}: {len(same)} of {len(first)} files byte-identical; "
+            f"candidates.csv {cands_same} of {len(cands)} identical; "
+            f"differing: {', '.join(kinds) or 'none'}; "
+            f"in one run only: {', '.join(only[:5]) or 'none'}"
+        )
+    return lines
 
 
 def main() -> None:
@@ -249,6 +294,11 @@ def main() -> None:
             )
             lines.insert(lines.index(f"## {engine}") + 2 + 3, line)
             print(line)
+    engines = args.engines.split(",")
+    if len(engines) > 1:
+        same = _compare(args.folder, engines)
+        lines += ["## Equality of the engines' outputs", "", *same, ""]
+        print("\n".join(same))
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

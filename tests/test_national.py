@@ -99,6 +99,16 @@ def test_config_reads_a_state_selection_and_keeps_a_boundary_path(tmp_path: Path
         load_config(bad)
 
 
+def test_a_state_selection_is_neither_the_snapshot_nor_the_sample():
+    # a selection has no [data] files, yet takes none of the county snapshot's defaults and
+    # keeps levels finer than the county (each state's run adds its files from the cache)
+    cfg = load_config(run_states="VA,MD", levels=("blockgroup", "town", "county"))
+    assert not cfg.uses_snapshot and not cfg.uses_sample and cfg.placement_level == "town"
+    assert load_config(run_states="all").levels == load_config(sample=True).levels
+    with pytest.raises(ConfigError, match="choose one"):
+        load_config(run_states="VA", sample=True)
+
+
 def test_files_without_a_selection_still_need_blockgroups_and_acs(tmp_path: Path):
     (tmp_path / "p.csv").write_text("x\n")
     only = tmp_path / "only.toml"

@@ -328,3 +328,15 @@ def test_run_builds_towns_from_county_subdivisions_and_places(sample_paths, tmp_
     assert {"place", "place part"} & set(town["town_type"])
     assert town["households"].sum() == pytest.approx(levels["county"]["households"].sum(), 1e-9)
     assert levels["blockgroup"]["place_name"].isin(set(town["NAME"])).all()
+
+
+def test_county_outline_of_block_groups_meeting_at_a_t_junction():
+    # GEOS' coverage union refuses edges that are not noded alike (a corner of two block
+    # groups on the middle of a third's edge); the general union takes over
+    from equity.geographies.towns import _union
+
+    geoms = np.array([box(0, 0, 1, 2), box(1, 0, 2, 1), box(1, 1, 2, 2)])
+    with pytest.raises(shapely.errors.GEOSException):
+        shapely.coverage_union_all(geoms)
+    outline = _union(geoms)
+    assert outline.is_valid and outline.equals(box(0, 0, 2, 2))

@@ -400,8 +400,12 @@ def _county_shapes(bg: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 def _union(geoms: np.ndarray) -> shapely.Geometry:
     """Union of polygons that form a coverage (block groups): the coverage union (fifteen
-    times faster), or the general union when they overlap or the result is not valid."""
-    cover = shapely.coverage_union_all(geoms)
+    times faster), or the general union when they overlap, are not noded alike (GEOS refuses
+    them) or the result is not valid."""
+    try:
+        cover = shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:  # e.g. generalised boundaries whose edges do not match
+        return shapely.union_all(geoms)
     total = float(shapely.area(geoms).sum())
     if shapely.is_valid(cover) and abs(shapely.area(cover) - total) <= 1e-9 * max(total, 1.0):
         return cover

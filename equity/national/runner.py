@@ -154,9 +154,9 @@ def run_states(
         raise ConfigError(msg)
     out = Path(out)
     folder = Path(cache_folder if cache_folder is not None else settings.cache_folder)
-    options = RunOptions(
-        config=cfg.replace(run_states=()), out=str(out), force=force, write_maps=write_maps
-    )
+    # the selection stays in the configuration: each state's own (state_config) replaces it
+    # with the state's files; without files it would read as the bundled snapshot's
+    options = RunOptions(config=cfg, out=str(out), force=force, write_maps=write_maps)
     lines = _Lines(len(selection), quiet=quiet)
     where = (
         "on this machine, one at a time"
