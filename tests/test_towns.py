@@ -340,3 +340,16 @@ def test_county_outline_of_block_groups_meeting_at_a_t_junction():
         shapely.coverage_union_all(geoms)
     outline = _union(geoms)
     assert outline.is_valid and outline.equals(box(0, 0, 2, 2))
+
+
+def test_polygonal_part_of_an_intersection_that_also_touches():
+    from equity.geographies.towns import _polygonal
+
+    # two L-shaped pieces overlap in a square and also touch along a line
+    a = shapely.union_all([box(0, 0, 2, 1), box(0, 0, 1, 3)])
+    b = shapely.union_all([box(0, 0, 1, 1), box(1, 2, 3, 3)])
+    piece = shapely.intersection(a, b)
+    assert piece.geom_type == "GeometryCollection"
+    out = _polygonal(np.array([piece, box(0, 0, 1, 1)], dtype=object))
+    assert out[0].geom_type == "MultiPolygon" and out[0].area == pytest.approx(1.0)
+    assert out[1].equals(box(0, 0, 1, 1))

@@ -508,6 +508,7 @@ def _pieces(
     cgeo = np.asarray(counties.geometry.array, dtype=object)
     i_b, i_c, area, piece = _overlay(bgeo, cgeo, geometry=True)
     assert piece is not None
+    piece = _polygonal(piece)
     county = counties["county_GEOID"].to_numpy()[i_c]
     own = base["own_county"].to_numpy()[i_b]
     keep = pd.isna(own) | (own == county)
@@ -530,6 +531,27 @@ def _pieces(
         geometry=piece,
         crs=AREA_CRS,
     )
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """The polygonal part of each geometry: an intersection of two polygons that also touch
+    elsewhere is a GeometryCollection holding lines or points beside its polygon(s), which
+    the contiguity weights and the maps refuse."""
+    mixed = np.flatnonzero(shapely.get_type_id(geoms) == 7)
+    if not len(mixed):
+        return geoms
+    parts, of = shapely.get_parts(geoms[mixed], return_index=True)
+    parts, sub = shapely.get_parts(parts, return_index=True)  # multipolygons into polygons
+    of = of[sub]
+    poly = shapely.get_type_id(parts) == 3
+    out = geoms.copy()
+    out[mixed] = shapely.Polygon()
+    if poly.any():
+        keep = np.unique(of[poly])
+        out[mixed[keep]] = shapely.multipolygons(
+            parts[poly], indices=np.searchsorted(keep, of[poly])
+        )
+    return out
 
 
 def _county_name(county: str, names: Mapping[str, str]) -> str:
