@@ -373,6 +373,17 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """BLAS on one thread while a state runs, as on a Dask worker (its nanny sets
+    ``OPENBLAS_NUM_THREADS=1``): a matrix product summed in another order differs in the last
+    binary digit, and the engines' outputs are then not byte-identical."""
+    try:
+        from threadpoolctl import threadpool_limits  # with scikit-learn (esda, mapclassify)
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def run_state(state: str, cache_folder: str | os.PathLike[str], options: RunOptions) -> StateResult:
     """Run one state from the fetch cache into ``<out>/<USPS>/`` (or resume it).
 
@@ -394,7 +405,7 @@ def run_state(state: str, cache_folder: str | os.PathLike[str], options: RunOpti
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     st = lookup_state(state)
     result: StateResult
-    with _PeakMemory(fresh=options.fresh_process) as memory:
+    with _PeakMemory(fresh=options.fresh_process) as memory, _one_blas_thread():
         try:
             inputs = read_manifest(cache_folder, st.usps)
             cfg = state_config(options.config, inputs, cache_folder)
