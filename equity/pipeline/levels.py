@@ -15,8 +15,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from equity import checks, geographies, hotspots, index, indicators, settings
 from equity import engine as engine_
-from equity import geographies, hotspots, index, indicators, settings
 from equity.cache import TableCache, frame_digest
 from equity.config import Config
 from equity.errors import DataError, EquityError
@@ -163,7 +163,9 @@ def _build_levels(
     ds: Dataset, cfg: Config, progress: Progress, eng: engine_.Engine
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     cache = ds.cache if ds.cache is not None else TableCache(enabled=False)
-    b = _Build(ds, cfg, progress, eng, cache, _Digests(ds, enabled=cache.enabled))
+    checked = checks.check_dataset(ds, cfg)  # inputs that fit together, before any work
+    b = _Build(checked, cfg, progress, eng, cache, _Digests(checked, enabled=cache.enabled))
+    b.extras["input_notes"] = checked.notes[len(ds.notes) :]
     bg, count_cols = _block_groups(b)
     counts, tables = _aggregate_up(b, bg, count_cols)
     grid = _street_grid(b, counts) if _needs_grid(b) else None
@@ -292,7 +294,10 @@ def _street_grid(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataF
     crosswalk (through the table cache, computed once for both entries)."""
     cfg, eng = b.cfg, b.engine
     on = "" if eng.name == "local" else f", {eng.describe()}"
-    with b.progress.step(f"street grid (H3 resolution {cfg.grid_resolution}{on})"):
+    size = checks.estimate_grid(counts.blockgroups, cfg.grid_resolution).cells
+    with b.progress.step(
+        f"street grid (H3 resolution {cfg.grid_resolution}, covering about {size:,} cells{on})"
+    ):
         grid: dict[str, tuple[gpd.GeoDataFrame, pd.DataFrame]] = {}
 
         def street() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
