@@ -8,7 +8,7 @@ A folder of outputs (:func:`atomic_dir`, what ``equity run --out DIR`` writes) i
 whole in a staging folder inside the destination (``DIR/.equity-<random>``), then replaced
 as a set: every file the run wrote goes in, and the files they replace are set aside until
 all are in; if any move fails, everything is put back as it was. With ``manifest=True`` the
-folder also keeps ``.equity-manifest.json``, the list of files the last run wrote: a later
+folder also keeps ``.equity_manifest.json``, the list of files the last run wrote: a later
 run removes those it did not write again (old maps after ``--no-maps``), never anything
 else. Staging folders left by killed runs are removed by the next run into that folder.
 
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: The file in an output folder listing what the last run wrote (relative paths).
-MANIFEST = ".equity-manifest.json"
+MANIFEST = ".equity_manifest.json"
 #: Prefix of staging folders (and of the old files set aside while a set is replaced).
 _STAGING = ".equity-"
 #: Who owns a staging folder: ``<pid> <host>``; a folder whose process is gone is stale.
@@ -128,7 +128,7 @@ def atomic_dir(path: str | os.PathLike[str], *, manifest: bool = False) -> Itera
     path
         The output folder (created if needed; checked first with :func:`check_output_folder`).
     manifest
-        Keep ``.equity-manifest.json`` in `path` listing the files written, and remove the
+        Keep ``.equity_manifest.json`` in `path` listing the files written, and remove the
         files an earlier run listed there that this one did not write (e.g. maps after a run
         without maps). Files the toolkit did not write are never touched.
 
@@ -144,7 +144,7 @@ def atomic_dir(path: str | os.PathLike[str], *, manifest: bool = False) -> Itera
     >>> with atomic_dir(out, manifest=True) as tmp:
     ...     _ = (tmp / "a.csv").write_text("x")
     >>> sorted(p.name for p in out.iterdir())
-    ['.equity-manifest.json', 'a.csv']
+    ['.equity_manifest.json', 'a.csv']
     """
     dest = Path(path)
     check_output_folder(dest)

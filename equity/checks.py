@@ -115,7 +115,13 @@ ROLES: dict[str, Role] = {
         Role("places", "boundaries", "place", "a place boundary file (cb_2021_51_place_500k)"),
         Role("cousubs", "boundaries", "cousub", "a county subdivision file (cb_2021_51_cousub)"),
         Role("towns", "boundaries"),
-        Role("acs", "acs", "blockgroup", "ACS estimates by block group (12-digit GEOIDs)"),
+        Role(
+            "acs",
+            "acs",
+            "blockgroup",
+            "ACS estimates by block group (12-digit GEOIDs; 11 digits are tracts, or block "
+            "groups that lost their leading zero: equity validate --config tells them apart)",
+        ),
         Role("ookla", "ookla", None, "Ookla's tile file (quadkey, avg_d_kbps, ...)"),
         Role(
             "usage",
@@ -317,8 +323,9 @@ def _acs_level(acs: pd.DataFrame, polygons: gpd.GeoDataFrame, report: _Report) -
         return out
     msg = (
         f"[data] acs = {_path(acs)}: holds {_WORDS.get(str(got), got)} (column 'GEOID', e.g. "
-        f"{example(ids.head(2))}, {ids.str.len().max()} digits); acs needs "
-        f"{ROLES['acs'].hint}"
+        f"{example(ids.head(2))}, {ids.str.len().max()} digits); acs needs ACS estimates by "
+        "block group (12-digit GEOIDs), and zero-padded these codes match too few of the "
+        "block groups to be ones that lost their leading zero"
     )
     raise DataError(msg)
 

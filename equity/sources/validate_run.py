@@ -38,8 +38,13 @@ def _read_for(key: str, path: Path) -> object:
     return _READERS[role.kind](path)
 
 
-def validate_role(path: str | os.PathLike[str], key: str) -> list[str]:
+def validate_role(path: str | os.PathLike[str], key: str, *, alone: bool = True) -> list[str]:
     """Problems of `path` as the file of ``[data] key`` (an empty list when it is fine).
+
+    With ``alone=False`` (the file is checked with the others of a configuration) the ACS
+    level is left to :func:`equity.checks.check_dataset`, which can tell 11-digit tract codes
+    from block-group codes that lost their leading zero by comparing them with the block
+    groups.
 
     Examples
     --------
@@ -61,7 +66,7 @@ def validate_role(path: str | os.PathLike[str], key: str) -> list[str]:
         return problems
     try:
         table = _read_for(key, p)
-        if isinstance(table, pd.DataFrame):
+        if isinstance(table, pd.DataFrame) and (alone or key != "acs"):
             check_role(table, key)
     except EquityError as exc:
         return [" ".join(str(exc).split())]
@@ -92,7 +97,10 @@ def validate_config(path: str | os.PathLike[str]) -> list[str]:
     problems = []
     for key, value in cfg.data.items():
         for file in value if isinstance(value, list) else [value]:
-            problems += [f"[data] {key} = {file}: {p}" for p in validate_role(file, key)]
+            problems += [
+                p if p.startswith("[data]") else f"[data] {key} = {file}: {p}"
+                for p in validate_role(file, key, alone=False)
+            ]
     if problems:
         return problems
     try:
