@@ -37,6 +37,7 @@ Example ``equity.toml`` (every key optional)::
     resolution = 9              # H3 resolution of the street level
     max_cells = 0               # default: what memory holds (estimated first); 0: no limit
     weight = "devices"          # Ookla column spreading block-group counts onto cells
+    min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
 
     [towns]
     method = "census"           # census | regions: block groups grouped, named after places
@@ -598,6 +599,14 @@ OPTIONS: dict[str, Option] = {
             "county; regions: block groups grouped into towns named after their largest place",
             attr="town_method",
         ),
+        Option(
+            "min_households",
+            "grid",
+            5.0,
+            _number(at_least=0),
+            "household floor of a ranked street cell; cells below it are pooled",
+            attr="grid_min_households",
+        ),
         Option("preset", "index", "techspark", _one_of("preset", _presets), "index definition"),
         Option(
             "normalisation",
@@ -820,6 +829,7 @@ class Config:
     grid_max_cells: int | None = _default("grid_max_cells")
     grid_weight: str = _default("grid_weight")
     town_method: str = _default("town_method")
+    grid_min_households: float = _default("grid_min_households")
     preset: str = _default("preset")
     normalisation: str | None = _default("normalisation")
     reference: str = _default("reference")

@@ -174,6 +174,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "What would change the rank: the largest move when one score or pillar weight is halved",
         "text",
     ),
+    "rank_best": (
+        "Best rank of the candidate across the variants: each score weight halved, and the index under each normalisation (percentile, z-score, min-max, rank) with its pillar weights and with each pillar weight halved",
+        "rank",
+    ),
+    "rank_worst": ("Worst rank of the candidate across the same variants", "rank"),
     "times_selected": ("Robust mode: uncertainty draws in which the place was selected", "count"),
     "share_selected": (
         "Robust mode: share of draws in which the place was selected",
@@ -636,6 +641,8 @@ def write_methods(
     weights: Mapping[str, float] | None = None,
     notes: list[str] | None = None,
     partners: Mapping[str, Any] | None = None,
+    warnings: list[str] | None = None,
+    street: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``METHODS.md``, the methods card of a run, atomically.
 
@@ -659,6 +666,12 @@ def write_methods(
         What the run did with its partner organisations
         (:func:`equity.placement.organisations.partner_methods`): sources, locating, merges,
         weights, decay, host score, NTEE selection; None leaves the section out.
+        Free-text notes (caveats of the run).
+    warnings
+        Warnings shown at the top of the card (e.g. a street level spread by area).
+    street
+        The street level's summary (``extras["street"]`` of ``build_levels``): weights used,
+        household floor, units ranked.
 
     Returns
     -------
@@ -697,6 +710,8 @@ def write_methods(
         parameters=_flatten(parameters),
         notes=notes or [],
         partners=dict(partners) if partners else None,
+        warnings=warnings or [],
+        street=dict(street) if street else None,
     )
     path = Path(out_dir) / "METHODS.md"
     atomic_write_text(path, text)

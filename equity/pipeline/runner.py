@@ -196,6 +196,7 @@ def _write_tables(
         + (", ".join(meta.get("missing_pillars", [])) or "none"),
         *ds.notes,
         *extras.get("input_notes", []),
+        *(f"{cfg.placement_level} level: {note}" for note in meta.get("notes", [])),
     ]
     if "note" in extras.get("towns", {}):
         notes.append(extras["towns"]["note"])
@@ -208,6 +209,8 @@ def _write_tables(
             weights=meta.get("pillar_weights"),
             notes=notes,
             partners=None if ds.partners is None else partner_methods(ds.partners, cfg),
+            warnings=extras.get("warnings"),
+            street=extras.get("street"),
         )
     )
     return written
