@@ -19,6 +19,8 @@ stated :class:`~equity.errors.EquityWarning` that METHODS.md repeats:
   internet never exceed the households asked, so every share stays within [0, 1]);
 - **county tables**: usage and business rows cover the region's counties (none: an error;
   some: a warning with counts);
+- **blocks**: 2020 blocks, Ookla speeds by block and FCC BDC locations lie in the region's
+  states (none: an error; some states without: a warning; :mod:`equity._blockchecks`);
 - **extent**: Ookla tiles lie over the region (another region's tiles are an error); partner
   points lie within the service radius of it (latitude and longitude swapped is an error,
   points that are all far away a warning);
@@ -45,6 +47,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from equity._blockchecks import check_block_keyed
 from equity.errors import DataError, EquityWarning, SizeError
 from equity.sources._checks import example
 
@@ -142,6 +145,7 @@ ROLES: dict[str, Role] = {
         Role("anchors", "anchors"),
         Role("partners", "partners"),
         Role("fcc", "fcc_bdc"),
+        Role("blocks", "blocks"),  # read_blocks' own layouts (BLOCK_LAYOUTS), no validate kind
     )
 }
 #: ``Dataset.boundaries`` levels and their ``[data]`` keys.
@@ -266,9 +270,12 @@ def check_dataset(ds: Dataset, cfg: Config | None = None) -> Dataset:
             acs = _acs_level(ds.acs, polygons, report)
         counts = ds.counts if ds.counts is not None else _counts(acs)
         _check_keys(counts, polygons, ds, report)
-        _check_counts(counts, _path(acs if ds.counts is None else ds.counts, "counts"))
+        src = _path(acs if ds.counts is None else ds.counts, "counts")
+        _check_counts(counts, src, acs=ds.counts is None)
         _check_county_tables(ds, polygons, report)
         _check_tiles(ds.tiles, polygons)
+        blocks = {"blocks": ds.blocks, "block_speeds": ds.block_speeds, "fcc": ds.fcc}
+        check_block_keyed(blocks, polygons["GEOID"], report.warn)
         _check_points(ds.anchors, polygons, cfg, report)
         if cfg is not None:
             _check_grid(polygons, cfg)
@@ -454,18 +461,20 @@ def _acs_source(count: str) -> str:
     return f"{count}, from {text}" + (f" - {minus[0]}E" if minus else "")
 
 
-def _check_counts(counts: pd.DataFrame, src: str) -> None:
-    """Counts finite and not negative; no part of a universe larger than the universe."""
+def _check_counts(counts: pd.DataFrame, src: str, *, acs: bool = True) -> None:
+    """Counts finite and not negative; no part of a universe larger than the universe
+    (named with their ACS columns when `acs`: counts computed from the ACS file)."""
     from equity.indicators import REGISTRY
     from equity.sources._checks import check_counts
 
     columns = [c for c in counts.columns if c != "GEOID" and not c.startswith("median_")]
     check_counts(counts, columns, path=src)
+    name = _acs_source if acs else str
     problems = []
     if "households" in counts and counts["households"].isna().any():
         gaps = counts.loc[counts["households"].isna(), "GEOID"]
         problems.append(
-            f"column {_acs_source('households')!r}: {len(gaps):,} row(s) without a household "
+            f"column {name('households')!r}: {len(gaps):,} row(s) without a household "
             f"count (blank or a Census sentinel), e.g. GEOID {example(gaps, 2)}: households are "
             "conserved across levels, so every place needs one"
         )
@@ -479,8 +488,8 @@ def _check_counts(counts: pd.DataFrame, src: str) -> None:
             i = int(np.flatnonzero(over)[0])
             share = num[i] / den[i] if den[i] > 0 else math.inf
             problems.append(
-                f"column {_acs_source(ind.numerator[0])!r} is larger than its universe "
-                f"{_acs_source(str(ind.denominator))!r} in {int(over.sum()):,} row(s), e.g. GEOID "
+                f"column {name(ind.numerator[0])!r} is larger than its universe "
+                f"{name(str(ind.denominator))!r} in {int(over.sum()):,} row(s), e.g. GEOID "
                 f"{counts['GEOID'].iloc[i]!r}: {num[i]:,.0f} of {den[i]:,.0f} (a share of "
                 f"{share:,.2f})"
             )

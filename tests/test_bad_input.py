@@ -318,6 +318,67 @@ def _map(c: Ctx, *args: str, table: Path | None = None) -> list[str]:
     return ["map", str(table or _level_table(c)), *args, "--out", str(c.out / "map.html")]
 
 
+# -- inputs keyed by 2020 block, partner lists and the snapshot ------------------------------------
+
+
+def _bdc(c: Ctx, block: str | list[str], name: str) -> Path:
+    """An FCC BDC availability file with one location in each block of `block`."""
+    header = (
+        "frn,provider_id,brand_name,location_id,technology,max_advertised_download_speed,"
+        "max_advertised_upload_speed,low_latency,business_residential_code,state_usps,"
+        "block_geoid,h3_res8_id\n"
+    )
+    blocks = [block] if isinstance(block, str) else block
+    row = "".join(
+        f"0012345678,130001,Fibre Co,{1001 + i},50,1000,1000,1,R,VA,{b},882a100d2bfffff\n"
+        for i, b in enumerate(blocks)
+    )
+    return _write(c, name, header + row)
+
+
+def _block_speeds(c: Ctx, block: str, name: str) -> Path:
+    """Ookla tiles joined to 2020 blocks (UVA's layout), two rows of one tile."""
+    rows = [f"{block[:-1]}{i},95.5,20.1,12,4,18,2021,1" for i in range(2)]
+    return _write(
+        c,
+        name,
+        "GEOID20,avg_d_mbps,avg_u_mbps,tests,devices,avg_lat_ms,year,q\n" + "\n".join(rows) + "\n",
+    )
+
+
+def _sample_blocks(
+    c: Ctx, name: str, housing: str = "5", *, states: tuple[str, ...] = ("90", "91", "92")
+) -> Path:
+    """Address counts (the Census pipe-delimited layout) for one block of each block group of `states`."""
+    bg = c.blockgroups()["GEOID"]
+    bg = bg[bg.str[:2].isin(states)]
+    lines = [f"{g}000|{housing if i == 0 else '5'}|0" for i, g in enumerate(bg)]
+    return _write(
+        c, name, "BLOCK_GEOID|TOTAL HOUSING UNITS|TOTAL GROUP QUARTERS\n" + "\n".join(lines) + "\n"
+    )
+
+
+def _partner_list(c: Ctx, *, swap: bool) -> list[str]:
+    lat, lon = ("-43.5", "38.5") if swap else ("38.5", "-43.5")  # the sample lies near 38.5, -43.5
+    text = f"name,latitude,longitude\nHarbour Library,{lat},{lon}\nMain Street Lab,{lat},{lon}\n"
+    return c.run_with(partners=_write(c, "partners_swapped.csv", text))
+
+
+def _snapshot_with(c: Ctx, column: str, value: str) -> list[str]:
+    """`equity run` on a copy of the bundled snapshot with one county's count changed."""
+    source = settings.data_folder
+    folder = c.folder / "snapshot"
+    folder.mkdir()
+    for f in source.iterdir():
+        if f.name != "county_counts.csv":
+            (folder / f.name).symlink_to(f)
+    counts = pd.read_csv(source / "county_counts.csv", dtype=str, keep_default_na=False)
+    counts.loc[0, column] = value
+    counts.to_csv(folder / "county_counts.csv", index=False)
+    c.request.getfixturevalue("monkeypatch").setattr(settings, "data_folder", folder)
+    return ["run", "--out", str(c.out), "--no-maps", "-q"]
+
+
 CASES: dict[str, Bad] = {
     # -- inputs that do not fit together, or are not what their key needs --
     "acs_of_another_state": Bad(
@@ -416,6 +477,64 @@ CASES: dict[str, Bad] = {
     "libraries_in_metres": Bad(
         lambda c: _libraries(c, _metres, "libraries_metres.csv"),
         ("libraries_metres.csv", "'LONGITUD'", "-4,8"),
+    ),
+    # -- inputs keyed by 2020 block, partner lists, the snapshot --
+    "blocks_of_another_state": Bad(
+        lambda c: c.run_with(
+            blocks=c.shared() / "blocks/dc_bl_abc_2021_address_block_counts.csv.xz"
+        ),
+        (
+            "dc_bl_abc_2021_address_block_counts.csv.xz",
+            "'GEOID'",
+            "'110010001011000'",
+            "another state",
+        ),
+    ),
+    "blocks_infinite_housing": Bad(
+        lambda c: c.run_with(blocks=_sample_blocks(c, "blocks_inf.txt", "inf")),
+        ("blocks_inf.txt", "'housing_units'", "inf", "'900010001001000'"),
+    ),
+    "block_speeds_of_another_state": Bad(
+        lambda c: c.run_with(ookla=_block_speeds(c, "510010901001000", "51001.csv")),
+        ("51001.csv", "'block_GEOID'", "'510010901001000'", "another state"),
+    ),
+    "block_speeds_negative_tests": Bad(
+        lambda c: c.run_with(
+            ookla=_write(
+                c,
+                "90001.csv",
+                "GEOID20,avg_d_mbps,avg_u_mbps,tests,devices,avg_lat_ms,year,q\n"
+                "900010001001000,95.5,20.1,-12,4,18,2021,1\n",
+            )
+        ),
+        ("90001.csv", "'tests'", "-12", "'900010001001000'"),
+    ),
+    "fcc_of_another_state": Bad(
+        lambda c: c.run_with(fcc=_bdc(c, "510010901001000", "bdc_51_fixed.csv")),
+        ("bdc_51_fixed.csv", "'block_geoid'", "'510010901001000'", "another state"),
+    ),
+    "fcc_negative_speed": Bad(
+        lambda c: c.run_with(
+            fcc=_write(
+                c,
+                "bdc_neg.csv",
+                _bdc(c, "900010001001000", "x.csv")
+                .read_text()
+                .replace(",1000,1000,", ",-1000,1000,"),
+            )
+        ),
+        ("bdc_neg.csv", "'max_advertised_download_speed'", "-1000"),
+    ),
+    "partner_list_latitude_longitude_swapped": Bad(
+        lambda c: _partner_list(c, swap=True), ("partners_swapped.csv", "swapped", "longitude 38.5")
+    ),
+    "snapshot_infinite_households": Bad(
+        lambda c: _snapshot_with(c, "households", "inf"),
+        ("county_counts.csv", "'households'", "inf", "'01001'"),
+    ),
+    "snapshot_part_above_universe": Bad(
+        lambda c: _snapshot_with(c, "hh_no_internet_subscription", "9999999"),
+        ("county_counts.csv", "hh_no_internet_subscription", "'01001'", "a share of"),
     ),
     # -- configuration --
     "states_not_a_list": Bad(
@@ -637,6 +756,35 @@ def test_partners_far_from_the_region_are_a_stated_warning(ctx: Ctx) -> None:
     assert any("libraries" in m and "none lies within 25 km" in m for m in stated), stated
 
 
+def test_blocks_missing_a_state_are_a_stated_warning(ctx: Ctx) -> None:
+    cfg = ctx.config({"blocks": _sample_blocks(ctx, "blocks_cut.txt", states=("90", "91"))})
+    ds, stated = _checked(cfg)
+    (message,) = [m for m in stated if "blocks_cut.txt" in m]
+    assert "column 'GEOID': no blocks in 1 of the region's 3 states ('92')" in message
+    assert message in ds.notes  # type: ignore[attr-defined]
+
+
+def test_fcc_and_blocks_of_the_region_pass_silently(ctx: Ctx) -> None:
+    data = {
+        "blocks": _sample_blocks(ctx, "blocks.txt"),
+        "fcc": _bdc(ctx, [f"{st}0010001001000" for st in ("90", "91", "92")], "bdc_90_fixed.csv"),
+    }
+    _, stated = _checked(ctx.config(data))
+    assert not [m for m in stated if "states" in m and ("bdc_90" in m or "blocks.txt" in m)]
+
+
+def test_the_snapshot_passes_silently() -> None:
+    from equity.checks import check_dataset
+    from equity.config import load_config
+    from equity.pipeline import load_dataset
+
+    cfg = load_config()
+    ds = load_dataset(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EquityWarning)
+        assert check_dataset(ds, cfg) is ds
+
+
 def test_inputs_that_fit_pass_silently(ctx: Ctx) -> None:
     ds, stated = _checked(ctx.config())
     assert stated == [] and ds.notes == []  # type: ignore[attr-defined]
@@ -654,6 +802,11 @@ AGREE = (
     "acs_negative_count",
     "bg_null_geometry",
     "libraries_latitude_longitude_swapped",
+    "blocks_of_another_state",
+    "blocks_infinite_housing",
+    "block_speeds_of_another_state",
+    "fcc_of_another_state",
+    "partner_list_latitude_longitude_swapped",
 )
 
 
@@ -685,6 +838,8 @@ def test_validate_config_refuses_what_run_refuses(
             "quadkey",
         ),
         ("usage", "broadband/microsoft_broadband_data_2020October.csv", None),
+        ("blocks", "blocks/dc_bl_abc_2021_address_block_counts.csv.xz", None),
+        ("blockgroups", "blocks/dc_bl_abc_2021_address_block_counts.csv.xz", "xz-compressed"),
     ],
 )
 def test_validate_as_a_key(
