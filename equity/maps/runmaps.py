@@ -257,6 +257,7 @@ def run_maps(
     k: int = 5,
     png: bool = True,
     max_features: int | None = 50_000,
+    warnings: Sequence[str] = (),
 ) -> list[Path]:
     """Write the maps of one run: ``<level>.html`` (+ ``.png``) per level and ``candidates.html``.
 
