@@ -338,7 +338,7 @@ def test_png_is_fast(tmp_path):
 def test_run_map_renders_every_layer(run_dir, browser, level):
     with open_page(run_dir / f"{level}.html", browser=browser) as view:
         features = view.feature_counts()
-        assert "Equity index" in features and "Pillar: Access" in features
+        assert "Equity index" in features and "Pillar: Internet access" in features
         assert "Pillar: Education" not in features  # no data, no layer
         assert {"Hot and cold spots", "Selected sites", "Other candidates"} <= set(features)
         # Index layer and the selected site are shown on opening, other candidates are not.

@@ -39,10 +39,12 @@ from equity.maps.encoding import (
 from equity.maps.formatting import _column_kind, _format, _format_interval, _format_series
 
 __all__ = [
+    "BasemapLayer",
     "CandidateLayer",
     "ChoroplethLayer",
     "HotspotLayer",
     "LevelData",
+    "PlacesLayer",
     "add_choropleth_layer",
     "choropleth",
 ]
@@ -54,19 +56,18 @@ _CANDIDATE_FIELDS: tuple[tuple[str, str], ...] = (
     ("place_name", "Place"),
     ("county_name", "County"),
     ("state_name", "State"),
+    ("intervention", "Focus area"),
+    ("equity_index", "Need (equity index)"),
+    ("reliability", "Reliability"),
     ("combined_score", "Combined score"),
-    ("need_score", "Need score"),
+    ("p_top1", "Chance of ranking first"),
+    ("runner_up_place", "Runner-up"),
     ("readiness_score", "Readiness score"),
     ("reach_score", "Reach score"),
-    ("equity_index", "Equity index"),
     ("households", "Households"),
-    ("population", "Population"),
-    ("driving_pillar", "Driving pillar"),
-    ("intervention", "Suggested intervention"),
-    ("top_indicators", "Top indicators"),
+    ("top_indicators", "Strongest needs"),
     ("n_anchors", "Partner organisations within reach"),
     ("partner_summary", "Suggested partner"),
-    ("runner_up_summary", "Runner-up partner"),
 )
 
 
@@ -118,6 +119,30 @@ class HotspotLayer(Layer):
         super().__init__(name=spec["name"], overlay=True, control=True, show=show)
         self._name = "EquityHotspots"
         self.data = data
+        self.spec_json = safe_json(spec)
+
+
+class PlacesLayer(Layer):
+    """Place names drawn from the table (an overlay that works offline) and the table of places
+    beside the map, reachable by keyboard and screen reader (``assets/places.js``)."""
+
+    _template = element_template("places_layer.js.j2")
+
+    def __init__(self, data: LevelData, spec: dict[str, Any], *, show: bool = True) -> None:
+        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        self._name = "EquityPlaces"
+        self.data = data
+        self.spec_json = safe_json(spec)
+
+
+class BasemapLayer(Layer):
+    """Street-map tiles under the data, requested only when the browser is online."""
+
+    _template = element_template("basemap_layer.js.j2")
+
+    def __init__(self, spec: dict[str, Any], *, show: bool = True) -> None:
+        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        self._name = "EquityBasemap"
         self.spec_json = safe_json(spec)
 
 
@@ -374,6 +399,9 @@ def _candidate_columns(frame: pd.DataFrame) -> dict[str, list[str | None]]:
             cols[f"{label} [90% interval]"] = _format_interval(
                 frame[col], frame["equity_index_lo"], frame["equity_index_hi"], "score"
             )
+        elif col == "p_top1":
+            p = pd.to_numeric(frame[col], errors="coerce")
+            cols[label] = (p * 100).round(0).map("{:.0f}%".format).where(p.notna(), None).tolist()
         else:
             cols[label] = _format(frame[col], kind)
     if {"rank_lo", "rank_hi"} <= set(frame.columns):
@@ -407,6 +435,7 @@ def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
         else [str(i + 1) for i in range(len(frame))]
     )
     names, whys = _text_or_none(frame, "NAME"), _text_or_none(frame, "why")
+    flags = _text_or_none(frame, "note")
     lon, lat = shapely.get_x(points), shapely.get_y(points)
     items = [
         {
@@ -415,7 +444,10 @@ def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
             "lat": round(float(lat[i]), 6),
             "lon": round(float(lon[i]), 6),
             "why": whys[i],
-            "fields": [[label, values[i]] for label, values in cols.items()],
+            "flag": (flags[i][0].upper() + flags[i][1:]) if flags[i] else None,
+            "fields": [
+                [label, values[i]] for label, values in cols.items() if values[i] is not None
+            ],
         }
         for i in range(len(frame))
     ]

@@ -24,17 +24,19 @@ __all__ = ["write_candidates_table"]
 _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rank", "Rank", "count"),
     ("NAME", "Name", "text"),
-    ("place_name", "Place", "text"),
+    ("selected", "Selected", "flag"),
     ("county_name", "County", "text"),
     ("state_name", "State", "text"),
+    ("intervention", "Focus area", "text"),
+    ("equity_index", "Need: equity index [90% interval]", "score"),
+    ("reliability", "Reliability", "text"),
     ("combined_score", "Combined score", "score"),
-    ("need_score", "Need", "score"),
+    ("p_top1", "Chance of ranking first", "chance"),
+    ("close_call", "Close call", "flag"),
+    ("runner_up_place", "Runner-up", "text"),
     ("readiness_score", "Readiness", "score"),
     ("reach_score", "Reach", "score"),
-    ("equity_index", "Equity index [90% interval]", "score"),
     ("households", "Households", "count"),
-    ("driving_pillar", "Driving pillar", "text"),
-    ("intervention", "Suggested intervention", "text"),
     ("partner_summary", "Suggested partner", "text"),
     ("why", "Why", "text"),
 )
@@ -50,7 +52,7 @@ class _Column:
 
     @property
     def numeric(self) -> bool:
-        return self.kind != "text"
+        return self.kind not in ("text", "flag")
 
     @property
     def sorted(self) -> bool:
@@ -68,6 +70,19 @@ class _Column:
 
 def _cells(frame: pd.DataFrame, col: _Column) -> tuple[pd.Series, pd.Series]:
     """Sort key and shown text of every cell of `col` (empty strings where missing)."""
+    if col.kind == "flag":  # yes or nothing; "no" only where the question was asked
+        flag = frame[col.name].astype("boolean")
+        asked = (
+            frame["selected"].astype("boolean").fillna(False) if col.name != "selected" else None
+        )
+        shown = flag.map({True: "yes", False: "no"}).astype(object).fillna("")
+        if asked is not None:
+            shown = shown.where(asked.to_numpy(dtype=bool), "")
+        return shown, shown
+    if col.kind == "chance":
+        num = pd.to_numeric(frame[col.name], errors="coerce")
+        shown = (num * 100).round(0).map("{:.0f}%".format).where(num.notna(), "")
+        return num.astype(str).where(num.notna(), ""), shown
     if not col.numeric:
         shown = _format_series(frame[col.name], "text").fillna("")
         return shown, shown
@@ -121,8 +136,14 @@ def write_candidates_table(
     cells = [_cells(frame, col) for col in cols]
     keys = [k.astype(str).tolist() for k, _ in cells]
     texts = [t.astype(str).tolist() for _, t in cells]
+    chosen = (
+        frame["selected"].astype("boolean").fillna(False).to_numpy(dtype=bool).tolist()
+        if "selected" in frame.columns
+        else [False] * len(frame)
+    )
     rows = [
-        [(col, keys[j][i], texts[j][i]) for j, col in enumerate(cols)] for i in range(len(frame))
+        (chosen[i], [(col, keys[j][i], texts[j][i]) for j, col in enumerate(cols)])
+        for i in range(len(frame))
     ]
     page = page_template("candidates.html.j2").render(
         title=title,
