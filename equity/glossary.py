@@ -183,6 +183,40 @@ def source_record(source: str, provenance: Sequence[Mapping[str, Any]]) -> Mappi
     return None
 
 
+def _glossary_row(
+    name: str, pillar: str | None, provenance: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """One indicator's glossary entry (see :func:`glossary`)."""
+    ind = REGISTRY.get(name)
+    if ind is None:
+        return {
+            "label": name,
+            "column": name,
+            "pillar": pillar_title(pillar or ""),
+            "definition": "",
+            "unit": "",
+            "higher_means": "",
+            "source": "",
+            "vintage": "",
+            "note": "",
+        }
+    rec = source_record(ind.source, provenance) or {}
+    notes = ["weak proxy of its pillar"] if ind.weak_proxy else []
+    if name in STALE:
+        notes.append(STALE[name])
+    return {
+        "label": indicator_label(name),
+        "column": name,
+        "pillar": pillar_title(pillar or ind.pillar),
+        "definition": ind.description,
+        "unit": _UNIT_WORDS.get(ind.unit, ind.unit),
+        "higher_means": "more need" if ind.direction > 0 else "less need",
+        "source": str(rec.get("title") or ind.source),
+        "vintage": str(rec.get("vintage") or ""),
+        "note": "; ".join(notes),
+    }
+
+
 def glossary(
     indicators: Iterable[str],
     provenance: Sequence[Mapping[str, Any]] = (),
@@ -221,24 +255,7 @@ def glossary(
         names.sort(key=lambda n: order.get(used.get(n, ("~", 0))[0], len(order)))
     rows = []
     for name in names:
-        ind = REGISTRY.get(name)
-        rec = source_record(ind.source, provenance) if ind is not None else None
-        notes = []
-        if ind is not None and ind.weak_proxy:
-            notes.append("weak proxy of its pillar")
-        if name in STALE:
-            notes.append(STALE[name])
-        row = {
-            "label": indicator_label(name),
-            "column": name,
-            "pillar": pillar_title(used[name][0] if name in used else ind.pillar if ind else ""),
-            "definition": ind.description if ind is not None else "",
-            "unit": _UNIT_WORDS.get(ind.unit, ind.unit) if ind is not None else "",
-            "higher_means": ("more need" if ind.direction > 0 else "less need") if ind else "",
-            "source": str((rec or {}).get("title") or (ind.source if ind else "")),
-            "vintage": str((rec or {}).get("vintage") or ""),
-            "note": "; ".join(notes),
-        }
+        row = _glossary_row(name, used.get(name, (None, None))[0], provenance)
         if weights:
             row["weight_in_pillar"] = float(used[name][1]) if name in used else float("nan")
         rows.append(row)

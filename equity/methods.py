@@ -31,7 +31,19 @@ __all__ = ["methods_context", "methods_template"]
 
 #: Entries of a placement record (``attrs["placement"]``) that are the run's bookkeeping or
 #: have their own table, not parameters.
-_NOT_PARAMETERS = ("coverage", "n_places", "n_candidates", "removed_by_filter", "largest_rank_move")
+_NOT_PARAMETERS = frozenset(
+    {
+        "placement.coverage",
+        "placement.n_places",
+        "placement.n_candidates",
+        "placement.removed_by_filter",
+        "placement.largest_rank_move",
+        "index.weights",  # by indicator: the table of indicators shows them
+        "index.indicator_weights",
+        "index.varying_indicators",
+        "index.state_column",
+    }
+)
 #: Placement-record keys -> the configuration option they report (the record wins: it is the
 #: value used).
 _SAME_AS = {
@@ -69,13 +81,16 @@ _RECORD_DOCS = {
 }
 #: Run values that are not options of the configuration.
 _EXTRA_DOCS = {"source": ("configuration file", "the TOML file read; none: the defaults")}
-#: Licences whose attribution text is required, by a word of the source's record.
+#: The attributions the Ookla and Microsoft licences require, with their licence; METHODS.md
+#: says of each whether the run used it (the bundled default never has Ookla data).
 _REQUIRED_ATTRIBUTION = {
     "ookla": "Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps. Based on "
     "analysis by Ookla of Speedtest Intelligence® data. Provided by Ookla and accessed from "
-    "the Registry of Open Data on AWS (https://registry.opendata.aws/speedtest-global-performance).",
+    "the Registry of Open Data on AWS (https://registry.opendata.aws/speedtest-global-performance). "
+    "Licence: CC BY-NC-SA 4.0 (non-commercial, share-alike, attribution required).",
     "microsoft": "Microsoft Airband Initiative, US Broadband Usage Percentages "
-    "(https://github.com/microsoft/USBroadbandUsagePercentages).",
+    "(https://github.com/microsoft/USBroadbandUsagePercentages). Licence: Open Use of Data "
+    "Agreement (O-UDA) v1.0.",
 }
 
 
@@ -161,7 +176,7 @@ def parameter_rows(parameters: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     replaced = {attr for name, attr in _SAME_AS.items() if name in recorded}
     rows = []
     for name, value in flat:
-        if name in replaced or name.split(".", 1)[-1] in _NOT_PARAMETERS:
+        if name in replaced or name in _NOT_PARAMETERS:
             continue
         attr = _SAME_AS.get(name, name)
         toml, doc = docs.get(attr) or _EXTRA_DOCS.get(name) or (name, _RECORD_DOCS.get(name, ""))
@@ -334,19 +349,19 @@ def licence_rows(provenance: Sequence[Mapping[str, Any]]) -> list[tuple[str, str
 
 
 def required_attributions(provenance: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The attribution texts the licences of the sources used require (Ookla, Microsoft)."""
+    """The attribution texts of Ookla's and Microsoft's licences, each saying whether the run
+    used that source."""
     text = " ".join(
         str(p.get(k, "")) for p in provenance for k in ("source", "title", "publisher", "licence")
     ).lower()
-    out = []
-    for word, line in _REQUIRED_ATTRIBUTION.items():
-        if (
-            word in text
-            or (word == "ookla" and "speedtest" in text)
-            or (word == "microsoft" and "o-uda" in text)
-        ):
-            out.append(line)
-    return out
+    used = {
+        "ookla": "ookla" in text or "speedtest" in text,
+        "microsoft": "microsoft" in text or "o-uda" in text,
+    }
+    return [
+        f"{line} {'Used in this run.' if used[word] else 'Not used in this run.'}"
+        for word, line in _REQUIRED_ATTRIBUTION.items()
+    ]
 
 
 def methods_context(

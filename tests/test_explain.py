@@ -228,7 +228,7 @@ def test_clear_winner_is_no_close_call():
     sel = out[out["selected"]]
     assert not sel["close_call"].any()
     assert (sel["p_top1"] == 1.0).all()
-    assert (sel["note"] == "").all()
+    assert sel["note"].isna().all()
     assert out.loc[~out["selected"], "runner_up_place"].isna().all()
 
 

@@ -23,6 +23,10 @@ from equity.errors import ChoiceError, ConfigError, DataError, EquityError, Sche
 from equity.maps.encoding import encode_polygons, safe_json
 
 XSS = "<img src=x onerror=alert(1)>"
+WARNINGS = [
+    "No data for the Education pillar (tract level): its weight is shared among the others.",
+    f"Broadband availability is from 2019: stale {XSS}.",
+]
 US_BUDGET = 2_500_000
 STATE_TRACT_BUDGET = 1_500_000
 
@@ -126,6 +130,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         provenance=provenance,
         title=f"Sample {XSS}",
         data_date="2021",
+        warnings=WARNINGS,
     )
     return out
 

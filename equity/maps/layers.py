@@ -417,6 +417,11 @@ def _text_or_none(frame: pd.DataFrame, column: str) -> list[str | None]:
     return _format(frame[column], "text") if column in frame.columns else [None] * len(frame)
 
 
+def _sentence(text: str | None) -> str | None:
+    """`text` with a capital first letter (None when empty)."""
+    return text[0].upper() + text[1:] if text else None
+
+
 def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
     """Markers of `candidates` (at a point on each surface) with their popup fields."""
     frame = (
@@ -444,7 +449,7 @@ def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
             "lat": round(float(lat[i]), 6),
             "lon": round(float(lon[i]), 6),
             "why": whys[i],
-            "flag": (flags[i][0].upper() + flags[i][1:]) if flags[i] else None,
+            "flag": _sentence(flags[i]),
             "fields": [
                 [label, values[i]] for label, values in cols.items() if values[i] is not None
             ],

@@ -179,7 +179,7 @@ def _fit_title(fig: Figure, ax: Axes, title: str, *, note: str | None = None) ->
     """
     import textwrap
 
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas
     width = fig.bbox.width
     text = None
     for size in (11.0, 10.0, 9.0, 8.0, 7.0):

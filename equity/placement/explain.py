@@ -300,7 +300,7 @@ def _partners_text(row: Mapping[str, Any], setting: Setting) -> str:
         kind = str(row.get("partner_kind") or "").replace("_", " ")
         km = row.get("partner_km")
         where = f", {km:.1f} km" if isinstance(km, float) and np.isfinite(km) else ""
-        s += f"; suggested partner {name} ({kind}{where})"
+        s += f"; suggested partner: {name}, {kind}{where}"
     return s + "."
 
 

@@ -110,12 +110,12 @@ def _notes(
     for i in range(cands.n):
         parts = []
         if close[i]:
-            why = []
+            reasons = []
             if overlap[i]:
-                why.append("its combined score's 90% interval overlaps the runner-up's")
+                reasons.append("its combined score's 90% interval overlaps the runner-up's")
             if np.isfinite(p_top1[i]) and p_top1[i] < CLOSE_CALL_P:
-                why.append(f"it comes first in only {p_top1[i]:.0%} of the uncertainty draws")
-            parts.append("close call: " + " and ".join(why))
+                reasons.append(f"it comes first in only {p_top1[i]:.0%} of the uncertainty draws")
+            parts.append("close call: " + " and ".join(reasons))
         if below[i]:
             need = cands.rows["equity_index"].iloc[i]
             why = f"need {need:.0f}/100 is below the state median of {median[i]:.0f}"
@@ -204,5 +204,5 @@ def margin_columns(m: Margins, names: pd.Series, geoids: pd.Series) -> dict[str,
         "runner_up_place_GEOID": geoid,
         "lead": m.lead,
         "below_median_need": m.below_median_need,
-        "note": pd.array(m.note, dtype="string"),
+        "note": pd.array([n or pd.NA for n in m.note], dtype="string"),  # missing: no flag
     }

@@ -81,7 +81,7 @@
       if (rec.map === map) { rec.layer.eachLayer(function (m) { bounds.extend(m.getLatLng()); }); }
     });
     var box = map.getContainer().getBoundingClientRect(), gap = 4;
-    var pad = {t: 8, r: 8, b: 8, l: 8};
+    var pad = {t: 24, r: 24, b: 24, l: 24};  // a marker (26 px) at the edge stays whole
     fit(map, bounds, pad);
     for (var i = 0; i < 8; i++) {
       var found = overlaps(map, gap);

@@ -45,20 +45,18 @@
       var shown = 0;
       for (var k = 0; k < lab.n.length && shown < spec.maxLabels; k++) {
         if (!view.contains([lab.y[k], lab.x[k]])) { continue; }
-        var p = map.latLngToContainerPoint([lab.y[k], lab.x[k]]);
-        var w = lab.n[k].length * 6.4 + 8, h = 16;
-        var r = {left: p.x - w / 2, right: p.x + w / 2, top: p.y - h / 2, bottom: p.y + h / 2};
-        if (r.left < 0 || r.top < 0 || r.right > size.x || r.bottom > size.y) { continue; }
-        var free = true;
-        for (var j = 0; j < placed.length && free; j++) {
-          var q = placed[j];
-          free = !(r.left < q.right + 4 && q.left < r.right + 4 && r.top < q.bottom + 2 && q.top < r.bottom + 2);
-        }
-        if (!free) { continue; }
-        placed.push(r);
+        // place the name, measure it as drawn, keep it only where it collides with nothing
         var node = el("div", "equity-label", lab.n[k]);
         L.DomUtil.setPosition(node, map.latLngToLayerPoint([lab.y[k], lab.x[k]]));
         pane.appendChild(node);
+        var r = container(node.getBoundingClientRect(), box);
+        var free = r.left >= 0 && r.top >= 0 && r.right <= size.x && r.bottom <= size.y;
+        for (var j = 0; j < placed.length && free; j++) {
+          var q = placed[j];
+          free = !(r.left < q.right + 3 && q.left < r.right + 3 && r.top < q.bottom + 1 && q.top < r.bottom + 1);
+        }
+        if (!free) { pane.removeChild(node); continue; }
+        placed.push(r);
         shown++;
       }
     }

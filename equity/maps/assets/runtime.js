@@ -111,7 +111,8 @@
   E.popupSize = function (map) {
     // A popup fits the map: at most its height and width less a margin, scrolling inside.
     var size = map.getSize();
-    return {maxHeight: Math.max(120, size.y - 60), maxWidth: Math.max(160, Math.min(360, size.x - 60)),
+    // the content box: the frame, the close button and the tip add some 60 px around it
+    return {maxHeight: Math.max(100, size.y - 140), maxWidth: Math.max(160, Math.min(360, size.x - 80)),
             minWidth: Math.min(220, Math.max(120, size.x - 80))};
   };
   E.candidates = function (map, spec) {
