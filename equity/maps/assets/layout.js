@@ -74,6 +74,13 @@
   }
 
   E.layout = function (map) {
+    var ok = fitAroundPanels(map);
+    // the names avoid the panels as they finally are
+    (E.labelLayers || []).forEach(function (r) { if (r.map === map && r.layer.redraw) { r.layer.redraw(); } });
+    return ok;
+  };
+
+  function fitAroundPanels(map) {
     var spec = map._equitySpec || {};
     if (!spec.bounds) { return true; }
     var bounds = L.latLngBounds(spec.bounds);
@@ -109,7 +116,7 @@
       }
     });
     return overlaps(map, 0).length === 0;
-  };
+  }
 
   var resizing = null;
   window.addEventListener("resize", function () {

@@ -42,23 +42,33 @@
       var size = map.getSize(), view = map.getBounds(), placed = [], box = map.getContainer().getBoundingClientRect();
       E.panels(map).forEach(function (p) { placed.push(container(p.rect, box)); });
       E.siteBoxes(map).forEach(function (r) { placed.push(container(r, box)); });
-      var shown = 0;
+      var shown = 0, ctx = measure();
       for (var k = 0; k < lab.n.length && shown < spec.maxLabels; k++) {
         if (!view.contains([lab.y[k], lab.x[k]])) { continue; }
-        // place the name, measure it as drawn, keep it only where it collides with nothing
-        var node = el("div", "equity-label", lab.n[k]);
-        L.DomUtil.setPosition(node, map.latLngToLayerPoint([lab.y[k], lab.x[k]]));
-        pane.appendChild(node);
-        var r = container(node.getBoundingClientRect(), box);
+        // the name's box from the font's metrics (no layout per candidate), centred on its point
+        var p = map.latLngToContainerPoint([lab.y[k], lab.x[k]]);
+        var w = ctx.measureText(lab.n[k]).width + 6, h = 16;
+        var r = {left: p.x - w / 2, right: p.x + w / 2, top: p.y - h / 2, bottom: p.y + h / 2};
         var free = r.left >= 0 && r.top >= 0 && r.right <= size.x && r.bottom <= size.y;
         for (var j = 0; j < placed.length && free; j++) {
           var q = placed[j];
           free = !(r.left < q.right + 3 && q.left < r.right + 3 && r.top < q.bottom + 1 && q.top < r.bottom + 1);
         }
-        if (!free) { pane.removeChild(node); continue; }
+        if (!free) { continue; }
         placed.push(r);
+        var node = el("div", "equity-label", lab.n[k]);
+        // setPosition sets the element's transform: centre it on its point here
+        L.DomUtil.setPosition(node, map.latLngToLayerPoint([lab.y[k], lab.x[k]]).subtract([w / 2, h / 2]));
+        pane.appendChild(node);
         shown++;
       }
+    }
+    function measure() {
+      // a canvas with the labels' font (.equity-label in runtime.css)
+      var c = measure.canvas || (measure.canvas = document.createElement("canvas"));
+      var ctx = c.getContext("2d");
+      ctx.font = "600 11px system-ui, sans-serif";
+      return ctx;
     }
     layer.on("add", function () { on = true; draw(); map.on("zoomend moveend resize", draw); });
     layer.on("remove", function () { on = false; draw(); map.off("zoomend moveend resize", draw); });
