@@ -48,10 +48,13 @@ KINDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class RunWarning:
-    """One warning: its kind (a key of :data:`KINDS`) and one or two plain sentences."""
+    """One warning: its kind (a key of :data:`KINDS`), one or two plain sentences, and the
+    words a note on the same subject contains (:meth:`RunWarnings.absorb`)."""
 
     kind: str
     text: str
+    topic: tuple[str, ...] = ()
+    then: str = ""  # what it means, kept when a note's words replace the text
 
 
 class RunWarnings:
@@ -59,19 +62,49 @@ class RunWarnings:
 
     def __init__(self, items: Sequence[RunWarning] = ()) -> None:
         self._items: dict[str, RunWarning] = {}
-        for item in items:
-            self.add(item.kind, item.text)
+        self.extend(items)
 
-    def add(self, kind: str, text: str) -> None:
+    def add(self, kind: str, text: str, topic: tuple[str, ...] = (), then: str = "") -> None:
         """Add a warning unless the same text is already there."""
         text = " ".join(str(text).split())
         if text and text not in self._items:
-            self._items[text] = RunWarning(kind if kind in KINDS else "logged", text)
+            self._items[text] = RunWarning(kind if kind in KINDS else "logged", text, topic, then)
 
     def extend(self, items: Sequence[RunWarning]) -> None:
         """Add several warnings."""
         for item in items:
-            self.add(item.kind, item.text)
+            self.add(item.kind, item.text, item.topic, item.then)
+
+    def absorb(self, notes: Sequence[str]) -> list[str]:
+        """Notes of the data that say what a warning says replace its words (they know more
+        of the source), followed by what it means for the results: each subject is said once.
+        Returns the other notes.
+
+        Examples
+        --------
+        >>> w = RunWarnings([RunWarning("proxy", "Education is a proxy.", ("education", "proxy"),
+        ...                             "It cannot decide a focus area.")])
+        >>> w.absorb(["Education: library distance only, a weak proxy.", "Alaska: areas summed."])
+        ['Alaska: areas summed.']
+        >>> w.lines()
+        ['Education: library distance only, a weak proxy. It cannot decide a focus area.']
+        """
+        rest = []
+        for note in notes:
+            low = str(note).lower()
+            match = next(
+                (w for w in self._items.values() if w.topic and all(t in low for t in w.topic)),
+                None,
+            )
+            if match is None:
+                rest.append(note)
+                continue
+            joined = RunWarning(match.kind, " ".join(f"{note} {match.then}".split()))
+            self._items = {  # in the warning's place
+                (joined.text if k == match.text else k): (joined if k == match.text else v)
+                for k, v in self._items.items()
+            }
+        return rest
 
     def items(self) -> list[RunWarning]:
         """The warnings, grouped by kind in the order of :data:`KINDS`."""
@@ -132,6 +165,8 @@ def _missing_pillars(metas: Mapping[str, Mapping[str, Any]]) -> list[RunWarning]
                 "missing",
                 f"No data for the {pillar_title(pillar)} pillar ({at} level): its weight is "
                 "shared among the other pillars, so need here leaves it out.",
+                (f"{pillar} pillar", "missing"),
+                f"Need ({at} level) leaves out {pillar_title(pillar)}.",
             )
         )
     return out
@@ -149,6 +184,8 @@ def _weak_proxies(metas: Mapping[str, Mapping[str, Any]]) -> list[RunWarning]:
             "proxy",
             f"The {pillar_title(p)} pillar {words}: it counts in the index but cannot decide a "
             "place's focus area.",
+            (f"{p} pillar", "weak proxy"),
+            "It counts in the index but cannot decide a place's focus area.",
         )
         for p, words in seen.items()
     ]
@@ -228,7 +265,7 @@ def _stale(
         for n in ws
     }
     out = [
-        RunWarning("stale", f"{text[0].upper()}{text[1:]}.")
+        RunWarning("stale", f"{text[0].upper()}{text[1:]}.", (n.split("_")[-1], "stale"))
         for n, text in STALE.items()
         if n in used
     ]

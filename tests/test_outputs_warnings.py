@@ -137,11 +137,30 @@ def test_default_run_warns_of_its_gaps(tmp_path, capsys):
 
     result = pipeline.run(load_config(), out=tmp_path, quiet=True, write_maps=False)
     printed = capsys.readouterr().err
-    for needle in (
-        "No data for the Business and nonprofit transformation pillar (county level)",
-        "The Education pillar rests on distance to the nearest public library alone, a weak proxy",
+    for needle in (  # the snapshot's own notes on the same subjects, with what they mean
+        "Transformation pillar: no business or nonprofit data is bundled",
+        "Need (county level) leaves out Business and nonprofit transformation.",
+        "a weak proxy for access to education",
+        "It counts in the index but cannot decide a place's focus area.",
         "FCC's 25/3 Mbps figure as of the end of 2019",
     ):
         assert any(needle in w for w in result.warnings), needle
         assert printed.count(needle) == 1
     assert Path(tmp_path / "METHODS.md").read_text().index("## Warnings") < 400
+
+
+def test_a_note_saying_what_a_warning_says_joins_it():
+    w = RunWarnings(run_warnings({}, index_meta=META))
+    notes = [
+        "Transformation pillar: no County Business Patterns file, so this pillar is missing.",
+        "Education pillar: only the distance to a library, a weak proxy for education.",
+        "Alaska: two census areas summed.",
+    ]
+    assert w.absorb(notes) == ["Alaska: two census areas summed."]
+    lines = w.lines()
+    assert (
+        lines[0]
+        == notes[0] + " Need (county, town level) leaves out Business and nonprofit transformation."
+    )
+    assert notes[1] + " It counts in the index but cannot decide a place's focus area." in lines
+    assert len(lines) == len(RunWarnings(run_warnings({}, index_meta=META)))

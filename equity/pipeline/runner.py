@@ -132,6 +132,7 @@ def _collect_warnings(
         towns=extras.get("towns"),
     )
     warnings.extend(found)
+    extras["notes"] = warnings.absorb(ds.notes)  # a note saying what a warning says is it
     return _print_warnings(warnings, progress, shown=0)
 
 
@@ -231,7 +232,7 @@ def _write_tables(
     params = cfg.as_dict()
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
     params["placement"] = cands.attrs.get("placement", {})
-    notes = list(ds.notes)
+    notes = list(extras.get("notes", ds.notes))
     if "note" in extras.get("towns", {}):
         notes.append(extras["towns"]["note"])
     written.append(
