@@ -248,3 +248,80 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------- references for run.py
+
+
+def sjoin_centroid_tests(tiles: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> object:
+    """Tests per polygon the way a geopandas user would: tile centroids, ``sjoin``, ``groupby``."""
+    # planar lon/lat centroids (shapely directly: GeoSeries.centroid's points, without its
+    # geographic-CRS warning)
+    centres = shapely.centroid(tiles.geometry.to_numpy())
+    pts = gpd.GeoDataFrame(tiles[["tests"]], geometry=centres, crs=tiles.crs)
+    joined = gpd.sjoin(pts, polygons, predicate="intersects")
+    return joined[~joined.index.duplicated()].groupby("GEOID")["tests"].sum()
+
+
+def duckdb_available() -> bool:
+    """Whether DuckDB and its spatial extension (``duckdb-extension-spatial``) are installed."""
+    try:
+        _duckdb_connection().close()
+    except Exception:
+        return False
+    return True
+
+
+def _duckdb_connection():
+    """A DuckDB connection with the spatial extension loaded from its PyPI package (offline)."""
+    from pathlib import Path
+
+    import duckdb
+    import duckdb_extension_spatial
+
+    version = duckdb.__version__
+    path = Path(duckdb_extension_spatial.__file__).parent / "extensions" / f"v{version}"
+    con = duckdb.connect()
+    con.execute(f"LOAD '{path / 'spatial.duckdb_extension'}'")
+    return con
+
+
+def duckdb_tables(tiles: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> tuple[object, object]:
+    """The tiles and polygons as Arrow tables with WKB geometry (DuckDB reads them in place)."""
+    import pyarrow as pa
+
+    t = pa.table({"tests": tiles["tests"].to_numpy(), "wkb": shapely.to_wkb(tiles.geometry.array)})
+    p = pa.table(
+        {"GEOID": polygons["GEOID"].to_numpy(), "wkb": shapely.to_wkb(polygons.geometry.array)}
+    )
+    return t, p
+
+
+def duckdb_tile_tests(
+    tile_table: object, polygon_table: object, *, method: str
+) -> tuple[object, float]:
+    """Tests per polygon by DuckDB spatial, and the query's own time (s).
+
+    The tables (:func:`duckdb_tables`) are first loaded into DuckDB tables with their
+    geometries (not timed: a DuckDB user keeps the data there); the timed query joins them
+    (DuckDB's spatial join) and sums by polygon: area shares (planar lon/lat) or centroids.
+    """
+    con = _duckdb_connection()
+    con.execute("SET enable_progress_bar = false")
+    con.register("tiles_in", tile_table)
+    con.register("polys_in", polygon_table)
+    con.execute("CREATE TABLE t AS SELECT tests, ST_GeomFromWKB(wkb) AS g FROM tiles_in")
+    con.execute("CREATE TABLE p AS SELECT GEOID, ST_GeomFromWKB(wkb) AS g FROM polys_in")
+    if method == "area":
+        sql = """SELECT p.GEOID,
+                        SUM(t.tests * ST_Area(ST_Intersection(t.g, p.g)) / ST_Area(t.g)) AS tests
+                 FROM t JOIN p ON ST_Intersects(t.g, p.g) GROUP BY p.GEOID"""
+    else:
+        con.execute("CREATE TABLE c AS SELECT tests, ST_Centroid(g) AS g FROM t")
+        sql = """SELECT p.GEOID, SUM(c.tests) AS tests
+                 FROM c JOIN p ON ST_Intersects(p.g, c.g) GROUP BY p.GEOID"""
+    start = time.perf_counter()
+    out = con.execute(sql).df().set_index("GEOID")["tests"]
+    seconds = time.perf_counter() - start
+    con.close()
+    return out, seconds

@@ -3,19 +3,16 @@
 85,000 synthetic tracts x 15 indicators x 1,000 draws (defaults), in one run:
 
 * ``equity.index.compute_index`` (vectorised over places and draws, processed in chunks of
-  draws shared by ``MC_THREADS`` threads): wall time and peak memory (peak resident set size
-  of the process above its size before the call, from ``getrusage``; and the peak of
-  Python/numpy allocations from ``tracemalloc`` in a second, traced run when ``--trace`` is
-  given). With more than ``equity.index.BINNED_RANK_MIN_PLACES`` (20,000) places the draws
-  are percentile-ranked by histogram (``RANK_BINS`` = 65,536 bins per draw, O(n + bins)
-  instead of a sort; the point estimate stays exact): the run prints the largest error bound
-  met, ``attrs["index"]["mc_percentile_error_bound"]`` (percentile) and
-  ``["mc_rank_error_bound"]`` (index rank). ``--exact`` ranks every draw by sorting instead,
-  for comparison;
-* a reference written the straightforward way: one pandas iteration per draw (draw every
-  count column, recompute rates, ``Series.rank`` per indicator, pillar means, index, rank).
-  It is timed on ``--baseline-draws`` draws only and extrapolated linearly to ``--draws``
-  (the loop body does the same work every draw); the ratio uses the extrapolated time.
+  draws shared by ``MC_THREADS`` threads; every draw normalised exactly against the fixed
+  reference by table lookups): wall time and peak memory (peak resident set size of the
+  process above its size before the call, from ``getrusage``; and the peak of Python/numpy
+  allocations from ``tracemalloc`` in a second, traced run when ``--trace`` is given);
+* a reference written the straightforward way: one pandas iteration per draw of the same
+  model (draw every indicator from its value and standard error, clip it to its range,
+  normalise it against the same fixed reference with ``numpy.searchsorted``, pillar means,
+  index, rank). It is timed on ``--baseline-draws`` draws only and extrapolated linearly to
+  ``--draws`` (the loop body does the same work every draw); the ratio uses the extrapolated
+  time.
 
 The 15 indicators are those of the ``techspark`` preset with ACS, Ookla and Microsoft data plus
 ``share_no_wired_broadband`` and ``upload_mbps``: 9 ACS shares drawn from their counts (7
@@ -24,7 +21,7 @@ without sampling error (as in real data), which both implementations normalise o
 
 Usage::
 
-    python benchmarks/bench_index.py [--n 85000] [--draws 1000] [--baseline-draws 5] [--exact]
+    python benchmarks/bench_index.py [--n 85000] [--draws 1000] [--baseline-draws 5] [--trace]
 """
 
 from __future__ import annotations
@@ -101,45 +98,116 @@ def baseline_loop(
     :data:`EXTRA_WEIGHTS`, as ``compute_index(weights=EXTRA_WEIGHTS)``; ``{}`` for the preset
     alone, as the pipeline's default ``compute_index`` call).
     """
+    from equity.index._mc_reference import _adjusted_reference
+
     rng = np.random.default_rng(seed)
+    used = _used_pillars(table, extra)
+    point = ind_mod.compute_indicators(table)
+    n = len(table)
+    nation = np.zeros(n, dtype=np.int64)
+    refs, values, ses = {}, {}, {}
+    for name in {k for m in used.values() for k in m}:
+        ind = ind_mod.REGISTRY[name]
+        y = ind.direction * point[name].to_numpy(float)
+        se = (
+            point[f"moe_{name}"].to_numpy(float) / 1.645
+            if ind.moe_rule != "none" and f"moe_{name}" in point
+            else np.zeros(n)
+        )
+        values[name], ses[name] = y, se
+        refs[name] = np.sort(_adjusted_reference(y, se, nation, np.isfinite(y)))
+    out = np.empty((n, n_draws))
+    for d in range(n_draws):
+        norms = {}
+        for name, y in values.items():
+            ind = ind_mod.REGISTRY[name]
+            x = pd.Series(y + ses[name] * rng.standard_normal(n))
+            if ind.unit == "share":
+                x = x.clip(-1, 0) if ind.direction < 0 else x.clip(0, 1)
+            elif ind.unit in ("mbps", "usd"):
+                x = x.clip(upper=0) if ind.direction < 0 else x.clip(lower=0)
+            below = np.searchsorted(refs[name], x.to_numpy(), side="left")
+            norms[name] = pd.Series(np.minimum(np.round(below / (n - 1), 4), 1.0))
+        scores = [pd.concat([norms[k] for k in m], axis=1).mean(axis=1) for m in used.values()]
+        idx = 100 * pd.concat(scores, axis=1).mean(axis=1)
+        out[:, d] = idx.to_numpy()
+        idx.rank(ascending=False, method="min")  # the ranks of the draw, as before
+    return out
+
+
+def _used_pillars(table: pd.DataFrame, extra: dict[str, float] | None) -> dict[str, list[str]]:
+    """The preset's pillars with `extra` indicators added, keeping those the table can give."""
     preset = PRESETS["techspark"]
     pillars = {p: dict(m) for p, m in preset.pillars.items()}
     for name in EXTRA_WEIGHTS if extra is None else extra:
         pillars[ind_mod.REGISTRY[name].pillar][name] = 1.0
     used = {p: [k for k in m if k in table or all(c in table for c in ind_mod.REGISTRY[k].inputs)]
             for p, m in pillars.items()}  # fmt: skip
-    used = {p: m for p, m in used.items() if m}
+    return {p: m for p, m in used.items() if m}
+
+
+def _min_rank(x: np.ndarray) -> np.ndarray:
+    """``Series.rank(method="min") - 1`` of every column of `x` at once (NaN stays NaN)."""
+    order = np.argsort(x, axis=0)
+    s = np.take_along_axis(x, order, axis=0)
+    new = np.ones(s.shape, dtype=bool)
+    new[1:] = s[1:] != s[:-1]
+    idx = np.broadcast_to(np.arange(len(x))[:, None], s.shape)
+    first = np.maximum.accumulate(np.where(new, idx, 0), axis=0).astype(float)
+    ranks = np.empty_like(first)
+    np.put_along_axis(ranks, order, first, axis=0)
+    ranks[np.isnan(x)] = np.nan
+    return ranks
+
+
+def numpy_baseline(
+    table: pd.DataFrame,
+    *,
+    n_draws: int,
+    seed: int,
+    extra: dict[str, float] | None = None,
+    chunk: int = 25,
+) -> np.ndarray:
+    """The model of :func:`baseline_loop`, written straightforwardly with NumPy.
+
+    Vectorised over places and over draws (``chunk`` draws at a time, to bound memory): each
+    count is drawn around its estimate with its MOE, rates recomputed, every indicator of every
+    draw ranked by a sort (``rank(method="min")`` percentiles, rounded to 4 decimals), pillars
+    and the index averaged. What a NumPy user would write; the reference of the ``index``
+    stage of ``run.py``.
+    """
+    rng = np.random.default_rng(seed)
+    used = _used_pillars(table, extra)
     point = ind_mod.compute_indicators(table)
     n = len(table)
+    names = sorted({k for m in used.values() for k in m})
     out = np.empty((n, n_draws))
-    for d in range(n_draws):
-        drawn = pd.DataFrame(index=table.index)
-        for name in {k for m in used.values() for k in m}:
+    for start in range(0, n_draws, chunk):
+        d = min(chunk, n_draws - start)
+
+        def draw(c: str, d: int = d) -> np.ndarray:
+            est = table[c].to_numpy(dtype=float)[:, None]
+            moe = table[f"moe_{c}"].to_numpy(dtype=float)[:, None] if f"moe_{c}" in table else 0.0
+            return np.maximum(est + moe / 1.645 * rng.standard_normal((n, d)), 0.0)
+
+        norm = {}
+        for name in names:
             ind = ind_mod.REGISTRY[name]
             if ind.is_count:
-
-                def draw(c: str) -> pd.Series:
-                    se = table.get(f"moe_{c}", 0.0) / 1.645
-                    return (table[c] + se * rng.standard_normal(n)).clip(lower=0)
-
-                den = draw(ind.denominator).clip(lower=1)
-                num = sum(draw(c) for c in ind.numerator).clip(upper=den)
-                x = num / den
-                drawn[name] = 1 - x if ind.complement else x
+                den = np.maximum(draw(ind.denominator), 1.0)
+                num = np.minimum(sum(draw(c) for c in ind.numerator), den)
+                x = 1 - num / den if ind.complement else num / den
             elif ind.moe_rule == "none":
-                drawn[name] = point[name]
+                x = np.repeat(point[name].to_numpy(dtype=float)[:, None], d, axis=1)
             else:
-                se = point[f"moe_{name}"] / 1.645
-                x = (point[name] + se * rng.standard_normal(n)).clip(lower=0)
-                drawn[name] = x.clip(upper=1) if ind.unit == "share" else x
-        scores = []
-        for members in used.values():
-            norms = []
-            for name in members:
-                pr = ((drawn[name].rank(method="min") - 1) / (n - 1)).round(4)
-                norms.append(pr if ind_mod.REGISTRY[name].direction == 1 else 1 - pr)
-            scores.append(pd.concat(norms, axis=1).mean(axis=1))
-        out[:, d] = 100 * pd.concat(scores, axis=1).mean(axis=1).to_numpy()
+                se = point[f"moe_{name}"].to_numpy(dtype=float)[:, None] / 1.645
+                x = np.maximum(point[name].to_numpy(dtype=float)[:, None]
+                               + se * rng.standard_normal((n, d)), 0.0)  # fmt: skip
+                x = np.minimum(x, 1.0) if ind.unit == "share" else x
+            pr = np.round(_min_rank(x) / (n - 1), 4)
+            norm[name] = pr if ind.direction == 1 else 1 - pr
+        scores = [np.nanmean(np.stack([norm[k] for k in m]), axis=0) for m in used.values()]
+        out[:, start : start + d] = 100 * np.nanmean(np.stack(scores), axis=0)
     return out
 
 
@@ -149,10 +217,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1_000)
     ap.add_argument("--baseline-draws", type=int, default=5)
     ap.add_argument("--trace", action="store_true", help="also measure tracemalloc peak (slower)")
-    ap.add_argument("--exact", action="store_true", help="rank every draw exactly (sorting)")
     args = ap.parse_args()
-    if args.exact:
-        index_mod.BINNED_RANK_MIN_PLACES = 2**62
 
     table = ind_mod.compute_indicators(synthetic_tracts(args.n))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -164,17 +229,10 @@ def main() -> None:
     n_ind = len(meta["indicator_weights"])
     print(f"places {args.n:,} x indicators {n_ind} ({len(meta['varying_indicators'])} with "
           f"uncertainty) x draws {args.draws:,}")  # fmt: skip
-    binned = args.n > index_mod.BINNED_RANK_MIN_PLACES
-    method = (f"draws ranked by histogram, {index_mod.RANK_BINS:,} bins per draw" if binned
-              else "draws ranked exactly (sort)")  # fmt: skip
-    print(f"vectorised compute_index ({method}): {t_vec:.2f} s wall ({c_vec:.2f} s CPU, "
+    print(f"vectorised compute_index (exact lookups in the fixed reference): {t_vec:.2f} s wall "
+          f"({c_vec:.2f} s CPU, "
           f"{index_mod.MC_THREADS} threads), peak RSS +{(rss1 - rss0) / 1024:.0f} MB "
           f"(process peak {rss1 / 1024:.0f} MB)")  # fmt: skip
-    if binned:
-        pr_err, rank_err = meta["mc_percentile_error_bound"], meta["mc_rank_error_bound"]
-        print(f"binned-rank error bound over all draws: percentile <= {pr_err:.2e} "
-              f"(+ 1e-4 rounding, {pr_err * (args.n - 1):.0f} ranks), index rank <= {rank_err}; "
-              f"point estimate exact")  # fmt: skip
     if args.trace:
         tracemalloc.start()
         compute_index(table, weights=EXTRA_WEIGHTS, n_draws=args.draws, seed=1)
@@ -188,7 +246,8 @@ def main() -> None:
     per_draw = t_base / args.baseline_draws
     t_base_full = per_draw * args.draws
     c_base_full = c_base / args.baseline_draws * args.draws
-    print(f"pandas per-draw loop (exact Series.rank): {per_draw:.3f} s/draw timed on "
+    print(f"pandas per-draw loop (searchsorted in the same reference): {per_draw:.3f} s/draw "
+          f"timed on "
           f"{args.baseline_draws} draws, extrapolated to {args.draws:,} draws: "
           f"{t_base_full:.1f} s")  # fmt: skip
     print(

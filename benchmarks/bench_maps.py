@@ -176,3 +176,60 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------- references for run.py
+
+#: Leaflet's CDN script in folium's pages: inlined for the measurements (the network is
+#: blocked, so a CDN page would measure a failed download instead of the layer).
+_LEAFLET_CDN = '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>'
+#: Ready when the SVG layer has drawn its paths (folium and geopandas.explore pages).
+PATHS_READY = "() => document.querySelectorAll('path.leaflet-interactive').length > 0"
+
+
+def _inline_leaflet(m: folium.Map, path: Path) -> Path:
+    from equity.maps.runtime import leaflet_js
+
+    text = m.get_root().render().replace(_LEAFLET_CDN, f"<script>{leaflet_js()}</script>")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def ours_file(grid, path: Path) -> Path:
+    """``equity.maps.choropleth`` + ``save_map`` of `grid`'s ``equity_index``."""
+    m = maps.choropleth(grid, "equity_index", reliability_column="reliability")
+    return maps.save_map(m, path)
+
+
+def folium_file(grid, path: Path) -> Path:
+    """folium's own ``GeoJson`` with a per-feature ``style_function`` and a tooltip."""
+    colors = maps._palette_colors(None, 5)
+    classes, _ = maps._classify(grid["equity_index"], scheme="quantiles", k=5)
+    table = grid[["NAME", "equity_index", "geometry"]].assign(_c=classes)
+    x0, y0, x1, y1 = grid.total_bounds
+    m = folium.Map(tiles=None, location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=10)
+    folium.GeoJson(
+        table,
+        style_function=lambda f: {
+            "fillColor": colors[f["properties"]["_c"]],
+            "weight": 0.2,
+            "fillOpacity": 0.8,
+        },
+        tooltip=folium.GeoJsonTooltip(["NAME", "equity_index"]),
+    ).add_to(m)
+    return _inline_leaflet(m, path)
+
+
+def explore_file(grid, path: Path) -> Path:
+    """``GeoDataFrame.explore`` (quantile classes, tooltip), as a geopandas user writes it."""
+    m = grid[["NAME", "equity_index", "geometry"]].explore(
+        column="equity_index", scheme="quantiles", k=5, tiles=None, tooltip=["NAME", "equity_index"]
+    )
+    return _inline_leaflet(m, path)
+
+
+def load_in_chromium(path: Path, *, ready: str | None = None) -> float:
+    """Seconds from navigation to the first paint of the layer in headless Chromium."""
+    with launch() as browser:
+        secs, _, _ = _load(path, browser, ready=ready)
+    return secs

@@ -10,7 +10,7 @@ The key
 -------
 An entry's file name is the SHA-256 of a JSON document (sorted keys) holding:
 
-- the stage name (``"read_acs"``, ``"street_grid_cells"``, ...);
+- the stage name (``"read_acs"``, ``"street_level_units"``, ...);
 - :data:`FORMAT_VERSION` (bumped when the layout of entries changes), the ``equity`` version
   and the versions of the libraries that parse, compute and store tables (pandas, geopandas,
   pyarrow, numpy, shapely and GEOS, pyogrio, h3, pyproj and PROJ): an upgrade recomputes once
@@ -48,8 +48,8 @@ Cached stages
 -------------
 :func:`equity.pipeline.load_dataset` sends every reader through the cache and keeps the cache
 on the dataset (``Dataset.cache``; None when built by hand). :func:`equity.pipeline.build_levels`
-caches the street grid (two entries, ``street_grid_cells`` and ``street_grid_crosswalk``,
-sharing one computation) and the Ookla summaries (``ookla_to_grid``, ``ookla_to_polygons``),
+caches the street level (two entries, ``street_level_units`` and ``street_level_crosswalk``,
+sharing one computation; then its indicators and index, ``street_index``) and the Ookla summaries (``ookla_to_grid``, ``ookla_to_polygons``),
 keyed by :func:`frame_digest` of their input tables (block groups with their counts, tiles,
 polygons) and their parameters, with the source of :mod:`equity.geographies` as the code. The
 engine is not in the key: both engines give identical tables. Another stage is cached the same

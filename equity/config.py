@@ -36,6 +36,7 @@ Example ``equity.toml`` (every key optional)::
     [grid]
     resolution = 9              # H3 resolution of the street level
     weight = "devices"          # Ookla column spreading block-group counts onto cells
+    min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
 
     [towns]
     method = "census"           # census | regions: block groups grouped, named after places
@@ -584,6 +585,14 @@ OPTIONS: dict[str, Option] = {
             "county; regions: block groups grouped into towns named after their largest place",
             attr="town_method",
         ),
+        Option(
+            "min_households",
+            "grid",
+            5.0,
+            _number(at_least=0),
+            "household floor of a ranked street cell; cells below it are pooled",
+            attr="grid_min_households",
+        ),
         Option("preset", "index", "techspark", _one_of("preset", _presets), "index definition"),
         Option(
             "normalisation",
@@ -805,6 +814,7 @@ class Config:
     grid_resolution: int = _default("grid_resolution")
     grid_weight: str = _default("grid_weight")
     town_method: str = _default("town_method")
+    grid_min_households: float = _default("grid_min_households")
     preset: str = _default("preset")
     normalisation: str | None = _default("normalisation")
     reference: str = _default("reference")

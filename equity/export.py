@@ -221,6 +221,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "What would change the rank: the largest move when one score or pillar weight is halved",
         "text",
     ),
+    "rank_best": (
+        "Best rank of the candidate across the variants: each score weight halved, and the index under each normalisation (percentile, z-score, min-max, rank) with its pillar weights and with each pillar weight halved",
+        "rank",
+    ),
+    "rank_worst": ("Worst rank of the candidate across the same variants", "rank"),
     "times_selected": ("Robust mode: uncertainty draws in which the place was selected", "count"),
     "share_selected": (
         "Robust mode: share of draws in which the place was selected",
@@ -613,6 +618,7 @@ def write_methods(
     candidates: pd.DataFrame | None = None,
     run_date: str | None = None,
     title: str = "Digital equity index",
+    street: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``METHODS.md``, the methods card of a run, atomically.
 
@@ -645,7 +651,8 @@ def write_methods(
         (:func:`equity.placement.organisations.partner_methods`): sources, locating, merges,
         weights, decay, host score, NTEE selection; None leaves the section out.
     warnings
-        The run's warnings (:mod:`equity.runwarnings`), shown first.
+        The run's warnings (:mod:`equity.runwarnings`, e.g. a street level spread by area),
+        shown first.
     index
         The index's record of the placement level (``attrs["index"]``): the indicators by
         pillar and their weights; default ``parameters["index"]``.
@@ -655,6 +662,9 @@ def write_methods(
         Date of the run (default: ``SOURCE_DATE_EPOCH``'s date, else today, UTC).
     title
         The run's title.
+    street
+        The street level's summary (``extras["street"]`` of ``build_levels``): weights used,
+        household floor, units ranked.
 
     Returns
     -------
@@ -696,6 +706,7 @@ def write_methods(
         run_date=run_date or RunInfo().date,
         source_columns=_SOURCE_COLUMNS,
         title=title,
+        street=street,
     )
     path = Path(out_dir) / "METHODS.md"
     atomic_write_text(path, methods_template().render(**context))

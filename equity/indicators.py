@@ -321,6 +321,32 @@ _BUILTIN: list[Indicator] = [
         label="speed tests below 25/3 Mbps",
     ),
     Indicator(
+        "share_locations_unserved",
+        "access",
+        1,
+        numerator=("n_unserved",),
+        denominator="n_locations",
+        moe_rule="none",
+        source="fcc",
+        unit="share",
+        description="Broadband-serviceable locations unserved: no reliable offer of 25/3 Mbps "
+        "(FCC BDC, BEAD definitions)",
+        label="locations without 25/3 Mbps on offer",
+    ),
+    Indicator(
+        "share_locations_below_100_20",
+        "access",
+        1,
+        numerator=("n_unserved", "n_underserved"),
+        denominator="n_locations",
+        moe_rule="none",
+        source="fcc",
+        unit="share",
+        description="Locations unserved or underserved: no reliable offer of 100/20 Mbps "
+        "(FCC BDC, BEAD definitions)",
+        label="locations without 100/20 Mbps on offer",
+    ),
+    Indicator(
         "broadband_usage",
         "access",
         -1,
@@ -346,7 +372,8 @@ _BUILTIN: list[Indicator] = [
         "devices_skills",
         "hh_no_computer",
         "hh_computer_universe",
-        "Households with no computer (1 - B28001_002 / B28001_001)",
+        "Households with no computing device (B28001_011 / B28001_001, or 1 - B28001_002 / "
+        "B28001_001 with the MOE of that proportion)",
         label="households without a computer",
     ),
     _share(
@@ -646,9 +673,15 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
 
     Notes
     -----
-    A count :math:`X = \\sum_i a_i - \\sum_j b_j` gets
-    :math:`MOE_X = \\sqrt{\\sum_i MOE_{a_i}^2 + \\sum_j MOE_{b_j}^2}` (Census approximation).
-    ``median_household_income`` is intensive and copied with its MOE.
+    A sum :math:`X = \\sum_i a_i` gets :math:`MOE_X = \\sqrt{\\sum_i MOE_{a_i}^2}`, where of
+    the parts estimated at zero only the largest MOE counts (Census approximation, with the
+    Handbook's rule for zero estimates). Households without a computing device are
+    ``B28001_011`` when present; else ``B28001_001 - B28001_002`` (the universe less the
+    households with a device), whose MOE is derived from the proportion ``B28001_002 /
+    B28001_001`` (:func:`_complement_moe`) rather than from the difference formula, which
+    treats a universe and its own subset as independent. ``median_household_income`` is
+    intensive and copied with its MOE; an open-ended median keeps its code (250,001 for
+    "250,000+", 2,499 for "2,500-") with no MOE (:func:`coded_values`).
 
     Examples
     --------
@@ -657,7 +690,7 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
     ...                     "B28001_001M": [152.0], "B28001_002E": [499.0], "B28001_002M": [139.0]})
     >>> counts_from_acs(acs)[["hh_no_computer", "moe_hh_no_computer"]].round(1)
        hh_no_computer  moe_hh_no_computer
-    0            75.0               206.0
+    0            75.0                47.5
     """
     if "GEOID" not in acs:
         raise SchemaError(
@@ -679,7 +712,9 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
             est = est - acs[f"{v}E"].to_numpy(dtype=float, na_value=np.nan)
         out[name] = np.asarray(est, dtype=float)
         moes = [_acs_moe(acs, v) for v in variables]
-        if minus:  # a difference: plain root sum of squares
+        if name == "hh_no_computer" and minus:  # universe minus a subset of it
+            out[f"moe_{name}"] = _complement_moe(acs, "B28001_001", "B28001_002")
+        elif minus:  # a difference: plain root sum of squares
             out[f"moe_{name}"] = np.asarray(_moe.moe_sum(moes), dtype=float)
         else:  # a sum: of the parts estimated at 0, only the largest MOE counts (Handbook)
             parts = [acs[f"{v}E"].to_numpy(dtype=float, na_value=np.nan) for v in plus]
@@ -689,6 +724,62 @@ def counts_from_acs(acs: pd.DataFrame) -> pd.DataFrame:
     result.attrs = {k: v for k, v in acs.attrs.items() if isinstance(v, str | int | float)}
     logger.info("counts_from_acs: %d rows, counts %s", len(result), produced)
     return result
+
+
+#: ACS codes of an open-ended median household income (B19013, 2017 and later): "250,000+" is
+#: published as 250,001 and "2,500-" as 2,499, each with no MOE.
+MEDIAN_INCOME_CODES: dict[str, float] = {"top": 250_001.0, "bottom": 2_499.0}
+
+
+def _complement_moe(acs: pd.DataFrame, universe: str, subset: str) -> np.ndarray:
+    """MOE of ``universe - subset`` (a subset of the universe) consistent with its proportion.
+
+    The count :math:`X = U (1 - p)`, :math:`p = S / U`, gets
+    :math:`MOE_X = \\sqrt{(U\\,MOE_p)^2 + (1 - p)^2 MOE_U^2}` with :math:`MOE_p` the Census
+    proportion MOE of :math:`S / U` -- the count MOE under the proportion formula's own
+    assumption (:math:`p` and :math:`U` independent), so that ``X / U`` gets back exactly the
+    proportion's MOE. The difference formula :math:`\\sqrt{MOE_U^2 + MOE_S^2}` would treat the
+    universe and its subset as independent (up to several times the proportion's MOE). A zero
+    universe keeps the difference formula.
+    """
+    u = acs[f"{universe}E"].to_numpy(dtype=float, na_value=np.nan)
+    sub = acs[f"{subset}E"].to_numpy(dtype=float, na_value=np.nan)
+    mu, ms = _acs_moe(acs, universe), _acs_moe(acs, subset)
+    moe_p = np.asarray(_moe.moe_proportion(sub, u, ms, mu), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(u > 0, 1.0 - sub / u, np.nan)
+    derived = np.sqrt(np.square(u * moe_p) + np.square(q) * np.square(mu))
+    return np.where(u > 0, derived, np.asarray(_moe.moe_sum([mu, ms]), dtype=float))
+
+
+#: Value indicators whose published codes stand for open-ended values: indicator ->
+#: {"top" | "bottom": code}. A value equal to a code with no MOE is open-ended.
+CODED_VALUES: dict[str, dict[str, float]] = {"median_household_income": MEDIAN_INCOME_CODES}
+
+
+def coded_values(table: pd.DataFrame, ind: Indicator) -> np.ndarray:
+    """``"top"``, ``"bottom"`` or ``""`` per row: which values of `ind` are open-ended codes.
+
+    From a ``<value>_coded`` column when the table has one; else a value equal to one of the
+    indicator's codes (:data:`CODED_VALUES`, e.g. 250,001 for "250,000+") whose MOE is
+    missing, as the ACS publishes them (:func:`equity.sources.read_acs` keeps the code and
+    turns the MOE sentinel into NaN).
+    """
+    out = np.full(len(table), "", dtype=object)
+    column = f"{ind.value_column}_coded"
+    if column in table:
+        given = table[column].astype("string").fillna("").to_numpy(dtype=object)
+        out[np.isin(given, ["top", "bottom"])] = given[np.isin(given, ["top", "bottom"])]
+        return out
+    codes = CODED_VALUES.get(ind.name)
+    if not codes or ind.value_column not in table:
+        return out
+    value = _column(table, ind.value_column)
+    moe_col = ind.moe or f"moe_{ind.value_column}"
+    no_moe = np.isnan(_column(table, moe_col)) if moe_col in table else np.ones(len(table), bool)
+    for side, code in codes.items():
+        out[no_moe & (value == code)] = side
+    return out
 
 
 # --- indicators -----------------------------------------------------------------------------

@@ -379,6 +379,7 @@ def methods_context(
     run_date: str,
     source_columns: Sequence[str],
     title: str,
+    street: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The values ``templates/methods.md.j2`` renders (see the module docstring)."""
     placement = (
@@ -419,4 +420,6 @@ def methods_context(
         "licences": licence_rows(provenance),
         "attributions": required_attributions(provenance),
         "partners": dict(partners) if partners else None,
+        "street": dict(street) if street else None,
+        "method_notes": [str(n) for n in idx.get("notes") or ()],
     }

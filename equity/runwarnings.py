@@ -225,6 +225,7 @@ def _street_fallback(street: pd.DataFrame | None) -> list[RunWarning]:
             f"Street level: {int(area.sum()):,} of {len(street):,} cells{share} received their "
             "block group's counts by area, for want of housing-unit or Ookla device weights: "
             "there the street map spreads the block group's average evenly.",
+            ("street level", "area weights"),
         )
     ]
 

@@ -413,7 +413,7 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
         n_draws=0,
     )
     first, _ = pipeline.build_levels(pipeline.load_dataset(cfg), cfg)
-    stages = {"street_grid_cells", "street_grid_crosswalk", "ookla_to_polygons"}
+    stages = {"street_level_units", "street_level_crosswalk", "street_index", "ookla_to_polygons"}
 
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached stage was computed again")
@@ -430,7 +430,8 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     second, _ = pipeline.build_levels(ds, cfg)
     hits = [stage for stage, outcome, _ in ds.cache.events if outcome == "hit"]
     assert stages <= set(hits) and ds.cache.misses == 0
-    assert hits.count("ookla_to_polygons") == 3  # street cells, tracts, counties
+    # tracts and counties; the street cells' speeds are part of the cached street index
+    assert hits.count("ookla_to_polygons") == 2
     for level, table in first.items():
         assert_frame_equal(table, second[level], check_exact=True, obj=level)
 
@@ -441,7 +442,7 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     pipeline.build_levels(ds, cfg)
     outcomes = {(stage, outcome) for stage, outcome, _ in ds.cache.events}
     assert ("ookla_to_polygons", "miss") in outcomes
-    assert ("street_grid_cells", "hit") in outcomes
+    assert ("street_level_units", "hit") in outcomes
     assert {"h3", "pyproj", "PROJ", "GEOS"} <= set(cache_mod._library_versions())
 
     # other block-group counts: the street grid misses (and computes) again
@@ -450,6 +451,6 @@ def test_street_grid_and_ookla_summaries_are_cached_by_content(
     ds.acs = ds.acs.assign(B11001_001E=ds.acs["B11001_001E"] + 1.0)
     pipeline.build_levels(ds, cfg)
     missed = {stage for stage, outcome, _ in ds.cache.events if outcome == "miss"}
-    assert {"street_grid_cells", "street_grid_crosswalk"} <= missed
+    assert {"street_level_units", "street_level_crosswalk"} <= missed
     hits = [stage for stage, outcome, _ in ds.cache.events if outcome == "hit"]
     assert hits.count("ookla_to_polygons") >= 2  # tiles and tract/county polygons unchanged

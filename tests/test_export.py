@@ -391,7 +391,7 @@ def test_methods_card_for_a_reader_first(candidates, tmp_path):
     ]
     assert headings.index("# Technical appendix") > headings.index("## Reproduce this run")
     assert "on 2026-12-02" in lines[2]
-    assert "- No data for the Business and nonprofit transformation pillar." in lines
+    assert "- **Warning:** No data for the Business and nonprofit transformation pillar." in lines
     # who was selected in each state, and why: one table row and one paragraph per site
     chosen = candidates[candidates["selected"]]
     for _, row in chosen.iterrows():

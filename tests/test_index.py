@@ -210,9 +210,8 @@ def test_point_estimate_is_weighted_mean_of_published_values():
     np.testing.assert_allclose(out["score_access"], access)
     manual = out[["score_access", "score_devices_skills", "score_affordability"]].mean(axis=1)
     np.testing.assert_allclose(out["equity_index"], manual)
-    np.testing.assert_array_equal(
-        out["norm_download_mbps"], 1 - percent_rank_inc(t["download_mbps"])
-    )
+    # need-decreasing: the percentile rank of the oriented values (-x)
+    np.testing.assert_array_equal(out["norm_download_mbps"], percent_rank_inc(-t["download_mbps"]))
 
 
 def test_deterministic_with_seed_and_different_seeds_differ():
@@ -408,19 +407,10 @@ def test_options_and_keywords_build_the_same_index():
 
 def test_monte_carlo_tunables_are_set_through_the_package(monkeypatch):
     from equity import index as im
-    from equity.index import _mc_ranks, montecarlo
+    from equity.index import montecarlo
 
     monkeypatch.setattr(im, "MC_THREADS", 1)
     assert montecarlo.MC_THREADS == 1 and im.MC_THREADS == 1
-    im.BINNED_RANK_MIN_PLACES = 123  # as before the split: the engine reads the new value
-    try:
-        assert _mc_ranks.BINNED_RANK_MIN_PLACES == 123
-        from equity.index import BINNED_RANK_MIN_PLACES
-
-        assert BINNED_RANK_MIN_PLACES == 123
-    finally:
-        im.BINNED_RANK_MIN_PLACES = 20_000
-    assert im.RANK_BINS == _mc_ranks.RANK_BINS == 2**16
 
 
 def test_no_indicator_data_raises_naming_the_preset():
@@ -454,16 +444,33 @@ def test_svi_preset_through_compute_index():
     assert out["rank"].min() == 1
 
 
-def test_reliability_classes_follow_cv():
+def test_reliability_classes_follow_the_width_of_the_interval():
+    from equity.index import RELIABILITY_CV, RELIABILITY_SCALE
+
+    # shares at every level of need, margins of error alternating small and large:
+    # reliability follows each place's own uncertainty, whatever its level of need
+    n = 101
     t = pd.DataFrame(
         {
-            "share_no_internet": [0.5, 0.5, 0.5, 0.0],
-            "moe_share_no_internet": [0.05, 0.2, 0.5, 0.1],
+            "share_no_internet": np.linspace(0.0, 1.0, n),
+            "moe_share_no_internet": np.where(np.arange(n) % 2 == 0, 0.01, 0.15),
         }
     )
-    out = compute_index(t, n_draws=0)
-    # CV = (MOE / 1.645) / 0.5: 0.06, 0.24, 0.61; zero share with MOE -> low
-    assert out["reliability"].tolist() == ["high", "medium", "low", "low"]
+    middle = slice(20, 81)  # near 0 and 1 the intervals are one-sided, so narrower
+    for n_draws in (0, 400):  # without draws, from the delta-method width
+        out = compute_index(t, n_draws=n_draws, seed=1)
+        half = (out["equity_index_hi"] - out["equity_index_lo"]) / 2
+        if n_draws:  # the classes are the CV thresholds applied to SE / 50
+            cv = half / 1.645 / RELIABILITY_SCALE
+            expect = np.where(cv < RELIABILITY_CV[0], "high",
+                              np.where(cv < RELIABILITY_CV[1], "medium", "low"))  # fmt: skip
+            assert out["reliability"].tolist() == expect.tolist()
+        rel = out["reliability"].to_numpy(dtype=object)[middle]
+        even = np.arange(n)[middle] % 2 == 0
+        assert (rel[even] == "high").all(), (n_draws, rel)
+        assert (rel[~even] == "medium").all(), (n_draws, rel)
+    exact = compute_index(t.assign(moe_share_no_internet=0.0), n_draws=50)
+    assert (exact["reliability"] == "high").all()  # no sampling error
 
 
 # --- properties (hypothesis) ----------------------------------------------------------------
@@ -581,6 +588,14 @@ def test_run_index_file_svi(shared_data, tmp_path):
         got["RPL_THEMES"].fillna(-999).to_numpy(), pub["RPL_THEMES"].to_numpy()
     )
     assert [p.name for p in tmp_path.iterdir()] == ["svi.csv"]  # no temporary left behind
+    # --reference state ranks within each state (as CDC's state files), no longer ignored
+    path = run_index_file(shared_data / SVI_2018, preset="svi", reference="state",
+                          out=tmp_path / "by_state.csv")  # fmt: skip
+    st = pd.read_csv(path, dtype={"FIPS": str, "ST": str})
+    assert not np.allclose(st["RPL_THEMES"].fillna(0), got["RPL_THEMES"].fillna(0))
+    for _, g in st.dropna(subset=["RPL_THEMES"]).groupby("ST"):
+        assert g["RPL_THEMES"].max() == 1 and g["rank"].min() == 1
+        assert (g["rank"] == g["equity_index"].rank(ascending=False, method="min")).all()
 
 
 def test_run_index_file_techspark_and_errors(tmp_path):
@@ -603,23 +618,14 @@ def test_run_index_file_techspark_and_errors(tmp_path):
 
 
 @pytest.mark.parametrize("grouped", [False, True])
-def test_draw_kernel_equals_exact_percentile(grouped):
-    from equity.index import _draw_percentile, _draw_rank_desc, _layout
+def test_in_state_draw_ranks_equal_pandas(grouped):
+    from equity.index import _draw_rank_desc, _layout
 
     rng = np.random.default_rng(4)
     c, n = 5, 3001
-    x = rng.gamma(2.0, 1.0, (c, n)).astype(np.float32)
-    x[:, :400] = 0.0  # a large tie, as counts truncated at zero produce
-    x[:, 400:450] = 1.5  # an interior tie
     valid = rng.random(n) > 0.1
     codes = rng.integers(0, 4, n) if grouped else np.zeros(n, dtype=np.int64)
     lay = _layout(valid, codes)
-    got = _draw_percentile(np.where(valid, x, 0).astype(np.float32), lay)
-    for r in range(c):
-        exact = percent_rank_inc(np.where(valid, x[r], np.nan), groups=codes)
-        np.testing.assert_allclose(got[r, valid], exact[valid], atol=1.01e-4)
-        assert np.mean(got[r, valid] == exact[valid].astype(np.float32)) > 0.99
-        assert (got[r, ~valid] == 0).all()
     idx = rng.random((c, n)).astype(np.float32)
     idx[:, :10] = 0.5  # tied index values share the lowest rank
     ranks = _draw_rank_desc(np.where(valid, idx, 0).astype(np.float32), lay)
@@ -630,6 +636,7 @@ def test_draw_kernel_equals_exact_percentile(grouped):
             .rank(method="min", ascending=False)
         )
         np.testing.assert_array_equal(ranks[r, valid], expect[valid].to_numpy())
+        assert (ranks[r, ~valid] == 0).all()
 
 
 @pytest.mark.shared_data
@@ -660,9 +667,9 @@ def test_real_virginia_block_groups(shared_data):
     assert (out.loc[ok, "equity_index_lo"] <= out.loc[ok, "equity_index"]).all()
     assert (out.loc[ok, "equity_index_hi"] >= out.loc[ok, "equity_index"]).all()
     assert out.attrs["index"]["missing_pillars"] == ["education", "transformation"]
-    # block-group ACS margins are wide: the index's own CV is rarely below 0.15
-    counts = out["reliability"].value_counts()
-    assert counts["high"] < 0.25 * ok.sum() < counts["low"]
+    # every place with an index has a reliability class, from its own interval
+    assert out.loc[ok, "reliability"].isin(["high", "medium", "low"]).all()
+    assert out.loc[~ok, "reliability"].isna().all()
 
 
 @pytest.mark.shared_data
@@ -713,75 +720,14 @@ def test_draw_quantiles_equal_numpy_bit_for_bit(monkeypatch, threads, d):
     draws[: d // 2, 6] = -0.0  # negative zero counts as zero
     draws[:, 700:720] = np.round(draws[:, 700:720], 1)  # ties
     draws[0, 1200] = np.nan  # a block with NaN takes numpy's own path
-    ranks = rng.integers(1, m + 1, (d, m)).astype(np.int32)
     want_q = np.quantile(draws + np.float32(0.0), [0.05, 0.95], axis=0)
-    want_lo = np.quantile(ranks, 0.05, axis=0, method="lower")
-    want_hi = np.quantile(ranks, 0.95, axis=0, method="higher")
-    d0, r0 = draws.copy(), ranks.copy()
-    q, rlo, rhi = im._draw_quantiles(draws, ranks)
+    d0 = draws.copy()
+    q = im._draw_quantiles(draws)
     np.testing.assert_array_equal(q, want_q)
-    np.testing.assert_array_equal(rlo, want_lo)
-    np.testing.assert_array_equal(rhi, want_hi)
-    np.testing.assert_array_equal(draws, d0)  # inputs untouched
-    np.testing.assert_array_equal(ranks, r0)
+    np.testing.assert_array_equal(draws, d0)  # input untouched
 
 
-# --- binned Monte Carlo ranks (large tables) ------------------------------------------------
-
-
-def test_binned_draw_ranks_within_documented_bound():
-    from equity import index as im
-
-    rng = np.random.default_rng(7)
-    c, n = 4, 30_000
-    assert n > im.BINNED_RANK_MIN_PLACES
-    x = rng.lognormal(4.5, 0.6, (c, n)).astype(np.float32)  # heavy right tail
-    x[:, :3000] = 0.0  # a large tie at zero (truncated counts)
-    x[:, 3000:3020] = np.float32(90.0)  # an interior tie
-    x[1] = np.round(x[1], 1)  # many small ties
-    valid = rng.random(n) > 0.05  # NaN places
-    nation = np.zeros(n, dtype=np.int64)
-    lay = im._layout(valid, nation, allow_binned=True)
-    assert lay.binned and not im._layout(valid, nation).binned
-    xin = np.where(valid, x, 0).astype(np.float32)
-    got, bound = im._draw_percentile_bound(xin, lay)
-    m = int(valid.sum())
-    res = im._binned_ranks(xin[:, valid], np.arange(m + 1, dtype=np.int64))
-    assert res is not None
-    assert bound == pytest.approx((res[1] - 1) / (m - 1))
-    assert 0 < bound < 2e-3  # the big tie at the minimum has a bin of its own
-    for r in range(c):
-        exact = percent_rank_inc(np.where(valid, x[r], np.nan))
-        err = np.abs(got[r, valid] - exact[valid])
-        # the unrounded ratio is off by at most `bound`; rounding to 4 decimals adds < 1e-4
-        assert err.max() <= bound + 1.0001e-4
-        assert err.mean() < 1e-4 and np.mean(err <= 2.0001e-4) > 0.95  # typically a rank or two
-        assert (got[r, ~valid] == 0).all()
-        assert (got[r, valid] <= exact[valid] + 1.0001e-4).all()  # ties of a bin take its lowest
-    idx = rng.random((c, n)).astype(np.float32)
-    idx[:, :50] = 0.5  # tied index values
-    ranks, rank_bound = im._draw_rank_desc_bound(np.where(valid, idx, 0).astype(np.float32), lay)
-    exact_lay = im._layout(valid, nation)
-    exact, zero = im._draw_rank_desc_bound(np.where(valid, idx, 0).astype(np.float32), exact_lay)
-    assert zero == 0
-    assert (ranks[:, ~valid] == 0).all()
-    diff = exact[:, valid].astype(np.int64) - ranks[:, valid]
-    assert (diff >= 0).all() and diff.max() <= rank_bound  # binned rank never below 1 + exact
-    assert rank_bound < 60  # the bound counts the (up to 50) genuine ties of a bin too
-
-
-def test_binned_ranks_handle_constant_and_nonfinite_rows():
-    from equity import index as im
-
-    sub = np.zeros((2, 25_000), dtype=np.float32)
-    sub[1] = 3.0
-    table = np.arange(25_001, dtype=np.int64)
-    below, cmax = im._binned_ranks(sub, table)
-    assert (below == 0).all() and cmax == 1  # all tied at the minimum: rank 0
-    above, _ = im._binned_ranks(sub, table, descending=True)
-    assert (above == 0).all()
-    sub[0, 5] = np.inf
-    assert im._binned_ranks(sub, table) is None  # the caller falls back to exact ranks
+# --- top k in state ------------------------------------------------------------------------
 
 
 def _tracts(n, seed=0):
@@ -808,50 +754,6 @@ def _tracts(n, seed=0):
     )
 
 
-def test_large_table_binned_draws_keep_exact_point_and_contain_it(monkeypatch):
-    from equity import index as im
-
-    t = _tracts(30_000)
-    out = compute_index(t, n_draws=40, seed=3)
-    ok = out["equity_index"].notna().to_numpy()
-    meta = out.attrs["index"]
-    assert 0 < meta["mc_percentile_error_bound"] < 2e-3
-    assert 0 <= meta["mc_rank_error_bound"] < 20
-    # the point estimate stays exact CDC percentile ranks
-    exact_norm = 1 - percent_rank_inc(out["median_household_income"])
-    np.testing.assert_array_equal(out["norm_median_household_income"], exact_norm)
-    assert (out.loc[ok, "equity_index_lo"] <= out.loc[ok, "equity_index"]).all()
-    assert (out.loc[ok, "equity_index"] <= out.loc[ok, "equity_index_hi"]).all()
-    assert (out.loc[ok, "rank_lo"] <= out.loc[ok, "rank"]).all()
-    assert (out.loc[ok, "rank"] <= out.loc[ok, "rank_hi"]).all()
-    # same draws ranked exactly: the intervals barely move
-    monkeypatch.setattr(im, "BINNED_RANK_MIN_PLACES", 10**9)
-    ex = compute_index(t, n_draws=40, seed=3)
-    assert ex.attrs["index"]["mc_percentile_error_bound"] == 0
-    for col in ("equity_index", "rank", "rank_in_state"):
-        assert out[col].equals(ex[col])
-    for col in ("equity_index_lo", "equity_index_hi"):
-        assert np.nanmax(np.abs(out[col] - ex[col])) < 0.05  # index points (0-100)
-    assert np.nanmax(np.abs(out["rank_lo"] - ex["rank_lo"]).astype(float)) < 60
-    np.testing.assert_allclose(out["p_top_k"], ex["p_top_k"], atol=0.05)
-
-
-def test_small_tables_rank_draws_exactly_and_threads_do_not_matter(monkeypatch):
-    from equity import index as im
-
-    t = _tracts(3_000, seed=1)
-    out = compute_index(t, n_draws=30, seed=5)
-    assert out.attrs["index"]["mc_percentile_error_bound"] == 0
-    monkeypatch.setattr(im, "MC_THREADS", 1)
-    one = compute_index(t, n_draws=30, seed=5)
-    pd.testing.assert_frame_equal(out, one)
-    big = _tracts(25_000, seed=2)
-    a = compute_index(big, n_draws=12, seed=5)
-    monkeypatch.setattr(im, "MC_THREADS", 2)
-    b = compute_index(big, n_draws=12, seed=5)
-    pd.testing.assert_frame_equal(a, b)
-
-
 def test_top1_in_state_counts_equal_ranked_counts():
     t = _tracts(2_000, seed=4)
     for top_k in (1, 2):
@@ -872,23 +774,3 @@ def test_top1_in_state_counts_equal_ranked_counts():
     lay = im._layout(np.ones(500, bool), codes)
     ranks = im._draw_rank_desc(ok, lay)
     np.testing.assert_array_equal(got, (ranks == 1).sum(axis=0))
-
-
-def test_sqrt_spacing_for_right_skewed_values_keeps_the_bound():
-    from equity import index as im
-
-    rng = np.random.default_rng(11)
-    n = 40_000
-    x = rng.lognormal(4.5, 0.6, n)
-    assert im._sqrt_spacing(x) and not im._sqrt_spacing(1.0 - rng.beta(1, 6, n))
-    valid = np.ones(n, dtype=bool)
-    lay = im._layout(valid, np.zeros(n, dtype=np.int64), allow_binned=True)
-    draws = (x * rng.normal(1.0, 0.05, (3, n))).astype(np.float32)
-    lin, lin_bound = im._draw_percentile_bound(draws, lay)
-    lay.sqrt = True
-    got, bound = im._draw_percentile_bound(draws, lay)
-    assert bound < lin_bound  # the fullest bin holds fewer values
-    for r in range(3):
-        exact = percent_rank_inc(draws[r])
-        assert np.abs(got[r] - exact).max() <= bound + 1.0001e-4
-        assert (got[r] <= exact + 1.0001e-4).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +260,167 @@ def test_api_csv_and_validate(tmp_path: Path) -> None:
     df = read_acs(export)
     assert df["GEOID"].tolist() == ["51001"] and df.attrs["level"] == "county"
     assert (df["B28002_013E"].iloc[0], df["B28002_013M"].iloc[0]) == (2530.0, 310.0)
+
+
+# --------------------------------------------------------------------------- fast reader
+# read_acs parses plain CSVs with Arrow, numbers as numbers and the sentinels of the whole
+# numeric block at once; the text reader it replaced (every column as text, one variable at a
+# time) stays as the fallback for irregular files. These tests hold them to the same output.
+
+
+def _text_path(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object) -> pd.DataFrame:
+    """read_acs through the all-text reader (Arrow's typed reader switched off)."""
+    from equity.sources import acs
+
+    with monkeypatch.context() as m:
+        m.setattr(acs, "read_csv_typed", lambda *a, **k: None)
+        return read_acs(path, **kw)
+
+
+def _assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object) -> pd.DataFrame:
+    fast = read_acs(path, **kw)
+    slow = _text_path(path, monkeypatch, **kw)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert fast.attrs == slow.attrs
+    return fast
+
+
+def _raw_dtypes(path: Path) -> pd.Series:
+    from equity.sources import acs
+
+    return acs._read_raw(path).dtypes.map(
+        lambda d: "float64" if pd.api.types.is_float_dtype(d) else str(d)
+    )
+
+
+def test_fast_reader_equals_text_reader_on_real_virginia(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = shared_data / ACS_BG
+    assert (_raw_dtypes(path).drop(["GEOID", "B19013_001MA"]) == "float64").all()
+    df = _assert_same(path, monkeypatch)
+    assert (df["B19013_001_flag"] != "").sum() == 314 + 93 + 2
+    _assert_same(path, monkeypatch, variables=["B19013_001", "B28002_013E"], level="blockgroup")
+
+
+def test_fast_reader_equals_text_reader_on_sample(
+    sample_paths: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _assert_same(sample_paths["acs"], monkeypatch)
+
+
+def test_fast_reader_equals_text_reader_on_tidycensus_files(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("uva_equitycenter_acs_tract_cville.csv", "uva_equitycenter_acs_eastern_tract.csv"):
+        _assert_same(shared_data / "acs" / name, monkeypatch)
+
+
+SENTINEL_ROWS = [
+    # GEOID, B19013 median E/M, B25071 (no known codes) E/M, B28002_013 E/M, C16002_001E (no M)
+    ("510010901011", "60026", "8699", "30.5", "2.1", "82", "74", "10"),
+    ("510010901012", "-666666666", "-222222222", "-666666666", "-222222222", "-666666666", "-222222222", "-999999999"),
+    ("510010901021", "250001", "-333333333", "50.1", "-333333333", "0", "-555555555", ""),
+    ("510010901022", "2499", "-333333333", "10.0", "-333333333", "-888888888", "-888888888", "-888888888"),
+    ("510030101001", "45000", "-999999999", "-999999999", "-999999999", "-999999999", "-999999999", "-222222222"),
+    ("510030101002", "", "", "", "", "", "", "-333333333"),
+    ("510030101003", "-555555555", "-555555555", "20.0", "-555555555", "12", "", "-555555555"),
+    ("510030101004", "nan", "inf", "+4", " 5", "1e3", "0.5", "7"),
+    ("510030101005", "52000", "1200", "31.0", "-333333333", "3", "4", "-666666666"),
+]  # fmt: skip
+
+
+def test_fast_reader_equals_text_reader_with_every_sentinel_and_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    header = (
+        "GEOID,B19013_001E,B19013_001M,B25071_001E,B25071_001M,B28002_013E,B28002_013M,C16002_001E"
+    )
+    path = tmp_path / "acs2021_5yr_sentinels_blockgroup.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(r) for r in SENTINEL_ROWS) + "\n")
+    assert (_raw_dtypes(path).drop("GEOID") == "float64").all()  # the numeric block path
+    df = _assert_same(path, monkeypatch)
+    assert df["B19013_001_flag"].tolist() == [
+        "", "insufficient_sample", "median_top_coded", "median_bottom_coded",
+        "moe_not_computable", "missing", "not_applicable", "missing", "",
+    ]  # fmt: skip
+    # an unknown table's open-ended values split at the median of its estimates
+    assert df["B25071_001_flag"].tolist() == [
+        "", "insufficient_sample", "median_top_coded", "median_bottom_coded",
+        "insufficient_sample", "missing", "controlled_moe_zero", "", "median_top_coded",
+    ]  # fmt: skip
+    assert df["B28002_013_flag"].tolist() == [
+        "", "insufficient_sample", "controlled_moe_zero", "not_applicable",
+        "insufficient_sample", "missing", "", "", "",
+    ]  # fmt: skip
+    assert df["C16002_001_flag"].tolist() == [
+        "", "insufficient_sample", "missing", "not_applicable", "not_applicable",
+        "not_applicable", "not_applicable", "", "insufficient_sample",
+    ]  # fmt: skip
+    assert df["B28002_013M"].iloc[2] == 0.0 and df["C16002_001M"].isna().all()
+    assert np.isinf(df["B19013_001M"].iloc[7]) and df["B25071_001M"].iloc[7] == 5.0
+
+
+def test_fast_reader_keeps_text_columns_for_the_careful_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A column with annotations stays text (parsed one by one); the others are numbers."""
+    rows = [",".join(r[:5]) for r in SENTINEL_ROWS]
+    rows[0] = rows[0].replace("60026", '"60,026"')
+    rows[3] = rows[3].replace("10.0", "(X)")
+    path = tmp_path / "acs_mixed.csv"
+    path.write_text("GEOID,B19013_001E,B19013_001M,B25071_001E,B25071_001M\n" + "\n".join(rows))
+    dtypes = _raw_dtypes(path)
+    assert dtypes["B19013_001M"] == "float64" and dtypes["B19013_001E"] == "str"
+    df = _assert_same(path, monkeypatch)
+    assert df["B19013_001E"].iloc[0] == 60026.0
+    assert df["B25071_001_flag"].iloc[3] == "not_applicable"
+
+
+@pytest.mark.parametrize(
+    ("text", "declined"),
+    [
+        ("GEOID,B01003_001E,B01003_001M\n51001,1,2\n51003,3\n", True),  # ragged row
+        ("GEOID,B01003_001E,B01003_001E\n51001,1,2\n", True),  # repeated name
+        ("GEOID,B01003_001E,B01003_001M,\n51001,1,2,\n", True),  # blank name
+        ("\nGEOID,B01003_001E,B01003_001M\n51001,1,2\n", True),  # blank first line
+        ("GEOID;B01003_001E;B01003_001M\n51001;1;2\n51003;;4\n", False),
+        ('GEOID,NAME,B01003_001E,B01003_001M\n51001,"A, B",1,2\n51003,,3,4\n', False),
+    ],
+)
+def test_fast_reader_falls_back_on_irregular_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, declined: bool
+) -> None:
+    from equity.sources._common import read_csv_typed
+
+    path = tmp_path / "acs_county.csv"
+    path.write_text(text)
+    got = read_csv_typed(path, numeric=lambda names: {n for n in names if n[-1] in "EM"})
+    assert (got is None) == declined
+    try:
+        fast = read_acs(path)
+    except Exception as exc:  # the same error either way
+        with pytest.raises(type(exc), match=re.escape(str(exc).split(":")[-1].strip())):
+            _text_path(path, monkeypatch)
+        return
+    pd.testing.assert_frame_equal(fast, _text_path(path, monkeypatch), check_exact=True)
+
+
+def test_fast_reader_unknown_sentinel_names_column_and_value(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("GEOID,B01003_001E,B01003_001M\n51001,12,3\n51003,14,-777777777\n")
+    with pytest.raises(SchemaError, match=r"B01003_001M.*'-777777777'"):
+        read_acs(path)
+
+
+def test_fast_reader_on_a_synthetic_national_slice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark's file layout (119 columns, equity.synthetic) read both ways."""
+    from equity import synthetic
+
+    bg = synthetic.national_tables(n_counties=40, seed=7, geometry=False)["blockgroup"]
+    path = tmp_path / "acs2021_5yr_synthetic_blockgroup.csv"
+    synthetic.acs_table(bg).to_csv(path, index=False)
+    df = _assert_same(path, monkeypatch)
+    assert len(df) == len(bg) and df["GEOID"].tolist() == bg["GEOID"].tolist()

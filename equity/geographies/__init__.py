@@ -42,7 +42,11 @@ The modules, in the order the data flows through them:
 ``crosswalk``             :func:`apply_crosswalk`: counts, MOEs and medians along weights
 ``overlay``               exact pairwise intersection areas, ancillary mass per piece
 ``h3cells``               H3 cells covering polygons, their hexagons, :func:`h3_strings`
-``h3grid``                the street level: :func:`street_grid` = pieces + combine
+``h3grid``                the street grid: :func:`street_grid` = pieces + combine
+``blockweights``          2020 blocks on the grid (:func:`block_mass`), speeds by block
+``h3floor``               the household floor: :func:`pool_cells`, :func:`cell_parents`
+``street``                the street level of a run: :func:`street_level` (blocks, tiles or
+                          area weights; county by county; floor; per-unit uncertainty)
 ``ookla``                 Ookla tiles onto polygons and onto the grid (pieces + combine)
 ``allocation``            :func:`polygon_crosswalk`, :func:`allocate_to_polygons`,
                           :func:`count_points`
@@ -74,6 +78,7 @@ from equity.geographies._crs import OUT_CRS as OUT_CRS
 from equity.geographies._crs import _area_geoms as _area_geoms
 from equity.geographies._crs import _rectangles as _rectangles
 from equity.geographies.allocation import allocate_to_polygons, count_points, polygon_crosswalk
+from equity.geographies.blockweights import block_mass, block_speeds, has_block_geometry
 from equity.geographies.crosswalk import WEIGHT_TOL as WEIGHT_TOL
 from equity.geographies.crosswalk import apply_crosswalk
 from equity.geographies.h3cells import _cell_polygons as _cell_polygons
@@ -82,6 +87,7 @@ from equity.geographies.h3cells import _cells_near as _cells_near
 from equity.geographies.h3cells import _hexagons as _hexagons
 from equity.geographies.h3cells import _hexagons_of as _hexagons_of
 from equity.geographies.h3cells import h3_strings as h3_strings
+from equity.geographies.h3floor import cell_parents, pool_cells
 from equity.geographies.h3grid import PIECE_COLUMNS as PIECE_COLUMNS
 from equity.geographies.h3grid import _check_street_grid as _check_street_grid
 from equity.geographies.h3grid import combine_street_grid, street_grid, street_grid_pieces
@@ -111,6 +117,7 @@ from equity.geographies.overlay import _overlay as _overlay
 from equity.geographies.overlay import _rect_clip_area as _rect_clip_area
 from equity.geographies.regions import build_towns
 from equity.geographies.segments import street_segments
+from equity.geographies.street import street_level, street_pieces
 from equity.geographies.towns import (
     STRONG_MCD_STATES,
     census_towns,
@@ -133,11 +140,15 @@ __all__ = [
     "census_towns",
     "combine_ookla_grid",
     "combine_ookla_polygons",
+    "block_mass",
+    "block_speeds",
+    "cell_parents",
     "combine_street_grid",
     "complete_towns",
     "count_points",
     "county_names",
     "describe",
+    "has_block_geometry",
     "interpolate_vintage",
     "make_towns",
     "moe_from_se",
@@ -152,11 +163,14 @@ __all__ = [
     "ookla_to_grid",
     "ookla_to_polygons",
     "parent_geoid",
+    "pool_cells",
     "polygon_crosswalk",
     "se_from_moe",
     "state_names",
     "street_grid",
     "street_grid_pieces",
+    "street_level",
+    "street_pieces",
     "street_segments",
     "towns_note",
 ]

@@ -93,7 +93,10 @@ def apply_crosswalk(
         MOE_t = \\sqrt{\\sum_i (w_i\\,MOE_{s_i})^2}
 
     The MOE is the Census Bureau's approximation for a sum, treating the pieces as
-    independent. Rows of the crosswalk with the same source and target are first merged
+    independent, with the Handbook's rule for zero estimates: of the pieces whose estimate is
+    0, only the largest :math:`w_i\\,MOE_{s_i}` enters the sum of squares (a zero estimate's
+    MOE is a bound on what the survey could have missed, and several zeros of one sum share
+    it; *Understanding and Using ACS Data*, 2020, ch. 8; as census-data-aggregator does). Rows of the crosswalk with the same source and target are first merged
     (their weights added), since pieces of one source are perfectly correlated; the
     covariance between one source's pieces in different targets does not enter a single
     target's MOE.
@@ -223,10 +226,12 @@ def _move_count(
     if mc in table.columns:
         m = _numeric(table, mc, name=name)[row]
         mnan = np.isnan(m) & ~(skipna & nan)
-        sq = np.bincount(
-            tgt_codes, weights=np.square(w * np.where(np.isnan(m), 0.0, m)), minlength=n_t
-        )
-        res = np.sqrt(sq)
+        wm = w * np.where(np.isnan(m), 0.0, m)
+        zero = v == 0  # Census rule: of the pieces estimated at 0, only the largest MOE counts
+        sq = np.bincount(tgt_codes, weights=np.where(zero, 0.0, np.square(wm)), minlength=n_t)
+        zmax = np.zeros(n_t)
+        np.maximum.at(zmax, tgt_codes[zero], wm[zero])
+        res = np.sqrt(sq + np.square(zmax))
         res[np.bincount(tgt_codes, weights=mnan, minlength=n_t) > 0] = np.nan
         out[mc] = res
     return out

@@ -53,10 +53,11 @@ def _cells_covering(
 ) -> np.ndarray:
     """Sorted unique H3 cells (strings, or 64-bit integers `as_int`) overlapping any polygon.
 
-    With `tiling` (the polygons tile an area, as block groups do) only the polygons on the
-    outside of the union need H3's slower "overlap" fill: a cell overlapping the union
-    either has its centre in some polygon (found by the "center" fill of that polygon) or
-    crosses the union's outer boundary (found by the overlap fill of an outer polygon).
+    A cell overlapping a polygon either has its centre in it (H3's centre fill) or is
+    crossed by its boundary (:func:`_boundary_cells`, a superset: cells that only come near
+    are dropped by the overlay). With `tiling` (the polygons tile an area, as block groups
+    do) only the boundaries of the polygons on the outside of the union are sampled: a cell
+    crossing an inner boundary has its centre in one of the polygons.
     """
     _check_resolution(resolution)
     if not len(geoms_4326):
@@ -75,21 +76,22 @@ def _cells_covering(
         )
         import h3.api.basic_int as h3i
 
-        # one C call per polygon: h3 has no batch polygon fill; the classic centre fill is
-        # several times faster than the experimental overlap fill. Cells are handled as
-        # integers (their unique is ten times faster than on strings) and turned into
-        # strings once, in the same order (fixed-width hexadecimal sorts as the integers)
+        # one C call per polygon: h3 has no batch polygon fill. The classic centre fill is
+        # several times faster than the experimental overlap fill; the cells an outer
+        # polygon's boundary crosses come from samples along it (see _boundary_cells).
+        # Cells are handled as integers (their unique is ten times faster than on strings)
+        # and turned into strings once, in the same order (fixed-width hexadecimal sorts as
+        # the integers)
         found += [
             np.asarray(
-                h3i.h3shape_to_cells_experimental(
-                    h3.geo_to_h3shape(geoms_4326[i]), resolution, contain="overlap"
-                )
-                if outer[i]
-                else h3i.h3shape_to_cells(h3.geo_to_h3shape(geoms_4326[i]), resolution),
+                h3i.h3shape_to_cells(h3.geo_to_h3shape(geoms_4326[i]), resolution),
                 dtype=np.uint64,
             )
             for i in big
         ]
+        edge_rows = big[outer[big]]
+        if len(edge_rows):
+            found.append(_boundary_cells(geoms_4326[edge_rows], resolution, edge))
     found = [c for c in found if len(c)]
     if not found:
         return np.zeros(0, dtype=np.uint64 if as_int else "<U15")
@@ -182,6 +184,31 @@ def _cells_of_small(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> n
     """
     import h3.api.basic_int as h3i
 
+    ring = _boundary_cells(geoms_4326, resolution, edge_m)
+    # centre fill of each part's exterior ring (holes ignored: a superset is fine, the exact
+    # overlaps are computed later); LatLngPoly from arrays is faster than geo_to_h3shape
+    rings = shapely.get_exterior_ring(shapely.get_parts(geoms_4326))
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    centre = [
+        h3i.h3shape_to_cells(h3.LatLngPoly(part.tolist()), resolution)
+        for part in np.split(xy[:, ::-1], starts[1:])
+    ]
+    return np.unique(
+        np.concatenate([ring, np.fromiter(itertools.chain.from_iterable(centre), dtype=np.uint64)])
+    )
+
+
+def _boundary_cells(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> np.ndarray:
+    """Cells (64-bit integers) that the polygons' boundaries may cross: a superset.
+
+    The boundary is sampled at most every shortest H3 edge length; any point of a cell
+    crossed by the boundary is then closer to a sample (half that) than the thickness of the
+    ring of cells around the sample's cell (at least one edge), so the crossed cell is that
+    cell or one of its neighbours (``grid_disk(cell, 1)``).
+    """
+    import h3.api.basic_int as h3i
+
     # samples every e_min degrees-of-latitude-length: a boundary point is at most e_min / 2
     # from a sample, less than the ring's thickness (e_min); H3 edges at one resolution are
     # within about +-40% of the average
@@ -192,17 +219,12 @@ def _cells_of_small(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> n
             (h3i.latlng_to_cell(y, x, resolution) for x, y in pts), dtype=np.uint64, count=len(pts)
         )
     )
-    ring = [h3i.grid_disk(int(c), 1) for c in sample]
-    # centre fill of each part's exterior ring (holes ignored: a superset is fine, the exact
-    # overlaps are computed later); LatLngPoly from arrays is faster than geo_to_h3shape
-    rings = shapely.get_exterior_ring(shapely.get_parts(geoms_4326))
-    xy, idx = shapely.get_coordinates(rings, return_index=True)
-    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    centre = [
-        h3i.h3shape_to_cells(h3.LatLngPoly(part.tolist()), resolution)
-        for part in np.split(xy[:, ::-1], starts[1:])
-    ]
-    return np.unique(np.fromiter(itertools.chain.from_iterable(ring + centre), dtype=np.uint64))
+    return np.unique(
+        np.fromiter(
+            itertools.chain.from_iterable(h3i.grid_disk(int(c), 1) for c in sample.tolist()),
+            dtype=np.uint64,
+        )
+    )
 
 
 def _cell_polygons(

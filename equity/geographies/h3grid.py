@@ -209,11 +209,14 @@ def _street_grid_pieces(
     tiles: gpd.GeoDataFrame | None,
     weight_column: str | None,
     keep_hexagons: bool = False,
+    int_cells: bool = False,
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None]:
     """:func:`street_grid_pieces`, and with `keep_hexagons` the cells' lon/lat hexagons.
 
     The hexagons are ``(sorted cells as 64-bit integers, polygons)``, for
     :func:`combine_street_grid` to reuse rather than ask H3 for the same boundaries again.
+    With `int_cells` the cells are a ``cell`` column of 64-bit integers instead of
+    ``target_GEOID`` strings (for :func:`equity.geographies.street_pieces`).
     """
     ids = _check_street_grid(
         blockgroups, counts=[], medians={}, tiles=tiles, weight_column=weight_column
@@ -237,6 +240,17 @@ def _street_grid_pieces(
         ib, target, weight, method, area = _with_area_pieces(
             blockgroups, ids, redo, (ib, target, weight, method, area), resolution=resolution
         )
+    if int_cells:
+        out = pd.DataFrame(
+            {
+                "source_GEOID": ids.to_numpy(dtype=object)[ib],
+                "cell": np.asarray(target, dtype=np.uint64),
+                "weight": weight,
+                "weight_method": np.asarray(method, dtype=object),
+                "area_m2": area,
+            }
+        )
+        return out, hexagons
     out = pd.DataFrame(
         {
             "source_GEOID": pd.array(ids.to_numpy(dtype=object)[ib], dtype="str"),

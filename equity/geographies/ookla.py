@@ -22,6 +22,7 @@ from equity.geographies._checks import _check_geo, _check_unique, _numeric, _req
 from equity.geographies._crs import OUT_CRS, _area_geoms
 from equity.geographies.h3cells import _cells_covering, _hexagons
 from equity.geographies.overlay import OVERLAY_METHODS, _overlay
+from equity.geographies.tilegrid import grid_centroids, grid_overlaps, tile_grid
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ _OOKLA_RAW = {
 }
 
 
-def _tile_table(tiles: gpd.GeoDataFrame, *, name: str) -> pd.DataFrame:
-    """Tile speeds (Mbps, ms), tests and devices as floats; accepts Ookla's raw column names."""
+def _tile_table(tiles: gpd.GeoDataFrame, *, name: str) -> dict[str, np.ndarray]:
+    """Tile speeds (Mbps, ms), tests and devices as float arrays; accepts Ookla's raw names."""
     _check_geo(tiles, name=name)
     cols = {}
     for raw, norm in _OOKLA_RAW.items():
@@ -68,7 +69,7 @@ def _tile_table(tiles: gpd.GeoDataFrame, *, name: str) -> pd.DataFrame:
             msg = f"{name}: column {c!r} must be a non-negative number; got {v[bad][0]!r} (row {tiles.index[bad][0]!r})"
             raise DataError(msg)
         cols[c] = v
-    return pd.DataFrame(cols, index=tiles.index)
+    return cols
 
 
 def _summarise_ookla(
@@ -76,43 +77,46 @@ def _summarise_ookla(
     target_codes: np.ndarray,
     share: np.ndarray,
     n_targets: int,
-    tt: pd.DataFrame,
+    tt: dict[str, np.ndarray],
     min_tests: float,
 ) -> dict[str, np.ndarray]:
-    """Ookla summaries per target from tile pieces (tile row, target code, share of the tile)."""
-    tests = tt["tests"].to_numpy()[tile_rows] * share
-    devices = tt["devices"].to_numpy()[tile_rows] * share
-    down = tt["download_mbps"].to_numpy()[tile_rows]
-    up = tt["upload_mbps"].to_numpy()[tile_rows]
-    lat = tt["latency_ms"].to_numpy()[tile_rows]
+    """Ookla summaries per target from tile pieces (tile row, target code, share of the tile).
 
-    def total(x: np.ndarray) -> np.ndarray:
-        return np.bincount(target_codes, weights=x, minlength=n_targets)
+    Sums of share x a per-tile value (tests, devices, tests x speed, ...): each per-tile value
+    is formed once over the tiles, then gathered once over the pieces.
+    """
+    tests, devices = tt["tests"], tt["devices"]
+    down, up, lat = tt["download_mbps"], tt["upload_mbps"], tt["latency_ms"]
 
-    def wmean(v: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        ok = ~np.isnan(v)
-        den = total(np.where(ok, wt, 0.0))
+    def total(per_tile: np.ndarray) -> np.ndarray:
+        return np.bincount(target_codes, weights=per_tile[tile_rows] * share, minlength=n_targets)
+
+    n_tests, n_devices = total(tests), total(devices)
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, total(np.where(ok, wt * v, 0.0)) / den, np.nan)
+            return np.where(den > 0, num / den, np.nan)
 
-    n_tests = total(tests)
+    def wmean(v: np.ndarray, w: np.ndarray, w_total: np.ndarray) -> np.ndarray:
+        ok = ~np.isnan(v)
+        if ok.all():
+            return ratio(total(w * v), w_total)
+        return ratio(total(np.where(ok, w * v, 0.0)), total(np.where(ok, w, 0.0)))
+
     speeds_ok = ~(np.isnan(down) | np.isnan(up))
     below_25 = speeds_ok & ((down < 25) | (up < 3))
     below_100 = speeds_ok & ((down < 100) | (up < 20))
-    den = total(np.where(speeds_ok, tests, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share_25 = np.where(den > 0, total(np.where(below_25, tests, 0.0)) / den, np.nan)
-        share_100 = np.where(den > 0, total(np.where(below_100, tests, 0.0)) / den, np.nan)
+    den = n_tests if speeds_ok.all() else total(np.where(speeds_ok, tests, 0.0))
     out = {
         "ookla_tests": n_tests,
-        "ookla_devices": total(devices),
-        "download_mbps": wmean(down, tests),
-        "upload_mbps": wmean(up, tests),
-        "latency_ms": wmean(lat, tests),
-        "download_mbps_devices": wmean(down, devices),
-        "upload_mbps_devices": wmean(up, devices),
-        "share_tests_below_25_3": share_25,
-        "share_tests_below_100_20": share_100,
+        "ookla_devices": n_devices,
+        "download_mbps": wmean(down, tests, n_tests),
+        "upload_mbps": wmean(up, tests, n_tests),
+        "latency_ms": wmean(lat, tests, n_tests),
+        "download_mbps_devices": wmean(down, devices, n_devices),
+        "upload_mbps_devices": wmean(up, devices, n_devices),
+        "share_tests_below_25_3": ratio(total(np.where(below_25, tests, 0.0)), den),
+        "share_tests_below_100_20": ratio(total(np.where(below_100, tests, 0.0)), den),
     }
     masked = ~(n_tests >= min_tests)
     for c in OOKLA_COLUMNS[2:-1]:
@@ -169,7 +173,8 @@ def ookla_to_polygons(
     """
     tt = _tile_table(tiles, name="ookla_to_polygons: tiles")
     ids = _check_ookla_polygons(polygons, id_column=id_column)
-    pieces = ookla_polygon_pieces(tiles, polygons, method=method)
+    check_choice("method", method, OVERLAY_METHODS, where="ookla_to_polygons")
+    pieces = _polygon_pieces(tiles, polygons, method=method)
     return _polygon_summary(
         tt, ids, pieces, id_column=id_column, min_tests=min_tests, method=method
     )
@@ -221,8 +226,18 @@ def ookla_polygon_pieces(
     _check_geo(tiles, name="ookla_to_polygons: tiles")
     _check_geo(polygons, name="ookla_to_polygons: polygons")
     check_choice("method", method, OVERLAY_METHODS, where="ookla_to_polygons")
-    tile_geo = _area_geoms(tiles)
+    return _polygon_pieces(tiles, polygons, method=method)
+
+
+def _polygon_pieces(
+    tiles: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame, *, method: str
+) -> pd.DataFrame:
+    """:func:`ookla_polygon_pieces` on checked inputs: the tile grid, else the geometries."""
     poly_geo = _area_geoms(polygons)
+    got = _grid_pieces(tiles, poly_geo, method=method)
+    if got is not None:
+        return got
+    tile_geo = _area_geoms(tiles)
     if method == "area":
         it, ip, area, _ = _overlay(tile_geo, poly_geo)
         share = area / shapely.area(tile_geo)[it]
@@ -234,6 +249,27 @@ def ookla_polygon_pieces(
     if method == "centroid":  # a centroid on a shared border: the polygon listed first
         first = np.unique(it, return_index=True)[1]
         it, ip, share = it[first], ip[first], share[first]
+    return pd.DataFrame({"tile": it, "polygon": ip, "share": share})
+
+
+def _grid_pieces(
+    tiles: gpd.GeoDataFrame, poly_geo: np.ndarray, *, method: str
+) -> pd.DataFrame | None:
+    """Pieces of quadkey tiles from their grid (:mod:`~equity.geographies.tilegrid`), else None."""
+    grid = tile_grid(tiles)
+    if grid is None:
+        return None
+    if method == "area":
+        got = grid_overlaps(grid, poly_geo)
+        if got is None:
+            return None
+        it, ip, share = got
+    else:
+        cen = grid_centroids(grid, poly_geo)
+        if cen is None:
+            return None
+        it, ip = cen
+        share = np.ones(len(it))
     return pd.DataFrame({"tile": it, "polygon": ip, "share": share})
 
 
@@ -292,14 +328,18 @@ def _canonical_pieces(
         msg = f"{name}: piece {int(np.flatnonzero(bad)[0])} points outside the tiles or targets"
         raise SchemaError(msg)
     if n_targets is not None:
-        order = np.lexsort((pieces[target].to_numpy(), tile))
+        tgt = pieces[target].to_numpy(dtype=np.intp)
+        step = (np.diff(tile) > 0) | ((np.diff(tile) == 0) & (np.diff(tgt) > 0))
+        if step.all():  # already canonical (as the pieces functions return them)
+            return pieces
+        order = np.lexsort((tgt, tile))
     else:
         order = np.lexsort((np.asarray(pieces[target].astype(object).to_numpy(), dtype=str), tile))
     return pieces.iloc[order]
 
 
 def _polygon_summary(
-    tt: pd.DataFrame,
+    tt: dict[str, np.ndarray],
     ids: pd.Series,
     pieces: pd.DataFrame,
     *,
@@ -308,7 +348,7 @@ def _polygon_summary(
     method: str = "area",
 ) -> pd.DataFrame:
     name = "ookla_to_polygons: pieces"
-    pieces = _canonical_pieces(pieces, "polygon", len(tt), len(ids), name=name)
+    pieces = _canonical_pieces(pieces, "polygon", len(tt["tests"]), len(ids), name=name)
     it = pieces["tile"].to_numpy(dtype=np.intp)
     ip = pieces["polygon"].to_numpy(dtype=np.intp)
     out = _summarise_ookla(it, ip, pieces["share"].to_numpy(dtype=float), len(ids), tt, min_tests)
@@ -316,7 +356,7 @@ def _polygon_summary(
     res.attrs["ookla_tests_outside"] = float(tt["tests"].sum() - out["ookla_tests"].sum())
     log.info(
         "ookla: %d tiles onto %d polygons (%s), %.0f tests outside",
-        len(tt),
+        len(tt["tests"]),
         len(ids),
         method,
         res.attrs["ookla_tests_outside"],
@@ -435,9 +475,15 @@ def combine_ookla_grid(
 
 
 def _grid_summary(
-    tt: pd.DataFrame, pieces: pd.DataFrame, *, min_tests: float, resolution: int | None = None
+    tt: dict[str, np.ndarray],
+    pieces: pd.DataFrame,
+    *,
+    min_tests: float,
+    resolution: int | None = None,
 ) -> pd.DataFrame:
-    pieces = _canonical_pieces(pieces, "GEOID", len(tt), None, name="ookla_to_grid: pieces")
+    pieces = _canonical_pieces(
+        pieces, "GEOID", len(tt["tests"]), None, name="ookla_to_grid: pieces"
+    )
     it = pieces["tile"].to_numpy(dtype=np.intp)
     used, codes = np.unique(
         np.asarray(pieces["GEOID"].astype(object).to_numpy(), dtype=str), return_inverse=True
@@ -445,5 +491,7 @@ def _grid_summary(
     share = pieces["share"].to_numpy(dtype=float)
     out = _summarise_ookla(it, codes, share, len(used), tt, min_tests)
     res = pd.DataFrame({"GEOID": pd.array(used.astype(object), dtype="str"), **out})
-    log.info("ookla: %d tiles onto %d H3 res-%s cells", len(tt), len(res), resolution or "?")
+    log.info(
+        "ookla: %d tiles onto %d H3 res-%s cells", len(tt["tests"]), len(res), resolution or "?"
+    )
     return res

@@ -20,6 +20,8 @@ import pandas as pd
 
 from equity import indicators as _indicators
 from equity import settings
+from equity.errors import SchemaError
+from equity.index._mc_reference import MIN_SIGNAL_SHARE
 from equity.index.diagnosis import RELIABILITY_CV, _diagnose, _reliability
 from equity.index.model import (
     MIN_PILLAR_WEIGHT_SHARE,
@@ -30,9 +32,10 @@ from equity.index.model import (
     _resolve_model,
     _whole,
 )
-from equity.index.montecarlo import _draw_quantiles, _simulate
+from equity.index.montecarlo import _delta_half_width, _draw_quantiles, _point_top_k, _simulate
+from equity.index.notes import index_notes
 from equity.index.svi import svi
-from equity.ranking import min_rank_descending
+from equity.ranking import group_codes, min_rank_descending
 
 __all__ = ["compute_index", "simulate_index"]
 
@@ -96,9 +99,9 @@ def compute_index(
     pandas.DataFrame
         A copy of `table` with the indicators, ``norm_<indicator>`` (0-1, higher = more need),
         ``score_<pillar>`` (0-100), ``equity_index`` (0-100), ``equity_index_lo/hi`` (90%
-        Monte Carlo interval), ``rank`` (1 = greatest need, ties "min"), ``rank_in_state``,
-        ``rank_lo``, ``rank_hi``, ``p_top_k``, ``driving_pillar``, ``intervention`` and
-        ``reliability``. ``attrs["index"]`` records the weights used, pillars without data
+        Monte Carlo interval), ``rank`` (1 = greatest need, ties "min", within the reference
+        region), ``rank_national``, ``rank_in_state``, ``rank_lo``, ``rank_hi``, ``p_top_k``,
+        ``driving_pillar``, ``intervention`` and ``reliability``. ``attrs["index"]`` records the weights used, pillars without data
         and their redistributed weight, and every option.
 
     Notes
@@ -109,60 +112,50 @@ def compute_index(
     pillars with data (the weight of a pillar without data is redistributed proportionally).
     A place missing a pillar gets NaN index and NaN rank, never 0.
 
-    The point estimate uses the published estimates. The interval comes from draws: counts
-    :math:`X^* \\sim N(X, (MOE_X/1.645)^2)` truncated at 0 (a denominator with a positive
-    estimate at 1, a numerator of a proportion at its denominator), rates recomputed, value
-    indicators drawn from their MOEs (Ookla means with :data:`equity.indicators.OOKLA_TEST_CV`),
-    indicators renormalised per draw. ``equity_index_lo/hi`` are the 5th and 95th percentiles
-    of the draws and ``rank_lo/hi`` those of the draw ranks, each widened to include the point
-    estimate where it falls outside (truncation and renormalisation can skew the draws; the
-    number of such places is in ``attrs["index"]["n_interval_extended"]``). Draws are made in
-    float32 from normal deviates on a 16-bit inverse-CDF grid
-    (:data:`equity.index._mc_draws._NORMAL_LUT`), in antithetic pairs of draws
+    Orientation comes first: a need-decreasing indicator is normalised as :math:`-x`, so ties
+    at the favourable end of any indicator get need 0 under percentile ranks.
+
+    The point estimate uses the published estimates (CDC percentile ranks of the estimates,
+    exact). The interval comes from Monte Carlo draws (:mod:`equity.index.montecarlo`): every
+    indicator with a margin of error is drawn from its estimate and standard error
+    :math:`MOE/1.645` -- a share with the Census proportion formula's MOE (drawn as a share of
+    its universe, not from independently drawn counts), an Ookla mean with
+    :data:`equity.indicators.OOKLA_TEST_CV` -- clipped to its range (shares to [0, 1], amounts
+    at 0: the median draw is the estimate). A top/bottom-coded median is drawn beyond its code
+    only; a value without a published MOE gets the median MOE of the other places
+    (``attrs["index"]["n_coded"]``, ``["n_unknown_moe"]``). Each draw is normalised against a
+    fixed reference: the point estimates of its reference region adjusted for their sampling
+    error (each estimate's distance from the mean scaled by
+    :math:`\\sqrt{\\tau^2/(\\tau^2 + SE_i^2)}`, :math:`\\tau^2` the variance of the true values:
+    :func:`equity.index._mc_reference._adjusted_reference`), so the reference spreads like the
+    true values. Normalising each draw against the other draws, or against the raw estimates,
+    pulls extreme places towards the middle; ``benchmarks/bench_calibration.py`` measures the
+    coverage of the intervals on a simulation with a known truth (README: the table).
+    ``equity_index_lo/hi`` are the 5th and 95th percentiles of the draws, widened to contain
+    the point estimate where they do not (the point ranks a place among noisy estimates;
+    ``attrs["index"]["n_interval_extended"]``). ``rank_lo``/``rank_hi`` are the ranks the ends
+    of that interval take among the other places' estimates (within the reference region).
+    Draws are made in float32 from normal deviates on a 16-bit inverse-CDF grid
+    (:data:`equity.index._mc_draws._NORMAL_LUT`), in antithetic pairs
     (:func:`equity.index._mc_draws._std_normal`), in chunks of draws each with its own seed
-    (so results do not depend on :data:`MC_THREADS`), and ranked per draw by one sort of
-    packed keys; values equal in float32 count as ties.
+    (so results do not depend on :data:`MC_THREADS`). A draw's percentile is read from lookup
+    tables of the reference, exactly for regions of up to 8,192 places; in a larger region a
+    draw in a table bin holding distinct reference values takes the count below the bin,
+    within ``attrs["index"]["mc_percentile_error_bound"]`` (about :math:`2 \\times 10^{-4}` on
+    85,000 synthetic tracts: far below the Monte Carlo spread).
+
     ``p_top_k`` is the share of draws in which the place ranks within the top `top_k` of its
-    state (for ``top_k=1``, exactly: a place is first when it equals its state's maximum).
+    state; for ``top_k=1`` places tied for first in a draw share it (each of :math:`t` tied
+    places counts :math:`1/t`), so the probabilities of a state sum to 1.
 
-    *Binned ranks of large tables.* When an indicator has more than
-    :data:`BINNED_RANK_MIN_PLACES` places with data and is normalised over one reference group
-    (``reference="nation"``), its draws are ranked by histogram instead of sorting
-    (:func:`equity.index._mc_ranks._binned_ranks`), and so are the per-draw index ranks behind
-    ``rank_lo/hi``. Per draw, the :math:`m` values are quantised into :math:`B` =
-    :data:`RANK_BINS` bins (bin 0: the values equal to the draw's minimum; bins
-    :math:`1..B-1`: equal widths in :math:`x`, or in :math:`\\sqrt{x - \\min}` where that
-    spreads the indicator's point values more evenly, as for right-skewed speeds and incomes
-    (:func:`equity.index._mc_ranks._sqrt_spacing`), over :math:`(\\min, \\max]`), counted
-    with one ``bincount``; with :math:`C_b` the number of values in bins below :math:`b`, a
-    value in bin :math:`b` gets
-    :math:`\\widetilde{PR} = \\mathrm{round}_4(C_b/(m-1))` -- values sharing a bin count as tied,
-    at the lowest rank, as CDC ties do. The exact rank :math:`r - 1 = C_b + k` adds the
-    :math:`k` values of the same bin strictly below the value, :math:`0 \\le k \\le c_b - 1`
-    for a bin holding :math:`c_b` values, so before rounding
+    ``reliability`` describes the place's own uncertainty, never its level of need: the
+    index's standard error (half the 90% interval over 1.645; without draws, a delta-method
+    approximation from each indicator's interval) over 50, the middle of the scale, classed by
+    the Census Bureau's CV thresholds (:data:`RELIABILITY_CV`): below 0.15 ``high``, below
+    0.30 ``medium``, else ``low`` -- intervals narrower than +-12.3 and +-24.7 points.
 
-    .. math:: 0 \\le PR - \\widetilde{PR} \\le \\frac{\\max_{b \\ge 1} c_b - 1}{m - 1},
-
-    and after rounding to 4 decimals the difference is within that bound plus :math:`10^{-4}`.
-    Likewise a binned index rank is at most :math:`\\max_{b \\ge 1} c_b - 1` places better than the
-    exact one. The largest bounds met over all draws are recorded in
-    ``attrs["index"]["mc_percentile_error_bound"]`` and ``["mc_rank_error_bound"]`` (0 when
-    every draw was ranked exactly; genuine ties sharing a bin count in the bound although
-    they cause no error). The cost is :math:`O(m + B)` per indicator and draw instead of
-    :math:`O(m \\log m)`. Tables of at most :data:`BINNED_RANK_MIN_PLACES` places, where
-    sorting is cheap, and indicators normalised within states (``reference="state"``) are
-    ranked exactly in every draw, as are the in-state ranks behind ``p_top_k``; the point
-    estimate, ``rank``, ``rank_in_state`` and the ``norm_*``/``score_*`` columns are always
-    exact. On
-    85,000 synthetic tracts x 1,000 draws (``benchmarks/bench_index.py``) the recorded bound
-    is about :math:`2.5 \\times 10^{-4}` (21 ranks, for the speeds); against exact ranking of
-    the same draws, 14% of drawn percentiles differ, nearly all by :math:`10^{-4}`, at most by
-    :math:`3 \\times 10^{-4}` -- far below the Monte Carlo spread of a place's percentile.
-
-    ``reliability`` is ``high`` / ``medium`` / ``low`` for a coefficient of variation below
-    0.15 / below 0.30 / from 0.30 (:data:`RELIABILITY_CV`, the common ACS guidance): with
-    draws, the index's own CV, :math:`((hi - lo) / (2 \\cdot 1.645)) / index`; without draws,
-    the median CV :math:`(MOE/1.645)/\\hat p` of the place's share indicators.
+    With ``reference="state"``, ``rank`` is the rank within the state (as are ``rank_lo`` and
+    ``rank_hi``) and ``rank_national`` the rank of the within-state index over all places.
 
     Examples
     --------
@@ -190,7 +183,7 @@ def compute_index(
         aggregation=aggregation,
     )
     if opts.preset == "svi":
-        return _svi_index(table)
+        return _svi_index(table, opts)
     draws, seed_ = _draws_and_seed(opts)
     model = _resolve_model(table, opts)
     norms, scores, index = _point_index(model)
@@ -202,19 +195,14 @@ def compute_index(
     interval_columns, n_ext = _interval_columns(new["equity_index"], model, sim, draws, opts.top_k)
     new.update(interval_columns)
     new["driving_pillar"], new["intervention"] = _diagnose(scores)
+    if draws > 0 and not sim["index_exact"]:
+        half = (new["equity_index_hi"] - new["equity_index_lo"]) / 2.0
+    else:
+        half = _delta_half_width(model, sim["specs"], sim["refs"])
+    new["reliability"] = _reliability(half, np.isfinite(new["equity_index"]), table.index)
     out = table.copy()
     for k, v in new.items():
         out[k] = v
-    with_draws = draws > 0
-    out["reliability"] = _reliability(
-        table,
-        model,
-        point=np.where(np.isfinite(new["equity_index"]), new["equity_index"], np.nan)
-        if with_draws
-        else None,
-        lo=new["equity_index_lo"] if with_draws else None,
-        hi=new["equity_index_hi"] if with_draws else None,
-    )
     out.attrs = dict(table.attrs)
     out.attrs["index"] = _index_record(model, opts, draws, seed_, sim, n_ext, new)
     logger.info(
@@ -228,18 +216,52 @@ def compute_index(
     return out
 
 
-def _svi_index(table: pd.DataFrame) -> pd.DataFrame:
-    """The CDC/ATSDR SVI (:func:`svi`) with ``equity_index`` (100 x RPL_THEMES) and ``rank``."""
-    out = svi(table)
-    out["equity_index"] = 100.0 * out["RPL_THEMES"]
-    out["rank"] = pd.array(
-        min_rank_descending(
-            out["equity_index"].to_numpy(float).reshape(1, -1),
-            np.zeros(len(out), dtype=np.int64),
-        )[0],
-        dtype="Int64",
-    )
+def _svi_index(table: pd.DataFrame, options: IndexOptions) -> pd.DataFrame:
+    """The CDC/ATSDR SVI (:func:`svi`) with ``equity_index`` (100 x RPL_THEMES) and ranks.
+
+    With ``reference="state"`` the percentile ranks are computed within each state (the
+    options' state column, else CDC's ``ST``, else the first two digits of ``FIPS``), ``rank``
+    is the rank within the state and ``rank_national`` the rank of the within-state index
+    over all places.
+    """
+    states = _svi_states(table, options) if options.reference == "state" else None
+    scores = svi(table, groups=states)
+    index = 100.0 * scores["RPL_THEMES"].to_numpy(float)
+    point = index.reshape(1, -1)
+    national = min_rank_descending(point, np.zeros(len(scores), dtype=np.int64))[0]
+    codes = group_codes(states, len(scores)) if states is not None else None
+    new = {
+        "equity_index": index,
+        "rank": pd.array(
+            national if codes is None else min_rank_descending(point, codes)[0], dtype="Int64"
+        ),
+        "rank_national": pd.array(national, dtype="Int64"),
+    }
+    kept = scores.drop(columns=[c for c in new if c in scores.columns])
+    out = pd.concat([kept, pd.DataFrame(new, index=scores.index)], axis=1)
+    out.attrs = dict(scores.attrs)
+    out.attrs["index"] = {
+        "preset": "svi",
+        "reference": options.reference,
+        "state_column": None if states is None else str(states.name),
+    }
     return out
+
+
+def _svi_states(table: pd.DataFrame, options: IndexOptions) -> pd.Series:
+    """The state of each row of an SVI table, for percentile ranks within states."""
+    for col in (options.state_column, "ST"):
+        if col in table:
+            return table[col].astype("string").str.strip().str.zfill(2).rename(col)
+    if "FIPS" in table:
+        fips = table["FIPS"].astype("string").str.strip()
+        width = 5 if fips.str.len().max() <= 5 else 11
+        return fips.str.zfill(width).str[:2].rename("FIPS")
+    msg = (
+        f"reference='state' needs the state of each row: a {options.state_column!r} or 'ST' "
+        f"column, or FIPS codes; columns: {list(table.columns)[:12]}"
+    )
+    raise SchemaError(msg)
 
 
 def _draws_and_seed(options: IndexOptions) -> tuple[int, int]:
@@ -289,59 +311,82 @@ def _pillars_missing(
 def _interval_columns(
     point: np.ndarray, model: _Model, sim: dict[str, Any], n_draws: int, top_k: int
 ) -> tuple[dict[str, Any], int]:
-    """Interval, rank and ``p_top_k`` columns, and the number of intervals widened to the point."""
+    """Interval, rank and ``p_top_k`` columns, and the number of intervals widened to the point.
+
+    ``rank`` ranks within the reference region (the nation, or the state with
+    ``reference="state"``); ``rank_national`` over all places; ``rank_in_state`` within the
+    state. ``rank_lo``/``rank_hi`` are the ranks, within the reference region, that the ends
+    of the index's interval would take among the other places' point estimates.
+    """
     n = point.size
-    rank = min_rank_descending(point.reshape(1, -1), np.zeros(n, dtype=np.int64))[0]
+    national = min_rank_descending(point.reshape(1, -1), np.zeros(n, dtype=np.int64))[0]
     rank_state = min_rank_descending(point.reshape(1, -1), model.state_codes)[0]
+    region = model.state_codes if model.reference == "state" else np.zeros(n, dtype=np.int64)
+    rank = rank_state if model.reference == "state" else national
     finite = np.isfinite(point)
     n_ext = 0
     if n_draws > 0 and not sim["index_exact"]:
-        lo, hi, rlo, rhi, n_ext = _intervals(point, rank, sim)
+        lo, hi, n_ext = _intervals(point, sim["index"])
     else:
-        lo, hi, rlo, rhi = point.copy(), point.copy(), rank.copy(), rank.copy()
+        lo, hi = point.copy(), point.copy()
+    rlo, rhi = _rank_interval(point, lo, hi, region)
     columns = {
         "equity_index_lo": np.where(finite, lo, np.nan),
         "equity_index_hi": np.where(finite, hi, np.nan),
         "rank": pd.array(rank, dtype="Int64"),
+        "rank_national": pd.array(national, dtype="Int64"),
         "rank_in_state": pd.array(rank_state, dtype="Int64"),
         "rank_lo": pd.array(np.where(finite, rlo, np.nan), dtype="Int64"),
         "rank_hi": pd.array(np.where(finite, rhi, np.nan), dtype="Int64"),
         "p_top_k": (
-            sim["top_k_count"] / max(n_draws, 1)
+            sim["top_k_count"] / n_draws
             if n_draws > 0
-            else np.where(finite, (rank_state <= top_k).astype(float), np.nan)
+            else _point_top_k(point, model.state_codes, top_k)
         ),
     }
     return columns, n_ext
 
 
-def _intervals(
-    point: np.ndarray, rank: np.ndarray, sim: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """90% intervals of the index (0-100) and of the rank from the draws, widened to the point.
+def _intervals(point: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """90% interval of the index (0-100) from the draws, widened to contain the point.
 
-    Returns the index's and the rank's lower and upper bounds, and the number of places whose
-    draw interval did not contain the point estimate.
+    Also returns the number of places whose draw interval did not contain the point estimate.
     """
     n = point.size
     finite = np.isfinite(point)
-    draws = sim["index"]
     cols = np.flatnonzero(finite)
     q = np.full((2, n), np.nan)
-    rlo = np.full(n, np.nan)
-    rhi = np.full(n, np.nan)
     if cols.size:
-        every = cols.size == n
-        sub = draws if every else draws[:, cols]
-        ranks = sim["rank"] if every else sim["rank"][:, cols]
-        qc, rlo[cols], rhi[cols] = _draw_quantiles(sub, ranks)
-        q[:, cols] = qc * 100.0
+        sub = draws if cols.size == n else draws[:, cols]
+        q[:, cols] = _draw_quantiles(sub) * 100.0
     lo = np.minimum(q[0], point)
     hi = np.maximum(q[1], point)
     n_ext = int(((q[0] > point) | (q[1] < point))[finite].sum())
-    rlo = np.minimum(rlo, rank)
-    rhi = np.maximum(rhi, rank)
-    return lo, hi, rlo, rhi, n_ext
+    return lo, hi, n_ext
+
+
+def _rank_interval(
+    point: np.ndarray, lo: np.ndarray, hi: np.ndarray, region: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks (1 = most need) of the interval's ends among the other places of the region.
+
+    ``rank_lo = 1 + #{j: I_j > hi}`` and ``rank_hi = 1 + #{j != i: I_j > lo}``: the ranks
+    the place would take at either end of its interval, everyone else at their estimate.
+    Ranks are a monotone map of index values, so they cover the true rank whenever the
+    interval covers the true index and the estimates' order matches the truth's around it.
+    """
+    n = point.size
+    rlo = np.full(n, np.nan)
+    rhi = np.full(n, np.nan)
+    finite = np.isfinite(point)
+    for g in np.unique(region[finite]):
+        members = np.flatnonzero(finite & (region == g))
+        ref = np.sort(point[members])
+        m = ref.size
+        rlo[members] = 1 + m - np.searchsorted(ref, hi[members], side="right")
+        own = (point[members] > lo[members]).astype(float)  # the place itself is not above
+        rhi[members] = 1 + m - np.searchsorted(ref, lo[members], side="right") - own
+    return rlo, rhi
 
 
 def _index_record(
@@ -355,7 +400,8 @@ def _index_record(
 ) -> dict[str, Any]:
     """``attrs["index"]``: the weights used, pillars without data, every option and count."""
     flat = {k: w for m in model.pillars.values() for k, w in m.items()}
-    return {
+    drawn = sim["draw_record"]
+    record = {
         "preset": model.preset,
         "normalisation": model.normalisation,
         "reference": model.reference,
@@ -371,16 +417,38 @@ def _index_record(
         "seed": seed,
         "top_k": options.top_k,
         "state_column": options.state_column if model.has_states else None,
+        "options": _options_record(options),
         "varying_indicators": sim["varying"],
-        "n_unknown_moe": sim["n_unknown_moe"],
+        "exact_indicators": list(drawn["exact"]),
+        "n_unknown_moe": dict(drawn["n_unknown_moe"]),
+        "n_coded": {k: dict(v) for k, v in drawn["n_coded"].items()},
         "n_interval_extended": n_ext,
-        "mc_percentile_error_bound": float(sim["pr_error_bound"]),
-        "mc_rank_error_bound": int(sim["rank_error_bound"]),
+        "draw_reference": "point estimates adjusted for sampling error (constrained Bayes)",
+        "mc_percentile_error_bound": max((r.error_bound for r in sim["refs"]), default=0.0),
+        "min_signal_share": MIN_SIGNAL_SHARE,
         "n_missing_index": int((~np.isfinite(new["equity_index"])).sum()),
         "n_partial_pillars": int((pd.Series(new["pillars_missing"]).fillna("") != "").sum()),
         "min_pillar_weight_share": MIN_PILLAR_WEIGHT_SHARE,
         "ookla_test_cv": float(_indicators.OOKLA_TEST_CV),
         "reliability_cv": RELIABILITY_CV,
+        "reliability_counts": {
+            str(k): int(v) for k, v in pd.Series(new["reliability"]).value_counts().items()
+        },
+    }
+    record["notes"] = index_notes(record)
+    return record
+
+
+def _options_record(options: IndexOptions) -> dict[str, Any]:
+    """The options as given (enough to rebuild the model, e.g. for sensitivity variants)."""
+    return {
+        "preset": options.preset,
+        "weights": None if options.weights is None else dict(options.weights),
+        "normalisation": options.normalisation,
+        "reference": options.reference,
+        "aggregation": options.aggregation,
+        "state_column": options.state_column,
+        "min_indicators_per_pillar": options.min_indicators_per_pillar,
     }
 
 
@@ -447,14 +515,7 @@ def simulate_index(
     model = _resolve_model(table, opts)
     norms, _, index = _point_index(model)
     sim = _simulate(
-        table,
-        model,
-        n_draws=draws,
-        seed=seed_,
-        top_k=1,
-        point_index=index,
-        point_norms=norms,
-        keep_ranks=False,
+        table, model, n_draws=draws, seed=seed_, top_k=1, point_index=index, point_norms=norms
     )
     out = np.asarray(sim["index"], dtype=np.float32) * np.float32(100.0)
     return out.T

@@ -2,73 +2,45 @@
 
 ``driving_pillar`` is the pillar with the highest need score, and ``intervention`` the kind of
 program it calls for (:data:`~equity.index.INTERVENTIONS`). ``reliability`` describes a place's
-own uncertainty (never its level of need) by the ACS thresholds of the coefficient of
-variation (:data:`RELIABILITY_CV`).
+own uncertainty (never its level of need): the width of its 90% interval, classed by the ACS
+thresholds of the coefficient of variation (:data:`RELIABILITY_CV`) at the middle of the scale.
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from equity import settings
-from equity.index.model import _Model
 from equity.index.presets import INTERVENTIONS
 
-__all__ = ["RELIABILITY_CV"]
+__all__ = ["RELIABILITY_CV", "RELIABILITY_SCALE"]
 
-#: Reliability classes from the coefficient of variation (CV = SE / estimate) of a place's
-#: share indicators: the widely used ACS guidance (CV < 15% reliable, 15-30% use with caution,
-#: > 30% unreliable; e.g. U.S. Census Bureau, *Understanding and Using ACS Data*, 2020, ch. 7,
-#: and the thresholds of state data centres and ESRI's ACS layers).
+#: Reliability classes from a coefficient of variation: below 0.15 ``high``, below 0.30
+#: ``medium``, else ``low`` -- the thresholds the Census Bureau's ACS case studies and most
+#: state data centres use for ACS estimates (CV < 15% reliable, 15-30% use with caution,
+#: > 30% unreliable; e.g. U.S. Census Bureau, *Understanding and Using ACS Data*, 2020).
 RELIABILITY_CV: tuple[float, float] = (0.15, 0.30)
+#: The index value the standard error is divided by: the middle of the 0-100 scale. A CV
+#: relative to the place's own index would call every place with little need unreliable (a
+#: small index divides the same error into a large CV): reliability would track need.
+RELIABILITY_SCALE: float = 50.0
 
 
-def _reliability(
-    table: pd.DataFrame,
-    model: _Model,
-    *,
-    point: np.ndarray | None = None,
-    lo: np.ndarray | None = None,
-    hi: np.ndarray | None = None,
-) -> pd.Series:
-    """high / medium / low from a coefficient of variation, by the ACS thresholds.
+def _reliability(half_width: np.ndarray, valid: np.ndarray, index: pd.Index) -> pd.Series:
+    """``high`` / ``medium`` / ``low`` from the half-width of the place's 90% interval.
 
-    With Monte Carlo intervals, the CV is the index's own: SE = (hi - lo) / (2 * 1.645) over
-    the index. Without draws, it is the median CV of the place's share indicators (a single
-    tiny share, e.g. 1% limited English, must not mark a whole place unreliable).
+    The index's standard error ``half_width / 1.645`` over :data:`RELIABILITY_SCALE` is a
+    coefficient of variation at the middle of the scale; :data:`RELIABILITY_CV` classes it.
+    So the class depends on the place's own uncertainty only: a 90% interval narrower than
+    +-12.3 points is ``high``, narrower than +-24.7 points ``medium``, else ``low``.
     """
-    hi_cv, lo_cv = RELIABILITY_CV
-    if point is not None and lo is not None and hi is not None and np.isfinite(hi - lo).any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cv = ((hi - lo) / (2 * settings.moe_z)) / np.abs(point)
-        cv = np.where((point == 0) & (hi - lo == 0), 0.0, cv)
-        ok = np.isfinite(point) & np.isfinite(hi - lo)
-    else:
-        cvs = []
-        for name, ind in model.indicators.items():
-            if ind.unit != "share" or ind.moe_column not in table:
-                continue
-            est = model.values[name]
-            moe = pd.to_numeric(table[ind.moe_column], errors="coerce").to_numpy(
-                dtype=float, na_value=np.nan
-            )
-            with np.errstate(divide="ignore", invalid="ignore"):
-                c = (moe / settings.moe_z) / np.abs(est)
-            c = np.where((est == 0) & (moe > 0), np.inf, np.where((est == 0) & (moe == 0), 0.0, c))
-            cvs.append(c)
-        if not cvs:
-            return pd.Series(pd.array([pd.NA] * len(table), dtype="string"), index=table.index)
-        stack = np.vstack(cvs)
-        ok = ~np.isnan(stack).all(axis=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            cv = np.nanmedian(stack, axis=0)
-    labels = np.where(cv < hi_cv, "high", np.where(cv < lo_cv, "medium", "low")).astype(object)
-    labels[~ok] = pd.NA
-    return pd.Series(pd.array(labels, dtype="string"), index=table.index)
+    high, medium = RELIABILITY_CV
+    with np.errstate(invalid="ignore"):
+        cv = (np.asarray(half_width, dtype=float) / settings.moe_z) / RELIABILITY_SCALE
+    labels = np.where(cv < high, "high", np.where(cv < medium, "medium", "low")).astype(object)
+    labels[~(valid & np.isfinite(cv))] = pd.NA
+    return pd.Series(pd.array(labels, dtype="string"), index=index)
 
 
 def _diagnose(scores: dict[str, np.ndarray]) -> tuple[pd.api.extensions.ExtensionArray, ...]:

@@ -13,7 +13,6 @@ from equity._io import atomic_path
 from equity.errors import DataError, SchemaError
 from equity.index.compute import compute_index
 from equity.index.model import IndexOptions, _options
-from equity.index.svi import svi
 from equity.indicators import compute_indicators, counts_from_acs
 
 __all__ = ["run_index_file"]
@@ -80,8 +79,8 @@ def run_index_file(
         options, "run_index_file", preset=preset, reference=reference, n_draws=n_draws, seed=seed
     )
     table, id_column = _read_table(src, id_column)
-    if opts.preset == "svi":
-        result = svi(table)
+    if opts.preset == "svi":  # within states with reference="state" (CDC's state files)
+        result = compute_index(table, options=opts)
     else:
         table = _with_counts_and_states(table, src, id_column)
         result = compute_index(compute_indicators(table), options=opts)

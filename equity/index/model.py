@@ -369,9 +369,14 @@ def _present_pillar_weights(
 
 
 def _oriented_norm(x: np.ndarray, ind: Indicator, model: _Model) -> np.ndarray:
-    """Rows of `x` normalised by the model within its reference regions, oriented to need."""
-    out = _normalise_rows(x, model.norm_codes, model.normalisation)
-    return out if ind.direction == 1 else 1.0 - out
+    """Rows of `x` oriented towards need (``direction * x``), then normalised by the model
+    within its reference regions.
+
+    Orienting first gives every indicator's favourable end the need 0 under percentile ranks
+    (ties at the lowest rank): 100% broadband availability, the most favourable value, ranks
+    0 however many places share it, as 0% without internet does.
+    """
+    return _normalise_rows(ind.direction * x, model.norm_codes, model.normalisation)
 
 
 def _pillar_layout(model: _Model) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:

@@ -103,16 +103,21 @@ def normalise(
 
     Notes
     -----
-    A need-decreasing indicator (direction -1) is reversed as :math:`1 - f(x)`, as CDC reverses
-    per-capita income (``EPL_PCI = 1 - PERCENTRANK.INC``). A constant indicator gets 0.5 under
-    min-max and z-score.
+    The values are oriented first (:math:`-x` for a need-decreasing indicator, direction -1)
+    and then normalised, so ties at the favourable end of any indicator get need 0 under
+    percentile ranks (ties take the lowest rank): places sharing 100% broadband availability
+    get 0, not :math:`1 - PERCENTRANK.INC`, which CDC uses for per-capita income and which
+    gives such a tie more than 0. Min-max, z-score and average ranks are symmetric, so
+    orienting first changes nothing for them. A constant indicator gets 0.5 under min-max and
+    z-score.
 
     Examples
     --------
     >>> normalise([30_000, 50_000, 90_000], direction=-1).tolist()
     [1.0, 0.5, 0.0]
+    >>> normalise([0.9, 1.0, 1.0, 1.0], direction=-1).tolist()  # the favourable tie: need 0
+    [1.0, 0.0, 0.0, 0.0]
     """
     check_choice("normalisation", method, NORMALISATIONS)
     x = np.asarray(values, dtype=float).reshape(1, -1)
-    out = _normalise_rows(x, group_codes(groups, x.shape[1]), method)[0]
-    return out if direction == 1 else 1.0 - out
+    return _normalise_rows(direction * x, group_codes(groups, x.shape[1]), method)[0]

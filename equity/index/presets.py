@@ -4,11 +4,12 @@
     The program's five pillars (access, devices and skills, affordability, education,
     transformation) with equal pillar weights and equal indicator weights within a pillar.
 ``ddi``
-    A Purdue Digital Divide Index style index: an infrastructure/adoption score (INFA) and a
-    socioeconomic score (SE), each 0-100, averaged. Purdue (Gallardo et al., Purdue Center for
-    Regional Development, https://pcrd.purdue.edu/ddi) builds each score from standardised
-    variables weighted by factor loadings; here the published variable lists are used with
-    equal weights and min-max scaling, so scores *approximate* the published ones.
+    The Purdue Digital Divide Index's variables and groups (Gallardo et al., Purdue Center for
+    Regional Development, https://pcrd.purdue.edu/ddi): an infrastructure/adoption score
+    (INFA: broadband availability, no computing device, no internet access, download and upload
+    speed) and a socioeconomic score (SE: age 65+, no high-school diploma, poverty,
+    disability), each 0-100, averaged. Equal weights and min-max scaling; every difference from
+    Purdue's published method is in :data:`equity.index.notes.PRESET_DIFFERENCES`.
 ``svi``
     The CDC/ATSDR Social Vulnerability Index, computed exactly as CDC does from the ``EP_*``
     inputs (:func:`equity.index.svi`).
@@ -98,7 +99,8 @@ PRESETS: dict[str, Preset] = {
         pillars={
             "infa": {
                 "broadband_availability": 1.0,
-                "share_no_broadband": 1.0,
+                "share_no_computer": 1.0,
+                "share_no_internet": 1.0,
                 "share_no_internet_subscription": 1.0,  # SVI counts stand in (snapshot)
                 "download_mbps": 1.0,
                 "upload_mbps": 1.0,
@@ -111,18 +113,19 @@ PRESETS: dict[str, Preset] = {
                 "share_below_150pct_poverty": 1.0,
                 "share_with_disability": 1.0,
                 "share_with_disability_of_population": 1.0,
-                "share_no_computer": 1.0,
             },
         },
         pillar_weights={"infa": 1.0, "se": 1.0},
         normalisation="minmax",
         description=(
-            "Digital Divide Index after Gallardo et al., Purdue Center for Regional Development "
-            "(https://pcrd.purdue.edu/ddi): INFA (availability of 25/3 broadband, households "
-            "without broadband, download and upload speed) and SE (age 65+, no high-school "
-            "diploma, poverty, disability, no computer) scores 0-100, DDI their mean. Purdue "
-            "weights standardised variables by factor loadings; equal weights and min-max "
-            "scaling are used here, an approximation of the published scores."
+            "Digital Divide Index of the Purdue Center for Regional Development (Gallardo et "
+            "al., https://pcrd.purdue.edu/ddi): INFA, the infrastructure/adoption score (25/3 "
+            "fixed broadband not available, households without a computing device, households "
+            "without internet access, download and upload speed), and SE, the socioeconomic "
+            "score (age 65 and over, no high-school diploma among people 25 and over, "
+            "individual poverty, disability), each 0-100; the DDI is their mean. Same variables "
+            "and groups as Purdue's published definition; equal weights, min-max scaling and "
+            "measured (Ookla) instead of advertised speeds: see METHODS.md for every difference."
         ),
     ),
     "svi": Preset(

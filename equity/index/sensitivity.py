@@ -3,7 +3,9 @@
 :func:`sensitivity` ranks the places under many scenarios, each with pillar weights drawn
 around the chosen ones (Dirichlet) and one of several normalisations, and reports per place
 the range of its ranks and, overall, the Spearman correlation of each scenario's ranking with
-the chosen one.
+the chosen one. :func:`index_variants` gives the index itself under a fixed, nameable set of
+variants (each normalisation, with the chosen pillar weights and with each pillar weight
+halved), from which a candidate's rank range is read (:mod:`equity.placement`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from equity.index.model import (
 from equity.index.normalise import NORMALISATIONS
 from equity.ranking import group_ranks, min_rank_descending
 
-__all__ = ["sensitivity"]
+__all__ = ["index_variants", "sensitivity"]
 
 
 def sensitivity(
@@ -130,6 +132,77 @@ def sensitivity(
         "pillar_weights": dict(zip(pillars, w0.tolist(), strict=True)),
     }
     return out
+
+
+def index_variants(
+    table: pd.DataFrame,
+    *,
+    options: IndexOptions | None = None,
+    preset: str | None = None,
+    weights: Mapping[str, float] | None = None,
+    reference: str | None = None,
+    state_column: str | None = None,
+    aggregation: str | None = None,
+    normalisations: Iterable[str] = tuple(NORMALISATIONS),
+) -> pd.DataFrame:
+    """The index (0-100, point estimates) under each normalisation and each pillar weight halved.
+
+    Parameters
+    ----------
+    table
+        As for :func:`~equity.index.compute_index`.
+    options
+        The chosen model (:class:`~equity.index.IndexOptions`; its normalisation, draws and
+        ``top_k`` are not used); or give `preset`, `weights`, `reference`, `state_column` and
+        `aggregation` as keywords (not both).
+    preset, weights, reference, state_column, aggregation
+        The chosen model, as for :func:`~equity.index.compute_index`.
+    normalisations
+        The normalisations to vary over.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per place (the table's index), one column per variant: ``"<normalisation>"``
+        (the chosen pillar weights) and ``"<normalisation>, <pillar> halved"``; NaN where the
+        place has no index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"share_no_internet": [0.1, 0.3, 0.2], "median_household_income": [8e4, 4e4, 6e4]})
+    >>> v = index_variants(t, normalisations=["percentile", "minmax"])
+    >>> list(v.columns)
+    ['percentile', 'percentile, access halved', 'percentile, affordability halved', 'minmax', 'minmax, access halved', 'minmax, affordability halved']
+    >>> v["percentile"].tolist()
+    [0.0, 100.0, 50.0]
+    """
+    opts = _options(
+        options,
+        "index_variants",
+        preset=preset,
+        weights=weights,
+        reference=reference,
+        state_column=state_column,
+        aggregation=aggregation,
+    )
+    methods = [check_choice("normalisation", m, NORMALISATIONS) for m in normalisations]
+    model = _resolve_model(table, opts)
+    pillars = list(model.pillars)
+    scores, valid = _scenario_scores(model, pillars, methods)
+    w0 = np.array([model.pillar_weights[p] for p in pillars])
+    labels: list[str] = []
+    columns: list[np.ndarray] = []
+    for i, m in enumerate(methods):
+        sets = [("", w0)]
+        if len(pillars) > 1:
+            sets += [(f", {p} halved", np.where(np.arange(len(pillars)) == j, w0 / 2, w0))
+                     for j, p in enumerate(pillars)]  # fmt: skip
+        for suffix, w in sets:
+            idx = _scenario_index(model, pillars, scores[i][None], valid, w[None])[0]
+            labels.append(m + suffix)
+            columns.append(100.0 * idx)
+    return pd.DataFrame(dict(zip(labels, columns, strict=True)), index=table.index)
 
 
 def _scenario_scores(

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from equity.errors import SchemaError
-from equity.ranking import percent_rank_rows
+from equity.ranking import group_codes, percent_rank_rows
 
 __all__ = ["SVI_THEMES", "svi"]
 
@@ -56,7 +56,7 @@ def _svi_version(columns: Iterable[str]) -> str:
     raise SchemaError(msg)
 
 
-def svi(table: pd.DataFrame) -> pd.DataFrame:
+def svi(table: pd.DataFrame, *, groups: Any = None) -> pd.DataFrame:
     """CDC/ATSDR Social Vulnerability Index from the ``EP_*`` estimates, as CDC computes it.
 
     Parameters
@@ -66,6 +66,11 @@ def svi(table: pd.DataFrame) -> pd.DataFrame:
         -999 and NaN are missing. The 2018 set (15 variables, ``EP_POV`` ... ``EP_PCI``) or
         the 2020 and later set (16 variables, ``EP_POV150``, ``EP_HBURD``, ``EP_UNINSUR`` ...)
         is detected from the columns.
+    groups
+        Optional group label per row (e.g. the state): every percentile rank (``EPL_*`` and
+        ``RPL_*``) is then computed within each group, as CDC's state-level SVI files rank
+        places within their state. By default all rows are ranked together (the national
+        files).
 
     Returns
     -------
@@ -100,7 +105,7 @@ def svi(table: pd.DataFrame) -> pd.DataFrame:
         raise SchemaError(f"SVI {version} table lacks {missing}", source="svi")
     base = table.drop(columns=[c for c in table.columns if _SVI_OUTPUT.match(str(c))])
     n = len(base)
-    zero = np.zeros(n, dtype=np.int64)
+    codes = group_codes(None if groups is None else np.asarray(groups, dtype=object), n)
     new: dict[str, Any] = {}
     units: dict[str, np.ndarray] = {}  # EPL in 1e-4 units (float with NaN)
     for th in themes.values():
@@ -109,7 +114,7 @@ def svi(table: pd.DataFrame) -> pd.DataFrame:
                 dtype=float, na_value=np.nan
             )
             x = np.where(x == -999, np.nan, x)
-            pr = np.round(percent_rank_rows(x.reshape(1, -1), zero)[0] * 10_000)
+            pr = np.round(percent_rank_rows(x.reshape(1, -1), codes)[0] * 10_000)
             if v in _SVI_REVERSED:
                 pr = 10_000 - pr
             units[v] = pr
@@ -119,10 +124,10 @@ def svi(table: pd.DataFrame) -> pd.DataFrame:
         s = np.sum([units[v] for v in th], axis=0)  # NaN if any variable missing
         spl_units[t] = s
         new[f"SPL_THEME{t}"] = s / 10_000
-        new[f"RPL_THEME{t}"] = percent_rank_rows(s.reshape(1, -1), zero)[0]
+        new[f"RPL_THEME{t}"] = percent_rank_rows(s.reshape(1, -1), codes)[0]
     total = np.sum(list(spl_units.values()), axis=0)
     new["SPL_THEMES"] = total / 10_000
-    new["RPL_THEMES"] = percent_rank_rows(total.reshape(1, -1), zero)[0]
+    new["RPL_THEMES"] = percent_rank_rows(total.reshape(1, -1), codes)[0]
     flag_total = None
     for t, th in themes.items():
         theme_flags = None
@@ -138,6 +143,7 @@ def svi(table: pd.DataFrame) -> pd.DataFrame:
     out.attrs = dict(table.attrs)
     out.attrs["svi"] = {
         "version": version,
+        "within_groups": groups is not None,
         "variables": needed,
         "n_places": n,
         "n_missing_overall": int(np.isnan(total).sum()),

@@ -342,6 +342,42 @@ def _shown_table(
     return table, subtitle
 
 
+def _street_files(
+    table: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None,
+    out: Path,
+    *,
+    title: str,
+    data_date: str | None,
+    lines: list[str],
+    tiles: str | None,
+    png: bool,
+    markers: pd.DataFrame | None,
+) -> list[Path]:
+    """The street map with zoom bands (:mod:`equity.maps.streetmap`) and its PNG."""
+    from equity.maps.streetmap import street_map
+
+    subtitle = LEVEL_LABELS["street"] + (f" \u00b7 Data: {data_date}" if data_date else "")
+    m, (geoms, classes, spec) = street_map(
+        table, candidates, title=title, subtitle=subtitle, attribution=lines, tiles=tiles
+    )
+    written = [save_map(m, out / "street.html")]
+    if png:
+        written.append(
+            _write_png_prepared(
+                out / "street.png",
+                geoms,
+                classes,
+                spec,
+                reliability=None,
+                title=f"{title} \u2014 {subtitle}",
+                attribution=lines,
+                markers=markers,
+            )  # fmt: skip
+        )
+    return written
+
+
 def run_maps(
     levels: Mapping[str, gpd.GeoDataFrame],
     candidates: gpd.GeoDataFrame | None,
@@ -413,6 +449,12 @@ def run_maps(
     markers = _marker_points(candidates) if png else None
     written: list[Path] = []
     for level, full in levels.items():
+        if level == "street" and "ranked" in full.columns:  # zoom bands, every unit drawn
+            written += _street_files(
+                full, candidates, out, title=title, data_date=data_date, lines=lines,
+                tiles=tiles, png=png, markers=markers,
+            )  # fmt: skip
+            continue
         table, subtitle = _shown_table(level, full, data_date=data_date, max_features=max_features)
         m, layer = _level_map(
             level,

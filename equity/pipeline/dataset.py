@@ -78,6 +78,14 @@ class Dataset:
     provenance
         One dict per loaded source (``source``, ``title``, ``publisher``, ``vintage``,
         ``licence``, ``attribution``, ``path``).
+    blocks
+        2020 blocks (``equity.sources.read_blocks``; several files merged), or None: the
+        street level's weights.
+    block_speeds
+        Ookla tiles joined to 2020 blocks (``read_block_speeds``), when ``[data] ookla`` names
+        such files instead of tiles; or None.
+    fcc
+        FCC BDC locations (``read_fcc_bdc``), or None.
     cache
         The table cache the inputs went through (disabled when ``[cache] enabled = false``),
         for later stages to cache theirs (see :mod:`equity.cache`); None when built by hand.
@@ -106,6 +114,9 @@ class Dataset:
     counts: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     partners: PartnerLayer | None = None
+    blocks: pd.DataFrame | None = None
+    block_speeds: pd.DataFrame | None = None
+    fcc: pd.DataFrame | None = None
 
 
 class _Reader:
@@ -222,7 +233,7 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
 
         return snapshot_dataset(cache=cache)
     read = _Reader(cache)
-    paths = _input_paths(cfg)
+    paths = dict(_input_paths(cfg))
     boundaries = {
         # places and county subdivisions say what they are even under a cache file's name
         level: read("read_boundaries", paths[key], **_level_hint(level))
@@ -230,10 +241,15 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
         if key in paths
     }
     acs = read("read_acs", paths["acs"])
+    block_speeds = None
+    if "ookla" in paths and _is_block_speeds(paths["ookla"]):
+        block_speeds = read("read_block_speeds", paths.pop("ookla"))
     tables = {
         key: read(reader, paths[key]) if key in paths else None for key, reader in _TABLES.items()
     }
     partners = _partners(read, paths, cfg)
+    blocks = _blocks(read, paths.get("blocks"))
+    fcc = read("read_fcc_bdc", paths["fcc"]) if "fcc" in paths else None
     if cache.enabled:
         log.info(
             "inputs: %d tables from the cache, %d read (%s)", cache.hits, cache.misses, cache.folder
@@ -248,4 +264,23 @@ def load_dataset(cfg: Config, *, cache: TableCache | None = None) -> Dataset:
         provenance=read.provenance,
         cache=cache,
         partners=partners,
+        blocks=blocks,
+        block_speeds=block_speeds,
+        fcc=fcc,
     )
+
+
+def _blocks(read: _Reader, value: Any) -> pd.DataFrame | None:
+    """The 2020 block files of ``[data] blocks`` (one or several), merged on the block GEOID."""
+    if not value:
+        return None
+    files = value if isinstance(value, list) else [value]
+    return sources.merge_blocks([read("read_blocks", p) for p in files])
+
+
+def _is_block_speeds(value: Any) -> bool:
+    """Whether ``[data] ookla`` names Ookla tiles joined to blocks (a folder, or GEOID20 files)."""
+    from equity.sources.blocks import is_block_speeds
+
+    files = value if isinstance(value, list) else [value]
+    return bool(files) and all(is_block_speeds(p) for p in files)

@@ -175,12 +175,23 @@ def _build_levels(
     tables = geographies.name_levels(
         tables, ds.boundaries, town_crosswalk=b.extras.get("town_crosswalk"), cell_town=cell_town
     )
+    if grid is not None:
+        from equity.pipeline.street import name_street_cells
+
+        name_street_cells(tables)
     if ds.anchors is not None:
         distance_indicators(tables, ds.anchors, cell_town)
     context = county_context(ds, tables["county"])
     b.extras["county_context"] = context
     wanted = [lv for lv in _ORDER if lv in cfg.levels or lv == cfg.placement_level]
-    levels = {lv: _indicators_and_index(b, lv, tables[lv], context) for lv in wanted}
+    from equity.pipeline.street import cached_street_index
+
+    levels = {
+        lv: cached_street_index(b, tables[lv], context, _indicators_and_index)
+        if lv == "street"
+        else _indicators_and_index(b, lv, tables[lv], context)
+        for lv in wanted
+    }
     return levels, b.extras
 
 
@@ -238,6 +249,10 @@ def _block_groups(b: _Build) -> tuple[gpd.GeoDataFrame, list[str]]:
             counts = b.ds.counts
         else:
             counts = indicators.counts_from_acs(b.ds.acs)
+        if b.ds.fcc is not None:
+            from equity.pipeline.street import with_fcc_counts
+
+            counts = with_fcc_counts(counts, b.ds.fcc)
         bg_poly = b.ds.boundaries.get(level)
         if bg_poly is None:
             msg = f"{name} polygons are required (data.{_PLURAL[level].replace(' ', '')})"
@@ -288,40 +303,12 @@ def _needs_grid(b: _Build) -> bool:
 
 
 def _street_grid(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """H3 cells with the block-group counts spread onto them, and the block group -> cell
-    crosswalk (through the table cache, computed once for both entries)."""
-    cfg, eng = b.cfg, b.engine
-    on = "" if eng.name == "local" else f", {eng.describe()}"
-    with b.progress.step(f"street grid (H3 resolution {cfg.grid_resolution}{on})"):
-        grid: dict[str, tuple[gpd.GeoDataFrame, pd.DataFrame]] = {}
+    """The street level (:func:`equity.geographies.street_level`): pooled H3 cells with the
+    block-group counts spread onto them, and the block group -> cell crosswalk (through the
+    table cache, computed once for both entries). Warns when block groups fell back to area."""
+    from equity.pipeline.street import street_step
 
-        def street() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-            if "v" not in grid:  # one computation feeds both cache entries
-                grid["v"] = eng.street_grid(
-                    counts.blockgroups,
-                    counts=counts.columns,
-                    resolution=cfg.grid_resolution,
-                    tiles=b.ds.tiles,
-                    weight_column=cfg.grid_weight,
-                    medians=counts.medians,
-                )
-            return grid["v"]
-
-        key = {
-            "blockgroups": b.digests.of(counts.blockgroups),
-            "tiles": b.digests.tiles(),
-            "counts": counts.columns,
-            "medians": counts.medians,
-            "resolution": cfg.grid_resolution,
-            "weight": cfg.grid_weight,
-        }
-        code = [geographies, settings]
-        cells = b.cache.table("street_grid_cells", key, lambda: street()[0], code=code)
-        xwalk = b.cache.table("street_grid_crosswalk", key, lambda: street()[1], code=code)
-        cells = cells.copy()
-        cells["level"] = "street"
-        cells["NAME"] = "Cell " + cells["GEOID"].astype(str)
-    return cells, xwalk
+    return street_step(b, counts)
 
 
 # -- towns -----------------------------------------------------------------------------------------
@@ -375,9 +362,16 @@ def _indicators_and_index(
     """One level: its inputs joined, indicators, index (with draws for robust placement) and
     hot spots."""
     cfg, ds = b.cfg, b.ds
+    unranked = None
+    if level == "street" and "ranked" in table:  # the household floor: no index for empty land
+        unranked, table = table[~table["ranked"]], table[table["ranked"]]
     with b.progress.step(f"indicators and index: {level} ({len(table):,} places)"):
         if ds.tiles is not None:
             table = table.merge(_ookla_speeds(b, table), on="GEOID", how="left")
+        elif ds.block_speeds is not None:
+            from equity.pipeline.street import block_speed_table
+
+            table = table.merge(block_speed_table(b, level, table), on="GEOID", how="left")
         if context is not None and "county_GEOID" in table:
             table = table.merge(context, on="county_GEOID", how="left")
         if ds.anchors is not None and level != "street":
@@ -392,6 +386,8 @@ def _indicators_and_index(
                 table, options=cfg.index_options(n_draws=max(cfg.n_draws, 50))
             )
         table = _with_hotspots(table, level, seed=cfg.seed)
+        if unranked is not None and len(unranked):
+            table = pd.concat([table, unranked.assign(hotspot="not computed")], ignore_index=True)
         out = gpd.GeoDataFrame(table, geometry="geometry", crs="EPSG:4326")
         out.attrs["index"] = meta
     return out

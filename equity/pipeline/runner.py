@@ -132,6 +132,12 @@ def _collect_warnings(
         towns=extras.get("towns"),
     )
     warnings.extend(found)
+    built = [
+        f"{line[:1].upper()}{line[1:]}{'' if line.endswith('.') else '.'}"
+        for line in extras.get("warnings", [])
+    ]
+    for line in warnings.absorb(built):  # the levels' own words replace the derived ones
+        warnings.add("fallback", line)
     extras["notes"] = warnings.absorb(ds.notes)  # a note saying what a warning says is it
     return _print_warnings(warnings, progress, shown=0)
 
@@ -232,7 +238,7 @@ def _write_tables(
     params = cfg.as_dict()
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
     params["placement"] = cands.attrs.get("placement", {})
-    notes = list(extras.get("notes", ds.notes))
+    notes = list(extras.get("notes", ds.notes))  # the index's own notes: index=meta
     if "note" in extras.get("towns", {}):
         notes.append(extras["towns"]["note"])
     written.append(
@@ -248,6 +254,7 @@ def _write_tables(
             candidates=cands,
             run_date=info.date,
             partners=None if ds.partners is None else partner_methods(ds.partners, cfg),
+            street=extras.get("street"),
         )
     )
     return written

@@ -247,6 +247,57 @@ def _sensitivity(
     return text, biggest
 
 
+def _index_need_variants(cands: Candidates, meta: dict[str, Any]) -> np.ndarray | None:
+    """The candidates' index (0-100) under each normalisation and halved pillar weight.
+
+    From :func:`equity.index.index_variants` on all places (the normalisation's reference),
+    with the index's options recorded in ``attrs["index"]["options"]``; None when the places
+    do not carry them or their indicators.
+    """
+    from equity.index import IndexOptions, index_variants
+
+    options = meta.get("options")
+    used = meta.get("indicator_weights") or {}
+    if not isinstance(options, Mapping) or not used or options.get("preset") == "svi":
+        return None
+    if not all(k in cands.places.columns for k in used):
+        return None
+    opts = IndexOptions(**{k: v for k, v in options.items() if k != "normalisation"})
+    variants = index_variants(cands.places, options=opts)
+    return variants.to_numpy(dtype=float)[cands.index]
+
+
+def _rank_range(
+    cands: Candidates,
+    need: np.ndarray,
+    readiness: np.ndarray,
+    reach: np.ndarray,
+    w: dict[str, float],
+    rank: np.ndarray,
+    meta: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best and worst rank of each candidate across the weight and normalisation variants.
+
+    Variants: each score weight (need, readiness, reach) halved; and the need under each
+    normalisation of the index with its pillar weights, and with each pillar weight halved
+    (:func:`_index_need_variants`; without the index's indicators, each pillar weight halved
+    on the pillar scores). Readiness and reach stay as they are.
+    """
+    scores = {"need": need, "readiness": readiness, "reach": reach}
+    _, variants = _weight_variants(scores, w)
+    need_variants = _index_need_variants(cands, meta)
+    if need_variants is None:
+        variants += _pillar_variants(cands.table, scores, w, meta)[1]
+    else:
+        for j in range(need_variants.shape[1]):
+            nv = np.clip(np.nan_to_num(need_variants[:, j], nan=0.0), 0, 100)
+            variants.append(w["need"] * nv + w["readiness"] * readiness + w["reach"] * reach)
+    if not variants:
+        return rank.copy(), rank.copy()
+    ranks = rank_descending(np.column_stack(variants), cands.groups)
+    return np.minimum(ranks.min(axis=1), rank), np.maximum(ranks.max(axis=1), rank)
+
+
 # --------------------------------------------------------------------------------------------
 # the why paragraph
 # --------------------------------------------------------------------------------------------

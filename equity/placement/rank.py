@@ -29,6 +29,7 @@ from equity.placement.candidates import (
 from equity.placement.explain import (
     _driving,
     _index_meta,
+    _rank_range,
     _sensitivity,
     _top_indicators,
     _why,
@@ -137,7 +138,9 @@ def rank_candidates(
         when ``per_state=False``), then ``existing``, ``n_anchors``, ``n_<kind>``,
         ``anchors_per_10k``, ``population_within_radius``, ``reach_need_population``,
         (``establishments_per_1k``), the suggested partner and runner-up
-        (:data:`equity.placement.partner.PARTNER_COLUMNS`), ``sensitivity``, (``times_selected``,
+        (:data:`equity.placement.partner.PARTNER_COLUMNS`), ``sensitivity``, ``rank_best``,
+        ``rank_worst`` (the candidate's rank range across weight and normalisation variants),
+        (``times_selected``,
         ``share_selected``), ``longitude``, ``latitude`` and the place geometry.
         ``attrs["placement"]`` holds the parameters and, in coverage mode, the covered
         weight of the optimum and of the greedy choice per state.
@@ -239,6 +242,9 @@ def _assemble(
     for col, values in margin_columns(margin, out["NAME"], out["GEOID"]).items():
         out[col] = values
     out["sensitivity"] = pd.array(sens_text, dtype="string")
+    out["rank_best"], out["rank_worst"] = _rank_range(
+        cands, scores.need, scores.readiness, scores.reach, scores.weights, scores.rank, meta
+    )
     if selection.times is not None and selection.n_draws is not None:
         out["times_selected"] = selection.times.astype(np.int64)
         out["share_selected"] = selection.times / selection.n_draws

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from equity.sources.acs import read_acs
 from equity.sources.anchors import read_anchors, read_libraries
+from equity.sources.blocks import merge_blocks, read_block_speeds, read_blocks
 from equity.sources.boundaries import read_boundaries
 from equity.sources.broadband import read_broadband_usage
 from equity.sources.business import read_business_patterns
@@ -36,9 +37,12 @@ from equity.sources.zipcodes import read_zip_centroids
 
 __all__ = [
     "counts_from_svi",
+    "merge_blocks",
     "quadkey_to_bounds",
     "read_acs",
     "read_anchors",
+    "read_block_speeds",
+    "read_blocks",
     "read_boundaries",
     "read_broadband_usage",
     "read_business_patterns",

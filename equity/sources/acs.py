@@ -51,6 +51,7 @@ from equity.sources._common import (
     drop_duplicate_rows,
     level_from_geoids,
     read_csv_text,
+    read_csv_typed,
     read_head,
     read_text,
     require_rows,
@@ -228,7 +229,7 @@ def read_acs(
     p = check_file(path)
     raw = _read_raw(p)
     require_rows(raw, path=p)
-    raw = drop_duplicate_rows(raw, path=p)
+    raw = drop_duplicate_rows(raw, path=p, key=_key_columns(raw))
     geoid, level = _geoid_and_level(raw, level, path=p)
     columns = _select(_variables(raw, p), variables, path=p)
     out = _table(raw, geoid, columns, path=p)
@@ -288,24 +289,38 @@ def _select(
 def _table(
     raw: pd.DataFrame, geoid: pd.Series, columns: dict[str, dict[str, str]], *, path: Path
 ) -> pd.DataFrame:
-    """GEOID, NAME and each variable's estimate, margin of error and flag."""
+    """GEOID, NAME and each variable's estimate, margin of error and flag.
+
+    Variables whose columns were read as numbers are parsed together (:func:`_parse_numeric`);
+    those holding text (annotations such as ``"250,000+"`` or ``"***"``) one by one.
+    """
     out = pd.DataFrame({"GEOID": geoid})
     if "NAME" in raw.columns:
         out["NAME"] = raw["NAME"].astype("str")
-    parts: dict[str, pd.Series] = {}
+    numeric = {
+        var: kinds
+        for var, kinds in columns.items()
+        if all(_is_number(raw[kinds[k]]) for k in ("E", "M") if k in kinds)
+    }
+    parsed = _parse_numeric(raw, numeric, path=path) if numeric else {}
+    parts: dict[str, object] = {}
     for var, kinds in columns.items():
-        est, moe, flag = _parse_variable(raw, var, kinds, path=path)
+        if var in parsed:
+            est, moe, flag = parsed[var]
+        else:
+            est, moe, flag = _parse_variable(raw, var, kinds, path=path)
         parts[f"{var}E"] = est
         parts[f"{var}M"] = moe
         parts[f"{var}_flag"] = flag
-    return pd.concat([out, pd.DataFrame(parts, index=raw.index)], axis=1)
+    # one block per column (copy=False): consolidating 2 x 59 float columns costs a copy
+    return pd.concat([out, pd.DataFrame(parts, index=raw.index, copy=False)], axis=1)
 
 
 # --------------------------------------------------------------------------- reading
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
-    """The file as a table of str, whatever its format (JSON list of lists or CSV)."""
+    """The file as a table (JSON list of lists or CSV): text, or numbers where they parse."""
     head = read_head(path)
     if path.suffix.lower() == ".json" or head.startswith(b"["):
         text, _ = read_text(path)
@@ -324,11 +339,20 @@ def _read_raw(path: Path) -> pd.DataFrame:
             raise SchemaError([msg], source=str(path))
         data = [[None if v is None else str(v) for v in r] for r in rows[1:]]
         return pd.DataFrame(data, columns=header, dtype="str")
-    df = read_csv_text(path)
+    # plain CSVs (the national files) come with their estimates and MOEs parsed as numbers
+    df = read_csv_typed(path, numeric=_numeric_columns)
+    if df is None:
+        df = read_csv_text(path)
     # data.census.gov exports: a second header row of labels ("Geography", "Estimate!!...")
     if len(df) and "GEO_ID" in df.columns and str(df["GEO_ID"].iloc[0]).strip() == "Geography":
         df = df.iloc[1:].reset_index(drop=True)
     return df
+
+
+def _numeric_columns(names: list[str]) -> set[str]:
+    """The estimate and MOE columns among `names` (read as numbers where they are numbers)."""
+    found, _ = _variable_columns(names)
+    return {col for kinds in found.values() for kind, col in kinds.items() if kind in ("E", "M")}
 
 
 def _geoid(raw: pd.DataFrame, *, path: Path) -> tuple[pd.Series, str | None]:
@@ -350,6 +374,18 @@ def _geoid(raw: pd.DataFrame, *, path: Path) -> tuple[pd.Series, str | None]:
     for part in parts[1:]:
         g = g + part
     return g, _API_LEVEL[present]
+
+
+def _key_columns(raw: pd.DataFrame) -> list[str] | None:
+    """The columns holding the GEOID (or its API geography parts); None when there are none."""
+    key = SCHEMA.key(raw.columns)
+    if key:
+        return [key[0]]
+    present = _api_geography(raw.columns)
+    if present is None:
+        return None
+    cols = {str(c).strip().lower(): c for c in raw.columns}
+    return [cols[n] for n in present]
 
 
 def _geo_id(values: pd.Series, *, path: Path) -> tuple[pd.Series, str | None]:
@@ -480,3 +516,124 @@ def _parse_variable(
     flag_e = flag_e.mask(est.isna().to_numpy() & (flag_e == ""), "missing")
     flag = flag_e.mask(flag_e == "", flag_m).astype("str")
     return est.astype("float64"), moe.astype("float64"), flag
+
+
+# flag codes of _parse_numeric: position in _FLAGS
+_FLAGS = (
+    "",
+    "insufficient_sample",
+    "not_applicable",
+    "moe_not_computable",
+    "median_open_ended",
+    "controlled_moe_zero",
+    "median_top_coded",
+    "median_bottom_coded",
+    "missing",
+)
+_OK, _INSUFFICIENT, _NA, _MOE_NC, _OPEN, _CONTROLLED, _TOP, _BOTTOM, _MISSING = range(len(_FLAGS))
+_SENTINEL_CODES = np.array(sorted(SENTINELS), dtype="float64")
+# flag of each sentinel (in _SENTINEL_CODES order) on an estimate and on a MOE (as _parse_variable)
+_SENTINEL_FLAG_E = np.array(
+    [_INSUFFICIENT if SENTINELS[int(c)] == "insufficient_sample" else _NA for c in _SENTINEL_CODES],
+    dtype=np.uint8,
+)
+_SENTINEL_FLAG_M = np.array(
+    [_MOE_NC if int(c) == -999999999 else _FLAGS.index(SENTINELS[int(c)]) for c in _SENTINEL_CODES],
+    dtype=np.uint8,
+)
+
+
+def _parse_numeric(
+    raw: pd.DataFrame, columns: dict[str, dict[str, str]], *, path: Path
+) -> dict[str, tuple[np.ndarray, np.ndarray, pd.Series]]:
+    """Estimates, MOEs and flags of the variables whose columns were read as numbers.
+
+    The same rules as :func:`_parse_variable`, on numbers: one comparison per value finds
+    those below -100,000,000 (every Census sentinel is there), and only those are looked up;
+    flags are small integer codes turned into text once per column. The raw frame's own
+    arrays are cleaned in place and become the result (it is read for this call only).
+    """
+    import pyarrow as pa
+
+    n = len(raw)
+    blank = pa.repeat(pa.scalar("", type=pa.large_string()), n)
+    out = {}
+    for var, kinds in columns.items():
+        est = _own(raw[kinds["E"]])
+        moe = _own(raw[kinds["M"]]) if "M" in kinds else np.full(n, np.nan)
+        flag_e = _sentinel_flags(est, _SENTINEL_FLAG_E, kinds["E"], path=path)
+        flag_m = _sentinel_flags(moe, _SENTINEL_FLAG_M, kinds.get("M", ""), path=path)
+        if flag_m.any():
+            moe[flag_m == _CONTROLLED] = 0.0  # a controlled estimate has no sampling error
+        _median_flags(var, est, flag_e, flag_m)
+        if flag_m.any():
+            flag_m[flag_m == _OPEN] = _MOE_NC
+        flag_e[np.isnan(est) & (flag_e == _OK)] = _MISSING  # blank: missing without a reason
+        flag = np.where(flag_e != _OK, flag_e, flag_m)
+        out[var] = (est, moe, _flag_text(flag, raw.index, blank))
+    return out
+
+
+def _is_number(values: pd.Series) -> bool:
+    """Whether a raw column was read as numbers."""
+    return pd.api.types.is_float_dtype(values.dtype)
+
+
+def _own(values: pd.Series) -> np.ndarray:
+    """A column's float64 array to clean in place: the raw frame's own when it can be."""
+    arr = values.to_numpy(dtype="float64", na_value=np.nan)
+    if not arr.flags.writeable:
+        try:
+            arr.setflags(write=True)  # a read-only view (copy-on-write) of the frame's data
+        except ValueError:
+            arr = arr.copy()
+    return arr
+
+
+def _sentinel_flags(
+    values: np.ndarray, meaning: np.ndarray, column: str, *, path: Path
+) -> np.ndarray:
+    """Flag codes of the sentinels in `values`, which become NaN in place."""
+    flags = np.zeros(len(values), dtype=np.uint8)
+    low = np.flatnonzero(values < -100_000_000)
+    if not len(low):
+        return flags
+    found = values[low]
+    at = np.minimum(np.searchsorted(_SENTINEL_CODES, found), len(_SENTINEL_CODES) - 1)
+    unknown = _SENTINEL_CODES[at] != found
+    if unknown.any():
+        value = found[unknown][0]
+        ex = str(int(value)) if value.is_integer() else str(value)
+        msg = f"column {column!r} has an unknown Census sentinel value, e.g. {ex!r}"
+        raise SchemaError([msg], source=str(path))
+    flags[low] = meaning[at]
+    values[low] = np.nan
+    return flags
+
+
+def _median_flags(var: str, est: np.ndarray, flag_e: np.ndarray, flag_m: np.ndarray) -> None:
+    """Open-ended medians (in place): known bottom/top codes, else by a -333333333 MOE."""
+    codes = MEDIAN_CODES.get(var.split("_")[0])
+    if codes is not None:
+        flag_e[est == codes[1]] = _TOP
+        flag_e[est == codes[0]] = _BOTTOM
+        return
+    open_ended = (flag_m == _OPEN) & (flag_e == _OK)
+    if open_ended.any():
+        # unknown table: call the larger values top-coded, the smaller bottom-coded
+        centre = pd.Series(est).median()
+        flag_e[open_ended & (est >= centre)] = _TOP
+        flag_e[open_ended & (est < centre)] = _BOTTOM
+
+
+def _flag_text(codes: np.ndarray, index: pd.Index, blank: object) -> pd.Series:
+    """Flag codes as a ``str`` column (an Arrow ``take`` from the few flag names).
+
+    Columns without a flag share one Arrow array of blanks (`blank`): Arrow arrays are
+    immutable, so sharing is safe, and it saves a fresh string column per variable.
+    """
+    import pyarrow as pa
+
+    names = pa.array(_FLAGS, type=pa.large_string())  # pandas' own storage: no cast
+    text = names.take(pa.array(codes)) if codes.any() else blank
+    return pd.Series(text, index=index, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
