@@ -36,6 +36,7 @@ __all__ = [
     "glossary",
     "indicator_label",
     "pillar_title",
+    "rank_range_text",
     "source_record",
 ]
 
@@ -103,6 +104,23 @@ def indicator_label(name: str) -> str:
     """
     ind = REGISTRY.get(name)
     return ind.plain_label if ind is not None else name
+
+
+def rank_range_text(best: Any, worst: Any) -> str:
+    """A candidate's rank range over the weighting variants ("1-3", "2"); "" when unknown.
+
+    Examples
+    --------
+    >>> rank_range_text(1, 3), rank_range_text(2.0, 2.0), rank_range_text(None, 4)
+    ('1-3', '2', '')
+    """
+    try:
+        lo, hi = float(best), float(worst)
+    except (TypeError, ValueError):
+        return ""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return ""
+    return f"{lo:.0f}" if lo == hi else f"{lo:.0f}-{hi:.0f}"
 
 
 def pillar_title(pillar: str) -> str:

@@ -24,7 +24,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from equity.glossary import glossary, pillar_title
+from equity.glossary import glossary, pillar_title, rank_range_text
 from equity.placement.focus import pillar_indicators
 
 __all__ = ["methods_context", "methods_template"]
@@ -224,6 +224,9 @@ def selection_rows(candidates: pd.DataFrame | None) -> list[dict[str, str]]:
                 "need": f"{need} ({lo}-{hi})" if lo and hi else need,
                 "chance": p,
                 "runner_up": str(rec.get("runner_up_place") or ""),
+                "reliability": str(rec.get("reliability") or ""),
+                "ranks": rank_range_text(rec.get("rank_best"), rec.get("rank_worst")),
+                "partner": str(rec.get("partner_name") or ""),
                 "flags": ", ".join(flags),
                 "why": str(rec.get("why") or ""),
             }

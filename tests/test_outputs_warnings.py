@@ -3,6 +3,7 @@ once, and shown where people look (console, top of METHODS.md, top of every map)
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -120,7 +121,14 @@ def test_sample_run_says_its_warnings_on_the_console_in_methods_and_on_every_map
     assert printed and len(printed) == len(set(printed))  # each once, even with -q
     methods = (tmp_path / "METHODS.md").read_text()
     top = methods.split("## Who was selected", 1)[0]
-    assert [f"- {line}" for line in printed] == [x for x in top.splitlines() if x.startswith("- ")]
+    assert [f"- **Warning:** {line}" for line in printed] == [
+        x for x in top.splitlines() if x.startswith("- ")
+    ]
+    # the street level's own words on its area fallback, said once
+    assert sum("Street level fell back to area weights" in line for line in printed) == 1
+    assert not any(line.startswith("Street level: ") for line in printed)
+    table = (tmp_path / "maps" / "candidates.html").read_text()
+    assert all(html.escape(line) in table for line in printed)
     for page in (tmp_path / "maps").glob("*.html"):
         if page.name == "candidates.html":
             continue

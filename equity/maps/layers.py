@@ -20,6 +20,7 @@ from branca.element import MacroElement
 from folium.map import Layer
 
 from equity.errors import SchemaError
+from equity.glossary import rank_range_text
 from equity.maps._resources import element_template
 from equity.maps.chrome import _set_chrome
 from equity.maps.classify import (
@@ -410,6 +411,11 @@ def _candidate_columns(frame: pd.DataFrame) -> dict[str, list[str | None]]:
         both = (lo.astype(str) + "\u2013" + hi.astype(str)).astype(object)
         # object dtype: a text Series would turn the None of missing ranges into NaN
         cols["Need rank, 90% range"] = both.where(lo.notna() & hi.notna(), None).tolist()
+    if {"rank_best", "rank_worst"} <= set(frame.columns):
+        cols["Rank under other weightings"] = [
+            rank_range_text(b, w) or None
+            for b, w in zip(frame["rank_best"], frame["rank_worst"], strict=True)
+        ]
     return cols
 
 

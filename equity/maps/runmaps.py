@@ -353,13 +353,24 @@ def _street_files(
     tiles: str | None,
     png: bool,
     markers: pd.DataFrame | None,
+    warnings: Sequence[str] = (),
+    required: Sequence[str] = (),
+    basemap: str | None = None,
 ) -> list[Path]:
     """The street map with zoom bands (:mod:`equity.maps.streetmap`) and its PNG."""
     from equity.maps.streetmap import street_map
 
     subtitle = LEVEL_LABELS["street"] + (f" \u00b7 Data: {data_date}" if data_date else "")
     m, (geoms, classes, spec) = street_map(
-        table, candidates, title=title, subtitle=subtitle, attribution=lines, tiles=tiles
+        table,
+        candidates,
+        title=title,
+        subtitle=subtitle,
+        attribution=lines,
+        tiles=tiles,
+        warnings=warnings,
+        required=required,
+        basemap=basemap,
     )
     written = [save_map(m, out / "street.html")]
     if png:
@@ -373,9 +384,18 @@ def _street_files(
                 title=f"{title} \u2014 {subtitle}",
                 attribution=lines,
                 markers=markers,
+                note=_warning_note(warnings),
             )  # fmt: skip
         )
     return written
+
+
+def _warning_note(warnings: Sequence[str]) -> str | None:
+    """The PNG's line pointing to the run's warnings (None without any)."""
+    if not warnings:
+        return None
+    n = len(warnings)
+    return f"\u26a0 {n} data warning{'s' if n != 1 else ''}: see METHODS.md"
 
 
 def run_maps(
@@ -452,7 +472,8 @@ def run_maps(
         if level == "street" and "ranked" in full.columns:  # zoom bands, every unit drawn
             written += _street_files(
                 full, candidates, out, title=title, data_date=data_date, lines=lines,
-                tiles=tiles, png=png, markers=markers,
+                tiles=tiles, png=png, markers=markers, warnings=warnings, required=required,
+                basemap=basemap,
             )  # fmt: skip
             continue
         table, subtitle = _shown_table(level, full, data_date=data_date, max_features=max_features)
@@ -482,15 +503,14 @@ def run_maps(
                     title=f"{title} \u2014 {subtitle}",
                     attribution=lines,
                     markers=markers,
-                    note=f"\u26a0 {len(warnings)} data warning{'s' if len(warnings) != 1 else ''}: "
-                    "see METHODS.md"
-                    if warnings
-                    else None,
+                    note=_warning_note(warnings),
                 )
             )
     if candidates is not None:
         table_page = out / "candidates.html"
         written.append(
-            write_candidates_table(candidates, table_page, title=title, data_date=data_date)
+            write_candidates_table(
+                candidates, table_page, title=title, data_date=data_date, warnings=warnings
+            )
         )
     return written

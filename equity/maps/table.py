@@ -7,6 +7,7 @@ The page is ``templates/candidates.html.j2`` with ``assets/table.css`` and
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,8 @@ _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("p_top1", "Chance of ranking first", "chance"),
     ("close_call", "Close call", "flag"),
     ("runner_up_place", "Runner-up", "text"),
+    ("rank_best", "Best rank, other weightings", "count"),
+    ("rank_worst", "Worst rank, other weightings", "count"),
     ("readiness_score", "Readiness", "score"),
     ("reach_score", "Reach", "score"),
     ("households", "Households", "count"),
@@ -103,6 +106,7 @@ def write_candidates_table(
     *,
     title: str,
     data_date: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> Path:
     """An accessible, sortable HTML table of the ranked candidates (no external assets).
 
@@ -118,6 +122,8 @@ def write_candidates_table(
         Destination ``.html``.
     title, data_date
         Caption text.
+    warnings
+        The run's warnings (:mod:`equity.runwarnings`), listed above the table.
 
     Returns
     -------
@@ -148,6 +154,7 @@ def write_candidates_table(
     page = page_template("candidates.html.j2").render(
         title=title,
         data_date=data_date,
+        warnings=[str(w) for w in warnings],
         columns=cols,
         rows=rows,
         # The project's own style sheet and script, inserted as they are.

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from equity.glossary import describe, indicator_label, pillar_title
+from equity.glossary import describe, indicator_label, pillar_title, rank_range_text
 from equity.indicators import PILLARS
 from equity.placement.candidates import Candidates
 from equity.ranking import rank_descending
@@ -391,8 +391,12 @@ def _paragraph(row: Mapping[str, Any], setting: Setting) -> str:
         f"({setting.mode} mode). Need {row['need_score']:.0f}/100"
     )
     lo, hi = row.get("equity_index_lo"), row.get("equity_index_hi")
+    rel = row.get("reliability")
+    rel_text = f"reliability {rel}" if isinstance(rel, str) and rel else ""
     if isinstance(lo, float) and isinstance(hi, float) and np.isfinite(lo) and np.isfinite(hi):
-        s += f" (90% interval {lo:.0f}-{hi:.0f})"
+        s += f" (90% interval {lo:.0f}-{hi:.0f}" + (f"; {rel_text})" if rel_text else ")")
+    elif rel_text:
+        s += f" ({rel_text})"
     s += "."
     area, reason = row.get("intervention"), row.get("focus_reason")
     if isinstance(area, str) and area:
@@ -411,6 +415,13 @@ def _paragraph(row: Mapping[str, Any], setting: Setting) -> str:
     sens = row.get("sensitivity")
     if isinstance(sens, str) and sens:
         s += f" {sens[0].upper()}{sens[1:]}."
+    ranks = rank_range_text(row.get("rank_best"), row.get("rank_worst"))
+    if ranks:
+        s += (
+            f" Under other weightings and normalisations it ranks {ranks}."
+            if "-" in ranks
+            else f" It ranks {ranks} under every other weighting and normalisation tried."
+        )
     return s
 
 
