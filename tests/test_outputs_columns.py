@@ -77,7 +77,7 @@ def test_workbook_summary_and_state_sheets_show_the_new_columns(candidates, tmp_
     readme = pd.read_excel(path, sheet_name="Read me", header=None)
     cells = set(readme.stack().astype(str))
     assert STREET_WARNING in cells  # the street level's fallback, where people look first
-    assert any("rank_best" == c for c in cells) and any("reliability" == c for c in cells)
+    assert {"rank_best", "reliability"} <= cells
 
 
 def test_methods_selection_table_has_reliability_rank_range_and_partner(candidates, tmp_path):
