@@ -143,6 +143,8 @@ def _used_pillars(table: pd.DataFrame, extra: dict[str, float] | None) -> dict[s
         pillars[ind_mod.REGISTRY[name].pillar][name] = 1.0
     used = {p: [k for k in m if k in table or all(c in table for c in ind_mod.REGISTRY[k].inputs)]
             for p, m in pillars.items()}  # fmt: skip
+    for p, members in used.items():  # a stand-in gives way to its original, as in the model
+        used[p] = [k for k in members if ind_mod.REGISTRY[k].stands_in_for not in members]
     return {p: m for p, m in used.items() if m}
 
 

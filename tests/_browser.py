@@ -128,11 +128,32 @@ class PageView:
             }""",
             [layer, index],
         )
+        # Leaflet's canvas renderer ignores a move within 32 ms of the last hover: pause between
         self.page.mouse.move(point[0] - 3, point[1] - 3)
+        self.page.wait_for_timeout(60)
         self.page.mouse.move(point[0], point[1])
         tip = self.page.locator(".leaflet-tooltip").first
-        tip.wait_for(state="visible", timeout=3000)
-        return tip.inner_text()
+        tip.wait_for(state="visible", timeout=10_000)
+        # a tooltip bound to the whole layer follows the mouse with a lag: wait (briefly, since
+        # a feature's centre may lie in its neighbour) until it shows this very feature
+        try:
+            handle = self.page.wait_for_function(
+                """([name, i]) => {
+                    const rec = window.equity.layers[name];
+                    const t = rec.layer.getTooltip && rec.layer.getTooltip();
+                    if (!t) return "";
+                    const el = t.getElement && t.getElement();
+                    const open = t._source === rec.layer.getLayers()[i] && rec.layer.isTooltipOpen();
+                    return open && el && el.innerText ? el.innerText : null;
+                }""",
+                arg=[layer, index],
+                polling=50,
+                timeout=2000,
+            )
+            text = str(handle.json_value())
+        except Exception:  # the centre lies in a neighbour: read what the mouse shows
+            text = ""
+        return text or tip.inner_text()
 
 
 @contextlib.contextmanager

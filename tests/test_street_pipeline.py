@@ -75,7 +75,9 @@ def test_blocks_are_the_default_weights(tmp_path, capsys) -> None:
 def test_street_index_served_from_the_cache_when_inputs_are_unchanged(tmp_path) -> None:
     from equity.cache import TableCache
 
-    cfg = load_config(levels=("street", "blockgroup"), placement_level="blockgroup")
+    cfg = load_config(
+        data=_sample_data(), levels=("street", "blockgroup"), placement_level="blockgroup"
+    )
     cache = TableCache(tmp_path / "cache")
     first, _ = pipeline.build_levels(pipeline.load_dataset(cfg, cache=cache), cfg)
     stored = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.parquet")}
