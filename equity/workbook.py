@@ -253,10 +253,9 @@ def _width(values: pd.Series, heading: str) -> float:
 
 def _people_table(table: pd.DataFrame) -> pd.DataFrame:
     """The state-sheet columns of `table`, in the order of :data:`HEADERS`; the state (the
-    sheet's name) and a town column repeating the place name left out."""
+    sheet's name) left out. The town stays even where it repeats the place (a county's town
+    is the county): the sheets read back as the candidates table."""
     drop = {"state_name"}
-    if "place_name" in table and table["place_name"].equals(table.get("NAME")):
-        drop.add("place_name")
     out = table[[c for c in HEADERS if c in table.columns and c not in drop]]
     if {"close_call", "selected"} <= set(out.columns):  # a question only for selected sites
         chosen = out["selected"].fillna(False).astype(bool)
