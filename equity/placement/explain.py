@@ -382,6 +382,28 @@ def _choice_text(row: Mapping[str, Any], *, coverage: bool) -> str:
     return text.strip()
 
 
+def _need_bracket(row: Mapping[str, Any]) -> str:
+    """``" (90% interval 52-64; reliability high)"``, or the parts known ("" for none)."""
+    lo, hi = row.get("equity_index_lo"), row.get("equity_index_hi")
+    rel = row.get("reliability")
+    parts = []
+    if isinstance(lo, float) and isinstance(hi, float) and np.isfinite(lo) and np.isfinite(hi):
+        parts.append(f"90% interval {lo:.0f}-{hi:.0f}")
+    if isinstance(rel, str) and rel:
+        parts.append(f"reliability {rel}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _rank_range_sentence(row: Mapping[str, Any]) -> str:
+    """How far the rank moves under the weighting and normalisation variants ("" unknown)."""
+    ranks = rank_range_text(row.get("rank_best"), row.get("rank_worst"))
+    if not ranks:
+        return ""
+    if "-" in ranks:
+        return f" Under other weightings and normalisations it ranks {ranks}."
+    return f" It ranks {ranks} under every other weighting and normalisation tried."
+
+
 def _paragraph(row: Mapping[str, Any], setting: Setting) -> str:
     """One candidate's explanation (see :func:`_why`)."""
     where = f"in {row['state_name']}" if setting.per_state else "overall"
@@ -390,14 +412,7 @@ def _paragraph(row: Mapping[str, Any], setting: Setting) -> str:
         f"{head}: ranked {row['rank']} of {row['n_group']} {setting.places} {where} "
         f"({setting.mode} mode). Need {row['need_score']:.0f}/100"
     )
-    lo, hi = row.get("equity_index_lo"), row.get("equity_index_hi")
-    rel = row.get("reliability")
-    rel_text = f"reliability {rel}" if isinstance(rel, str) and rel else ""
-    if isinstance(lo, float) and isinstance(hi, float) and np.isfinite(lo) and np.isfinite(hi):
-        s += f" (90% interval {lo:.0f}-{hi:.0f}" + (f"; {rel_text})" if rel_text else ")")
-    elif rel_text:
-        s += f" ({rel_text})"
-    s += "."
+    s += _need_bracket(row) + "."
     area, reason = row.get("intervention"), row.get("focus_reason")
     if isinstance(area, str) and area:
         s += f" Focus area: {area}"
@@ -415,14 +430,7 @@ def _paragraph(row: Mapping[str, Any], setting: Setting) -> str:
     sens = row.get("sensitivity")
     if isinstance(sens, str) and sens:
         s += f" {sens[0].upper()}{sens[1:]}."
-    ranks = rank_range_text(row.get("rank_best"), row.get("rank_worst"))
-    if ranks:
-        s += (
-            f" Under other weightings and normalisations it ranks {ranks}."
-            if "-" in ranks
-            else f" It ranks {ranks} under every other weighting and normalisation tried."
-        )
-    return s
+    return s + _rank_range_sentence(row)
 
 
 def _why(out: pd.DataFrame, n_per_group: np.ndarray, setting: Setting) -> list[str]:
