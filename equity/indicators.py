@@ -147,6 +147,13 @@ class Indicator:
         concept from a source that lacks its universe or table (e.g. the SVI's disability
         count over the total population for ACS B18101's share). An index uses the original
         when a table has both, and :func:`compute_indicators` then leaves the stand-in out.
+    label
+        What a person reads instead of the column name ("households without internet");
+        lower case, so it fits inside a sentence. Default: `name` with spaces.
+    weak_proxy
+        The indicator stands for its pillar only loosely (distance to a library for
+        education): a pillar resting on weak proxies alone cannot drive a recommendation
+        (:mod:`equity.placement.focus`).
     """
 
     name: str
@@ -164,6 +171,8 @@ class Indicator:
     description: str = ""
     unit: str = "share"
     stands_in_for: str | None = None
+    label: str = ""
+    weak_proxy: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -191,6 +200,11 @@ class Indicator:
             problems.append(f"moe_rule {self.moe_rule!r} needs the `tests` column")
         if problems:
             raise ConfigError(f"indicator {self.name!r}: " + "; ".join(problems))
+
+    @property
+    def plain_label(self) -> str:
+        """`label`, or the name without its prefix and underscores when none was given."""
+        return self.label or self.name.removeprefix("share_").replace("_", " ")
 
     @property
     def is_count(self) -> bool:
@@ -226,6 +240,7 @@ def _share(
     complement: bool = False,
     source: str = "acs",
     stands_in_for: str | None = None,
+    label: str = "",
 ) -> Indicator:
     numerator = (num,) if isinstance(num, str) else num
     return Indicator(
@@ -240,6 +255,7 @@ def _share(
         description=description,
         unit="share",
         stands_in_for=stands_in_for,
+        label=label,
     )
 
 
@@ -251,6 +267,7 @@ _BUILTIN: list[Indicator] = [
         "hh_no_internet",
         "hh_internet_universe",
         "Households with no internet access (ACS B28002_013 / B28002_001)",
+        label="households without internet",
     ),
     _share(
         "share_no_broadband",
@@ -259,6 +276,7 @@ _BUILTIN: list[Indicator] = [
         "hh_internet_universe",
         "Households without a broadband subscription of any type (1 - B28002_004 / B28002_001)",
         complement=True,
+        label="households without a broadband subscription",
     ),
     _share(
         "share_no_wired_broadband",
@@ -267,6 +285,7 @@ _BUILTIN: list[Indicator] = [
         "hh_internet_universe",
         "Households without cable, fibre or DSL (1 - B28002_007 / B28002_001)",
         complement=True,
+        label="households without cable, fibre or DSL",
     ),
     Indicator(
         "download_mbps",
@@ -277,6 +296,7 @@ _BUILTIN: list[Indicator] = [
         source="ookla",
         unit="mbps",
         description="Mean measured fixed download speed (Ookla tests, test-weighted)",
+        label="measured download speed",
     ),
     Indicator(
         "upload_mbps",
@@ -287,6 +307,7 @@ _BUILTIN: list[Indicator] = [
         source="ookla",
         unit="mbps",
         description="Mean measured fixed upload speed (Ookla tests, test-weighted)",
+        label="measured upload speed",
     ),
     Indicator(
         "share_tests_below_25_3",
@@ -297,6 +318,7 @@ _BUILTIN: list[Indicator] = [
         source="ookla",
         unit="share",
         description="Share of Ookla fixed tests below 25/3 Mbps",
+        label="speed tests below 25/3 Mbps",
     ),
     Indicator(
         "share_locations_unserved",
@@ -309,6 +331,7 @@ _BUILTIN: list[Indicator] = [
         unit="share",
         description="Broadband-serviceable locations unserved: no reliable offer of 25/3 Mbps "
         "(FCC BDC, BEAD definitions)",
+        label="locations without 25/3 Mbps on offer",
     ),
     Indicator(
         "share_locations_below_100_20",
@@ -321,6 +344,7 @@ _BUILTIN: list[Indicator] = [
         unit="share",
         description="Locations unserved or underserved: no reliable offer of 100/20 Mbps "
         "(FCC BDC, BEAD definitions)",
+        label="locations without 100/20 Mbps on offer",
     ),
     Indicator(
         "broadband_usage",
@@ -330,6 +354,7 @@ _BUILTIN: list[Indicator] = [
         source="microsoft",
         unit="share",
         description="Share of people using the internet at >= 25 Mbps (Microsoft, county; context)",
+        label="people using the internet at broadband speed",
     ),
     Indicator(
         "broadband_availability",
@@ -339,6 +364,7 @@ _BUILTIN: list[Indicator] = [
         source="microsoft",
         unit="share",
         description="Share of people with 25/3 Mbps fixed broadband available (FCC via Microsoft, county)",
+        label="people with 25/3 Mbps broadband available",
     ),
     # devices and skills
     _share(
@@ -348,6 +374,7 @@ _BUILTIN: list[Indicator] = [
         "hh_computer_universe",
         "Households with no computing device (B28001_011 / B28001_001, or 1 - B28001_002 / "
         "B28001_001 with the MOE of that proportion)",
+        label="households without a computer",
     ),
     _share(
         "share_65_plus",
@@ -355,6 +382,7 @@ _BUILTIN: list[Indicator] = [
         "pop_65_plus",
         "pop_age_universe",
         "People aged 65 and over (B01001)",
+        label="people aged 65 and over",
     ),
     _share(
         "share_no_hs_diploma",
@@ -362,6 +390,7 @@ _BUILTIN: list[Indicator] = [
         "pop_no_hs_diploma",
         "pop_25_plus",
         "People 25+ without a high-school diploma (B15003_002..016 / B15003_001)",
+        label="adults without a high-school diploma",
     ),
     _share(
         "share_with_disability",
@@ -369,6 +398,7 @@ _BUILTIN: list[Indicator] = [
         "pop_with_disability",
         "pop_disability_universe",
         "People with a disability (B18101)",
+        label="people with a disability",
     ),
     _share(
         "share_limited_english",
@@ -376,6 +406,7 @@ _BUILTIN: list[Indicator] = [
         "hh_limited_english",
         "hh_language_universe",
         "Limited-English-speaking households (C16002)",
+        label="households with limited English",
     ),
     # affordability
     Indicator(
@@ -386,6 +417,7 @@ _BUILTIN: list[Indicator] = [
         source="acs",
         unit="usd",
         description="Median household income, USD (B19013_001)",
+        label="median household income",
     ),
     _share(
         "share_below_poverty",
@@ -393,6 +425,7 @@ _BUILTIN: list[Indicator] = [
         "pop_below_poverty",
         "pop_poverty_universe",
         "People with income below the poverty line (C17002_002 + _003 / C17002_001)",
+        label="people below the poverty line",
     ),
     # CDC/ATSDR SVI county counts (ACS 5-year, equity.sources.counts_from_svi): where the
     # SVI's definition or universe differs from the ACS tables above, its own indicator
@@ -406,6 +439,7 @@ _BUILTIN: list[Indicator] = [
         "(B28002_013, no access at all)",
         source="svi",
         stands_in_for="share_no_internet",
+        label="households without an internet subscription",
     ),
     _share(
         "share_below_150pct_poverty",
@@ -417,6 +451,7 @@ _BUILTIN: list[Indicator] = [
         "the share is slightly lower where many live in group quarters",
         source="svi",
         stands_in_for="share_below_poverty",
+        label="people below 150% of the poverty line",
     ),
     _share(
         "share_no_hs_diploma_of_18_plus",
@@ -427,6 +462,7 @@ _BUILTIN: list[Indicator] = [
         "E_AGE17)); the file lacks the 25+ universe, so the share is lower than over people 25+",
         source="svi",
         stands_in_for="share_no_hs_diploma",
+        label="adults without a high-school diploma",
     ),
     _share(
         "share_with_disability_of_population",
@@ -437,6 +473,7 @@ _BUILTIN: list[Indicator] = [
         "(SVI E_DISABL / E_TOTPOP; the file lacks the civilian non-institutionalised universe)",
         source="svi",
         stands_in_for="share_with_disability",
+        label="people with a disability",
     ),
     _share(
         "share_limited_english_of_population",
@@ -447,6 +484,7 @@ _BUILTIN: list[Indicator] = [
         "E_TOTPOP); persons, unlike the households of share_limited_english",
         source="svi",
         stands_in_for="share_limited_english",
+        label="people who speak English less than well",
     ),
     # education: anchor counts (exact point counts) per population; no sampling error assumed
     Indicator(
@@ -460,6 +498,8 @@ _BUILTIN: list[Indicator] = [
         source="nces",
         unit="per_10k",
         description="Public schools per 10,000 people (NCES EDGE)",
+        label="public schools per 10,000 people",
+        weak_proxy=True,
     ),
     Indicator(
         "libraries_per_10k",
@@ -472,6 +512,8 @@ _BUILTIN: list[Indicator] = [
         source="imls",
         unit="per_10k",
         description="Public library outlets per 10,000 people (IMLS PLS)",
+        label="public libraries per 10,000 people",
+        weak_proxy=True,
     ),
     Indicator(
         "km_to_school",
@@ -484,6 +526,8 @@ _BUILTIN: list[Indicator] = [
         description="Household-weighted mean straight-line distance to the nearest public school "
         "(NCES EDGE), from the street cells' centres; comparable at every level, unlike "
         "schools per person inside small polygons",
+        label="distance to the nearest public school",
+        weak_proxy=True,
     ),
     Indicator(
         "km_to_library",
@@ -495,6 +539,8 @@ _BUILTIN: list[Indicator] = [
         unit="km",
         description="Household-weighted mean straight-line distance to the nearest public "
         "library outlet (IMLS PLS), where digital-skills classes and public computers are",
+        label="distance to the nearest public library",
+        weak_proxy=True,
     ),
     # transformation: County Business Patterns (administrative counts, no sampling error)
     Indicator(
@@ -508,6 +554,7 @@ _BUILTIN: list[Indicator] = [
         unit="share",
         description="Establishments with fewer than 20 employees (CBP): firms least likely "
         "to have in-house IT, the target of business digital transformation",
+        label="businesses with fewer than 20 employees",
     ),
     Indicator(
         "establishments_per_1k",
@@ -521,6 +568,7 @@ _BUILTIN: list[Indicator] = [
         unit="per_1k",
         description="Establishments per 1,000 people (CBP; a thin local business base "
         "means more need). Numerator and denominator must be of the same level",
+        label="businesses per 1,000 people",
     ),
     Indicator(
         "nonprofits_per_10k",
@@ -533,6 +581,7 @@ _BUILTIN: list[Indicator] = [
         source="cbp",
         unit="per_10k",
         description="Religious, civic and social organisations (NAICS 813) per 10,000 people",
+        label="civic and social organisations per 10,000 people",
     ),
 ]
 

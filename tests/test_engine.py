@@ -347,4 +347,4 @@ def test_dask_run_equals_local_run(cluster, sample_cfg, tmp_path: Path) -> None:
     a = (tmp_path / "local" / "candidates.csv").read_bytes()
     b = (tmp_path / "dask" / "candidates.csv").read_bytes()
     assert a == b and len(a) > 100
-    assert "| engine | dask |" in (tmp_path / "dask" / "METHODS.md").read_text()
+    assert "| run.engine | dask |" in (tmp_path / "dask" / "METHODS.md").read_text()

@@ -89,10 +89,8 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
     summary["resolution"] = cfg.grid_resolution
     b.extras["street"] = summary
     for line in _warnings(summary, tiles=ds.tiles is not None, blocks=ds.blocks):
-        if b.progress.quiet:
-            log.warning(line)
-        else:
-            b.progress.write(f"WARNING: {line}")
+        # printed once with the run's other warnings (equity.runwarnings, pipeline.run)
+        log.info(line)
         b.extras.setdefault("warnings", []).append(line)
     return cells, xwalk
 
