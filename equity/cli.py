@@ -234,7 +234,7 @@ def _add_rank(sub: _Subparsers) -> None:
     p = sub.add_parser(
         "rank",
         help="rank candidate communities for fellow placement (top, coverage or robust)",
-        description="Compute the index (bundled sample unless --config) and rank candidates: top k per state, "
+        description="Compute the index (the bundled national county snapshot unless --config or --sample) and rank candidates: top k per state, "
         "maximal coverage of need-weighted population within --radius-km, or robust over the index's "
         "uncertainty. Writes candidates.csv/.xlsx/.geojson and METHODS.md under --out.",
     )

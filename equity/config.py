@@ -528,7 +528,7 @@ OPTIONS: dict[str, Option] = {
             "data",
             None,
             _data,
-            "input files; empty: the bundled sample",
+            "input files; empty: the bundled national county snapshot (or the sample with [run] sample)",
             attr="data",
             factory=dict,
         ),
