@@ -35,6 +35,7 @@ Example ``equity.toml`` (every key optional)::
 
     [grid]
     resolution = 9              # H3 resolution of the street level
+    max_cells = 0               # default: what memory holds (estimated first); 0: no limit
     weight = "devices"          # Ookla column spreading block-group counts onto cells
     min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
 
@@ -301,6 +302,10 @@ def _each_one_of(kind: str, vocabulary: Callable[[], Iterable[str]]) -> Validato
     return check
 
 
+def _optional_whole(name: str, value: Any) -> list[str]:
+    return [] if value is None else _whole(at_least=0)(name, value)
+
+
 def _text(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, str) else [f"{name} = {value!r} must be text"]
 
@@ -548,7 +553,7 @@ OPTIONS: dict[str, Option] = {
             "levels to build",
             coerce=_as_texts,
         ),
-        Option("seed", "run", settings.seed, _whole(), "seed of every random step"),
+        Option("seed", "run", settings.seed, _whole(at_least=0), "seed of every random step"),
         Option(
             "engine",
             "run",
@@ -567,6 +572,15 @@ OPTIONS: dict[str, Option] = {
             _whole(at_least=0, at_most=15),
             "H3 resolution of the street level",
             attr="grid_resolution",
+        ),
+        Option(
+            "max_cells",
+            "grid",
+            None,
+            _optional_whole,
+            "most street cells to build (estimated from the area before building); default: "
+            "what the available memory holds; 0: no limit (--force-size)",
+            attr="grid_max_cells",
         ),
         Option(
             "weight",
@@ -812,6 +826,7 @@ class Config:
     scheduler: str | None = _default("scheduler")
     workers: int = _default("workers")
     grid_resolution: int = _default("grid_resolution")
+    grid_max_cells: int | None = _default("grid_max_cells")
     grid_weight: str = _default("grid_weight")
     town_method: str = _default("town_method")
     grid_min_households: float = _default("grid_min_households")
@@ -983,6 +998,12 @@ def _parse(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         msg = f"configuration file not found: {path}"
+        raise ConfigError(msg) from None
+    except IsADirectoryError:
+        msg = f"{path}: a folder, not a configuration file (give the TOML file in it)"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: cannot read the configuration file: {exc.strerror or exc}"
         raise ConfigError(msg) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{path}: not valid TOML: {exc}"

@@ -34,6 +34,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from equity._cells import csv_safe, xlsx_text_cells
 from equity._io import atomic_dir, atomic_write_text
 from equity.errors import ConfigError, DataError, SchemaError, check_choice
 
@@ -332,7 +333,8 @@ def write_candidates(
             name = f"{stem}{FORMATS[fmt]}"
             path = tmp / name
             if fmt == "csv":
-                path.write_text(table.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+                text = csv_safe(table).to_csv(index=False, lineterminator="\n")  # no formulas
+                path.write_text(text, encoding="utf-8")
             elif fmt == "xlsx":
                 _write_xlsx(table, path)
             else:
@@ -399,6 +401,7 @@ def _write_sheet(ws: Any, table: pd.DataFrame) -> None:
         cell.alignment = Alignment(vertical="center", wrap_text=False)
     for row in table.itertuples(index=False, name=None):
         ws.append([_cell(v) for v in row])
+    xlsx_text_cells(ws)  # "=..." names stay text, never formulas
     ws.freeze_panes = "A2"
     n_rows = len(table) + 1
     if len(table.columns):

@@ -847,8 +847,18 @@ def compute_indicators(
         new.update(_count_columns(table, ind) if ind.is_count else _value_columns(table, ind))
     for name, values in new.items():
         out[name] = values
+    _check_shares(out, chosen)
     logger.info("compute_indicators: %d rows, %d indicators", len(out), len(chosen))
     return out
+
+
+def _check_shares(table: pd.DataFrame, chosen: list[Indicator]) -> None:
+    """Shares computed from counts lie in [0, 1] (else the counts were wrong: an error)."""
+    from equity.checks import check_shares
+
+    level = table["level"].iloc[0] if "level" in table and len(table) else None
+    where = f"compute_indicators ({level} level)" if level else "compute_indicators"
+    check_shares(table, [i.name for i in chosen if i.is_count and i.unit == "share"], where=where)
 
 
 def _count_columns(table: pd.DataFrame, ind: Indicator) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ one style function; their JavaScript glue is ``templates/*.js.j2``.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -88,6 +89,12 @@ class LevelData(MacroElement):
         self.data_json = safe_json(data)
 
 
+def layer_label(name: str) -> str:
+    """A layer's name as Leaflet's layer control needs it: HTML-escaped, because the control
+    inserts names as HTML (a column named ``<img src=x onerror=...>`` would run)."""
+    return html.escape(str(name), quote=True)
+
+
 class ChoroplethLayer(Layer):
     """A filled layer drawn from a :class:`LevelData`; colour and fade come from properties."""
 
@@ -102,7 +109,7 @@ class ChoroplethLayer(Layer):
         show: bool = True,
         renderer: str = "canvas",
     ) -> None:
-        super().__init__(name=spec["name"], overlay=overlay, control=True, show=show)
+        super().__init__(name=layer_label(spec["name"]), overlay=overlay, control=True, show=show)
         self._name = "EquityChoropleth"
         self.data = data
         self.spec_json = safe_json(spec)
@@ -115,7 +122,7 @@ class HotspotLayer(Layer):
     _template = element_template("hotspot_layer.js.j2")
 
     def __init__(self, data: LevelData, spec: dict[str, Any], *, show: bool = True) -> None:
-        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        super().__init__(name=layer_label(spec["name"]), overlay=True, control=True, show=show)
         self._name = "EquityHotspots"
         self.data = data
         self.spec_json = safe_json(spec)
@@ -127,7 +134,7 @@ class CandidateLayer(Layer):
     _template = element_template("candidate_layer.js.j2")
 
     def __init__(self, spec: dict[str, Any], *, show: bool = True) -> None:
-        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        super().__init__(name=layer_label(spec["name"]), overlay=True, control=True, show=show)
         self._name = "EquityCandidates"
         self.spec_json = safe_json(spec)
 

@@ -84,13 +84,13 @@ def run(
         a one-line summary of what was written where (the CLI prints it).
     """
     progress = Progress(quiet=quiet)
-    out = Path(out)
+    out = _io.check_output_folder(out)  # before any work: a file, read-only, name too long
     ds = _load(cfg, cache, progress)
     levels, extras = build_levels(ds, cfg, progress=progress)
     conservation = check_conservation(levels)
     cands = _place_fellows(ds, cfg, levels, extras, progress)
     command = command or _default_command(cfg, out)
-    with _io.atomic_dir(out) as tmp:
+    with _io.atomic_dir(out, manifest=True) as tmp:  # replaced as a set; old extras removed
         with progress.step("writing tables, candidates and METHODS.md"):
             written = _write_tables(tmp, ds, cfg, levels, cands, extras, command)
         if write_maps:
@@ -188,13 +188,14 @@ def _write_tables(
     if ds.partners is not None:
         written += write_partner_files(ds.partners, tmp)
     meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
-    params = cfg.as_dict()
+    params = _relative_parameters(cfg)
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
     params["placement"] = cands.attrs.get("placement", {})
     notes = [
         f"{cfg.placement_level} level: pillars without data, weight redistributed: "
         + (", ".join(meta.get("missing_pillars", [])) or "none"),
         *ds.notes,
+        *extras.get("input_notes", []),
         *(f"{cfg.placement_level} level: {note}" for note in meta.get("notes", [])),
     ]
     if "note" in extras.get("towns", {}):
@@ -202,7 +203,7 @@ def _write_tables(
     written.append(
         export_.write_methods(
             tmp,
-            provenance=ds.provenance,
+            provenance=_relative_paths(ds.provenance, cfg),
             parameters=params,
             command=command,
             weights=meta.get("pillar_weights"),
@@ -213,6 +214,33 @@ def _write_tables(
         )
     )
     return written
+
+
+def _base(cfg: Config) -> Path | None:
+    return Path(cfg.source).resolve().parent if cfg.source else None
+
+
+def _relative_paths(provenance: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]]:
+    """Input paths as METHODS.md shows them: relative to the configuration file's folder."""
+    return [{**p, "path": _io.display_path(p.get("path"), base=_base(cfg))} for p in provenance]
+
+
+def _relative_parameters(cfg: Config) -> dict[str, Any]:
+    """The configuration for METHODS.md, its paths relative to the configuration file's
+    folder (the same bytes wherever the project folder lies)."""
+    params = cfg.as_dict()
+    base = _base(cfg)
+
+    def show(value: Any) -> Any:
+        if isinstance(value, list):
+            return [show(v) for v in value]
+        return _io.display_path(value, base=base) if value else value
+
+    params["data"] = {k: show(v) for k, v in params["data"].items()}
+    for key in ("source", "cache_folder", "zip_centroids"):
+        if isinstance(params.get(key), str):
+            params[key] = show(params[key])
+    return params
 
 
 def _summary(

@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from equity import geographies, settings
+from equity import checks, geographies, settings
 from equity.geographies.street import WEIGHT_METHODS
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
     warning (console, METHODS.md) when block groups fell back to area weights."""
     cfg, ds = b.cfg, b.ds
     blocks = ds.blocks if geographies.has_block_geometry(ds.blocks) else None
+    size = checks.estimate_grid(counts.blockgroups, cfg.grid_resolution).cells
     label = (
-        f"street level (H3 resolution {cfg.grid_resolution}, "
+        f"street level (H3 resolution {cfg.grid_resolution}, covering about {size:,} cells, "
         f"floor {cfg.grid_min_households:g} households)"
     )
     with b.progress.step(label):
