@@ -72,7 +72,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("local", "dask"),
         default=None,
-        help="where the street grid and Ookla summaries are computed (default: the config's "
+        help="where the street level (county by county) and Ookla summaries are computed (default: the config's "
         '[run] engine, else local; dask needs `pip install "equity[scale]"`, see docs/scale.md)',
     )
     p.add_argument(

@@ -559,7 +559,7 @@ OPTIONS: dict[str, Option] = {
             "run",
             "local",
             _one_of("engine", _engines),
-            "where the street grid and Ookla pieces run",
+            "where the street level's county parts and the Ookla pieces run",
         ),
         Option(
             "scheduler", "run", None, _address, "Dask scheduler address; empty: a local cluster"

@@ -66,6 +66,7 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
                     weight_column=cfg.grid_weight,
                     min_households=cfg.grid_min_households,
                     availability=_fcc_cells(ds.fcc),
+                    map_partitions=b.engine.map_partitions,  # same result on every engine
                 )
             return grid["v"]
 
