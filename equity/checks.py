@@ -715,8 +715,9 @@ def _check_grid(polygons: gpd.GeoDataFrame, cfg: Config) -> None:
     if "street" not in cfg.levels:
         return
     limit = getattr(cfg, "grid_max_cells", None)
-    if limit == 0 or cfg.engine != "local":
-        return  # --force-size; a Dask cluster holds one county at a time
+    if limit == 0:
+        return  # --force-size (on Dask too: the workers hold a county each, but the client
+        # combines every cell of the region)
     est = estimate_grid(polygons, cfg.grid_resolution)
     if limit is not None:
         over = est.cells > limit

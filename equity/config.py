@@ -29,13 +29,13 @@ Example ``equity.toml`` (every key optional)::
 
     [run]
     sample = false              # true: the fictional sample region instead of the snapshot
-    engine = "local"            # local | dask: street grid and Ookla pieces on a Dask cluster
+    engine = "local"            # local | dask: street level by county and Ookla pieces on Dask
     scheduler = ""              # dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty = local cluster
     workers = 2                 # worker processes of that local cluster (docs/scale.md)
 
     [grid]
     resolution = 9              # H3 resolution of the street level
-    max_cells = 0               # default: what memory holds (estimated first); 0: no limit
+    max_cells = 5000000         # unset: what memory holds (estimated first); 0: no limit
     weight = "devices"          # Ookla column spreading block-group counts onto cells
     min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
 

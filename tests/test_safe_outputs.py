@@ -161,6 +161,9 @@ def test_street_grid_refused_before_it_is_built(monkeypatch: pytest.MonkeyPatch)
     checks._check_grid(gdf, cfg.replace(grid_max_cells=0))  # --force-size: no limit
     with pytest.raises(SizeError, match="max_cells = 10"):
         checks._check_grid(gdf, load_config(sample=True, grid_max_cells=10))
+    # on Dask too: the workers hold a county each, but the client combines every cell
+    with pytest.raises(SizeError, match="max_cells = 10"):
+        checks._check_grid(gdf, load_config(sample=True, grid_max_cells=10, engine="dask"))
     monkeypatch.setattr(checks, "available_memory", lambda: 10**15)
     checks._check_grid(gdf, cfg)  # a machine large enough
 
