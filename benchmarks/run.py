@@ -64,6 +64,15 @@ Stages (full size; ``--quick`` uses about 1/20 of it):
     under 30 s for the Virginia-sized state. Also at 1/20 and 1/5 of it (block groups, area
     and tiles scaled together).
 
+``dask_street``
+    the Virginia-sized synthetic state of ``state_street`` (with its tiles) onto the street
+    level (:func:`equity.geographies.street_level`, H3 resolution 9) on a 2-worker
+    ``distributed.LocalCluster`` (:class:`equity.engine.DaskEngine`: the workers build the
+    county pieces, the client combines them) against the local engine, in the same process;
+    the results must be exactly equal. ``peak MB`` is the client's; the workers' CPU and
+    peaks are in the notes (``bench_dask.py`` runs the same comparison on real Virginia).
+    On a 2-core machine the ratio is at best about 2 and falls when other jobs share it.
+
 The ``index`` stage prints issue #9's target (national tract index with 1,000 draws under
 60 s) with its peak memory. Unless ``--no-growth``, ``index``, ``county_run`` and
 ``state_street`` are also measured at 1/20 and 1/5 of their size (of the nation, or of the
@@ -104,7 +113,8 @@ if str(HERE) not in sys.path:
 
 from equity import synthetic  # noqa: E402
 
-STAGES = ("load", "street", "tiles", "index", "placement", "maps", "county_run", "state_street")
+STAGES = ("load", "street", "tiles", "index", "placement", "maps", "county_run", "state_street",
+          "dask_street")  # fmt: skip
 FULL = {
     "counties": 3200,
     "tracts": 85_000,
@@ -805,6 +815,35 @@ def stage_state_street(scale: float, seed: int, baseline_draws: int,
     raise AssertionError("fractions must end with 1")
 
 
+def stage_dask_street(scale: float, seed: int) -> list[dict]:
+    """``dask_street``: the synthetic state's street level, local engine vs a LocalCluster."""
+    import bench_dask
+
+    bg, _, tiles = _state_inputs(scale, seed)
+    counts = list(synthetic.COUNT_COLUMNS)
+    r = bench_dask.compare(bg, counts, workers=2, medians=MEDIANS, tiles=tiles)
+    if not r["identical"]:
+        raise AssertionError("dask_street: the Dask engine's street level differs from local")
+    dk = r["dask"]
+    peaks = ", ".join(f"{w['peak_mb']:.0f}" for w in dk["workers"])
+    notes = (f"identical results; cluster start {r['cluster_start_s']:.1f} s (not counted); "
+             f"CPU local {r['local']['cpu_s']:.1f} s, dask client {dk['client_cpu_s']:.1f} s + "
+             f"workers {dk['workers_cpu_s']:.1f} s; worker peaks {peaks} MB; {r['parts']['n']} "
+             f"county parts, largest {r['parts']['largest_cpu_s']:.2f} s CPU")  # fmt: skip
+    return [{
+        "stage": "dask_street",
+        "size": (f"{r['blockgroups']:,} BGs, {r['counties']} counties, {len(tiles):,} tiles -> "
+                 f"{r['res9_cells']:,} res-9 cells, {r['units']:,} units"),
+        "time_s": round(dk["wall_s"], 3),
+        "peak_mb": round(dk["client_peak_mb"]),
+        "reference": "local engine",
+        "reference_s": round(r["local"]["wall_s"], 3),
+        "reference_peak_mb": round(r["local"]["peak_mb"]),
+        "ratio": round(r["speedup"], 3),
+        "notes": notes,
+    }]  # fmt: skip
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -1010,6 +1049,7 @@ def run(
         "maps": (stage_maps, scale, seed),
         "county_run": (stage_county_run, scale, seed, draws, baseline_draws, fractions),
         "state_street": (stage_state_street, scale, seed, baseline_draws, fractions),
+        "dask_street": (stage_dask_street, scale, seed),
     }
     rows: list[dict] = []
     size_rows: list[dict] = []

@@ -187,6 +187,8 @@ class TableCache:
     ) -> None:
         self.folder = Path(folder).expanduser() if folder is not None else default_folder()
         self.enabled = bool(enabled)
+        if self.enabled:  # a file where the folder should be: one clear error, not a traceback
+            _io.check_folder(self.folder, what="table cache folder")
         self.hits = 0
         self.misses = 0
         self.events: list[tuple[str, Outcome, str]] = []

@@ -15,13 +15,14 @@ Subcommands mirror the library's modules::
     equity cache     report or clear the cached tables (or one fetched source)
 
 Exit status: 0 on success, 2 on bad input or a failed step (with a one-line reason on
-stderr), 1 when ``validate`` found problems.
+stderr naming the file, column and value; the traceback only with ``-v``), 1 when
+``validate`` found problems or on an internal error (a bug), 130 when interrupted; see
+:mod:`equity._console`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import shlex
 import sys
 from collections.abc import Callable, Sequence
@@ -29,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from equity import __version__
-from equity.errors import EquityError
 
 __all__ = ["build_parser", "main"]
 
@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add, _ in _COMMANDS.values():
         add(sub)
+    for p in sub.choices.values():  # `equity run ... -v` as well as `equity -v run ...`
+        p.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="log details, and the traceback of an error",
+        )
     return parser
 
 
@@ -67,7 +75,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("local", "dask"),
         default=None,
-        help="where the street grid and Ookla summaries are computed (default: the config's "
+        help="where the street level (county by county) and Ookla summaries are computed (default: the config's "
         '[run] engine, else local; dask needs `pip install "equity[scale]"`, see docs/scale.md)',
     )
     p.add_argument(
@@ -118,6 +126,12 @@ def _add_run(sub: _Subparsers) -> None:
         help="with --states: recompute states whose outputs are complete and up to date "
         "(a rerun resumes them otherwise)",
     )
+    p.add_argument(
+        "--force-size",
+        action="store_true",
+        help="build the street grid even when its estimated size exceeds the available memory "
+        "(same as [grid] max_cells = 0)",
+    )
     _add_engine_options(p)
     p.add_argument(
         "--no-cache",
@@ -143,11 +157,14 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
+    _check_cache_folder()
     cfg = load_config(
         args.config, run_states=args.states, sample=args.sample, **_engine_overrides(args)
     )
     if args.no_cache:
         cfg = cfg.replace(cache=False)
+    if args.force_size:
+        cfg = cfg.replace(grid_max_cells=0)
     command = "equity " + " ".join(shlex.quote(a) for a in argv)
     if cfg.run_states:
         return _run_states(cfg, args, command)
@@ -161,6 +178,7 @@ def _cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 def _run_states(cfg: Config, args: argparse.Namespace, command: str) -> int:
     """``equity run --states``: the states one at a time, then the national outputs."""
     from equity import national
+    from equity.errors import EquityError
 
     result = national.run_states(
         cfg,
@@ -183,6 +201,16 @@ def _run_states(cfg: Config, args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def _check_cache_folder() -> None:
+    """``EQUITY_CACHE`` (or the default cache folder) must be a folder, or creatable."""
+    import os
+
+    from equity import _io, settings
+
+    what = "EQUITY_CACHE" if os.environ.get("EQUITY_CACHE") else "cache folder"
+    _io.check_folder(settings.cache_folder, what=what)
+
+
 def _add_sample(sub: _Subparsers) -> None:
     """Add ``equity sample``: the bundled sample region's files."""
     p = sub.add_parser(
@@ -202,7 +230,11 @@ def _add_sample(sub: _Subparsers) -> None:
 
 def _cmd_sample(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import sample, settings
+    from equity.errors import ConfigError
 
+    if args.seed is not None and args.seed < 0:
+        msg = f"--seed {args.seed}: a seed is a whole number >= 0"
+        raise ConfigError(msg)
     files = sample.write_sample(
         args.out, seed=args.seed if args.seed is not None else settings.seed
     )
@@ -267,8 +299,9 @@ def _add_index(sub: _Subparsers) -> None:
 
 
 def _cmd_index(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from equity import index
+    from equity import _io, index
 
+    _io.check_output_file(args.out)
     options = index.IndexOptions(preset=args.preset, reference=args.reference)
     out = index.run_index_file(args.input, options=options, id_column=args.id_column, out=args.out)
     print(f"equity index: wrote {out}")
@@ -280,7 +313,7 @@ def _add_rank(sub: _Subparsers) -> None:
     p = sub.add_parser(
         "rank",
         help="rank candidate communities for fellow placement (top, coverage or robust)",
-        description="Compute the index (bundled sample unless --config) and rank candidates: top k per state, "
+        description="Compute the index (the bundled national county snapshot unless --config or --sample) and rank candidates: top k per state, "
         "maximal coverage of need-weighted population within --radius-km, or robust over the index's "
         "uncertainty. Writes candidates.csv/.xlsx/.geojson and METHODS.md under --out.",
     )
@@ -299,6 +332,7 @@ def _cmd_rank(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity import pipeline
     from equity.config import load_config
 
+    _check_cache_folder()
     cfg = load_config(
         args.config,
         sample=args.sample,
@@ -341,10 +375,17 @@ def _cmd_map(args: argparse.Namespace, argv: Sequence[str]) -> int:
     import geopandas as gpd
     import pandas as pd
 
-    from equity import maps
-    from equity.errors import ConfigError, DataError
+    from equity import _io, maps
+    from equity.errors import ConfigError, DataError, EquityError
 
+    _io.check_output_file(args.out)
+    if args.k < 1:
+        msg = f"--k {args.k}: the number of classes must be a whole number >= 1 (e.g. 5)"
+        raise ConfigError(msg)
     path = args.input
+    if path.is_dir():
+        msg = f"{path}: a folder; give a level table (e.g. {path / 'index_county.parquet'})"
+        raise DataError(msg)
     try:
         gdf = gpd.read_parquet(path) if path.suffix == ".parquet" else gpd.read_file(path)
     except Exception as exc:
@@ -387,6 +428,7 @@ def _add_fetch(sub: _Subparsers) -> None:
 def _cmd_fetch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity.sources.fetch import command
 
+    _check_cache_folder()
     return command.run(args)
 
 
@@ -398,26 +440,53 @@ def _add_validate(sub: _Subparsers) -> None:
         description="Report every schema problem of PATH (missing columns, duplicate GEOIDs, non-numeric values, "
         "shares outside 0-1 or 0-100, negative counts, unknown CRS). Exit 1 when problems were found.",
     )
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=Path, nargs="?", help="the file (omit with --config)")
     p.add_argument(
         "--kind", default=None, help="force the file kind (acs, boundaries, usage, ookla, ...)"
+    )
+    p.add_argument(
+        "--as",
+        dest="role",
+        metavar="KEY",
+        default=None,
+        help="check the file for a [data] key of a run (blockgroups, acs, usage, business, ...): "
+        "its kind and the geography that key needs (the county usage file, not the ZIP one)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="check every input of a run configuration, alone and together, as `equity run` "
+        "would (same errors and warnings), without computing anything",
     )
 
 
 def _cmd_validate(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    from equity.errors import ConfigError
+    from equity.errors import ConfigError, EquityError
     from equity.sources import validate
+    from equity.sources.validate_run import validate_config, validate_role
 
-    try:
-        problems = validate(args.path, kind=args.kind)
-    except EquityError:
-        raise
-    except ValueError as exc:  # unknown --kind: the message lists the valid kinds
-        raise ConfigError(str(exc)) from None
+    if args.config is not None:
+        problems = validate_config(args.config)
+        what = str(args.config)
+    elif args.path is None:
+        msg = "give a file to check, or --config FILE to check a run's inputs"
+        raise ConfigError(msg)
+    else:
+        try:
+            if args.role is not None:
+                problems = validate_role(args.path, args.role)
+            else:
+                problems = validate(args.path, kind=args.kind)
+        except EquityError:
+            raise
+        except ValueError as exc:  # unknown --kind: the message lists the valid kinds
+            raise ConfigError(str(exc)) from None
+        what = str(args.path)
     if not problems:
-        print(f"{args.path}: no problems found")
+        print(f"{what}: no problems found")
         return 0
-    print(f"{args.path}: {len(problems)} problem(s)")
+    print(f"{what}: {len(problems)} problem(s)")
     for p in problems:
         print(f"  - {p}")
     return 1
@@ -456,6 +525,8 @@ def _cmd_cache(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from equity.cache import cache_size, clear_cache, clear_downloads
     from equity.config import load_config
 
+    _check_cache_folder()
+
     if args.source is not None:
         return clear_downloads(args.source, action=args.action, folder=args.folder)
     folder = args.folder
@@ -490,21 +561,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
-    )
+    verbose = bool(args.verbose)
     if args.command is None:
         parser.print_help()
         return 0
-    try:
-        return _COMMANDS[args.command][1](args, argv)
-    except EquityError as exc:
-        reason = " ".join(str(exc).split())
-        print(f"equity {args.command}: error: {reason}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print(f"equity {args.command}: interrupted", file=sys.stderr)
-        return 130
+    from equity._console import configure_logging, report_errors
+
+    configure_logging(args.command, verbose=verbose)
+    return report_errors(args.command, _COMMANDS[args.command][1], args, argv, verbose=verbose)
 
 
 if __name__ == "__main__":  # pragma: no cover

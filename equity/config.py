@@ -31,12 +31,13 @@ Example ``equity.toml`` (every key optional)::
 
     [run]
     sample = false              # true: the fictional sample region instead of the snapshot
-    engine = "local"            # local | dask: street grid and Ookla pieces on a Dask cluster
+    engine = "local"            # local | dask: street level by county and Ookla pieces on Dask
     scheduler = ""              # dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty = local cluster
     workers = 2                 # worker processes of that local cluster (docs/scale.md)
 
     [grid]
     resolution = 9              # H3 resolution of the street level
+    max_cells = 5000000         # unset: what memory holds (estimated first); 0: no limit
     weight = "devices"          # Ookla column spreading block-group counts onto cells
     min_households = 5          # household floor of a ranked street cell (smaller ones pooled)
 
@@ -303,6 +304,10 @@ def _each_one_of(kind: str, vocabulary: Callable[[], Iterable[str]]) -> Validato
     return check
 
 
+def _optional_whole(name: str, value: Any) -> list[str]:
+    return [] if value is None else _whole(at_least=0)(name, value)
+
+
 def _text(name: str, value: Any) -> list[str]:
     return [] if isinstance(value, str) else [f"{name} = {value!r} must be text"]
 
@@ -540,7 +545,7 @@ OPTIONS: dict[str, Option] = {
             "data",
             None,
             _data,
-            "input files; empty: the bundled sample",
+            "input files; empty: the bundled national county snapshot (or the sample with [run] sample)",
             attr="data",
             factory=dict,
         ),
@@ -570,13 +575,13 @@ OPTIONS: dict[str, Option] = {
             "levels to build",
             coerce=_as_texts,
         ),
-        Option("seed", "run", settings.seed, _whole(), "seed of every random step"),
+        Option("seed", "run", settings.seed, _whole(at_least=0), "seed of every random step"),
         Option(
             "engine",
             "run",
             "local",
             _one_of("engine", _engines),
-            "where the street grid and Ookla pieces run",
+            "where the street level's county parts and the Ookla pieces run",
         ),
         Option(
             "scheduler", "run", None, _address, "Dask scheduler address; empty: a local cluster"
@@ -589,6 +594,15 @@ OPTIONS: dict[str, Option] = {
             _whole(at_least=0, at_most=15),
             "H3 resolution of the street level",
             attr="grid_resolution",
+        ),
+        Option(
+            "max_cells",
+            "grid",
+            None,
+            _optional_whole,
+            "most street cells to build (estimated from the area before building); default: "
+            "what the available memory holds; 0: no limit (--force-size)",
+            attr="grid_max_cells",
         ),
         Option(
             "weight",
@@ -835,6 +849,7 @@ class Config:
     scheduler: str | None = _default("scheduler")
     workers: int = _default("workers")
     grid_resolution: int = _default("grid_resolution")
+    grid_max_cells: int | None = _default("grid_max_cells")
     grid_weight: str = _default("grid_weight")
     town_method: str = _default("town_method")
     grid_min_households: float = _default("grid_min_households")
@@ -1021,6 +1036,12 @@ def _parse(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         msg = f"configuration file not found: {path}"
+        raise ConfigError(msg) from None
+    except IsADirectoryError:
+        msg = f"{path}: a folder, not a configuration file (give the TOML file in it)"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"{path}: cannot read the configuration file: {exc.strerror or exc}"
         raise ConfigError(msg) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{path}: not valid TOML: {exc}"

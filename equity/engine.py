@@ -1,41 +1,44 @@
 """Where the heavy geometry of a run is computed: on this machine, or partitioned on Dask.
 
-The expensive steps of :func:`equity.pipeline.build_levels` are the street grid
-(:func:`equity.geographies.street_grid`: H3 cover, overlay, ancillary mass) and the Ookla
-summaries (:func:`~equity.geographies.ookla_to_grid`,
-:func:`~equity.geographies.ookla_to_polygons`). Each is split in :mod:`equity.geographies`
-into a *pieces* function, whose rows for one block group (or one tile) depend only on that
-block group (tile) and the features overlapping it, and a cheap *combine* function that
-orders the pieces canonically and sums them. An engine decides where the pieces are computed:
+The expensive steps of :func:`equity.pipeline.build_levels` are the street level
+(:func:`equity.geographies.street_level`: per county, the H3 cover of its block groups, their
+overlay with the cells and the block or tile weights) and the Ookla summaries
+(:func:`~equity.geographies.ookla_to_polygons`, :func:`~equity.geographies.ookla_to_grid`). An
+engine decides where their independent parts run:
 
-* :class:`LocalEngine` (``engine = "local"``, the default) calls the stage functions directly;
-  it never imports dask.
-* :class:`DaskEngine` (``engine = "dask"``) partitions the block groups by county (or state)
-  and the tiles by a 0.5-degree lon/lat grid with ``dask_geopandas.from_geopandas``, gives each
-  partition only the features whose bounds meet its own (no worker receives the whole tile
-  table), runs the *same* pieces functions with ``map_partitions`` on a
-  ``dask.distributed`` cluster, gathers the pieces and combines them on the client with the
-  *same* combine functions.
+* :meth:`Engine.map_partitions` runs one function over a list of argument tuples (one per
+  county for the street level) and returns the results in the order of the list.
+  :class:`LocalEngine` (``engine = "local"``, the default) calls it on each in turn and never
+  imports dask; :class:`DaskEngine` (``engine = "dask"``) submits one task per part to a
+  ``dask.distributed`` cluster, so the workers build the county pieces and the client only
+  combines them.
+* The Ookla summaries are split in :mod:`equity.geographies` into a *pieces* function, whose
+  rows for one tile depend only on that tile and the polygons overlapping it, and a cheap
+  *combine* function. :class:`DaskEngine` partitions the tiles by a 0.5-degree lon/lat grid
+  with ``dask_geopandas``, gives each partition only the polygons whose bounds meet its own,
+  runs the same pieces functions on the workers and combines on the client.
 
-Results are identical, bit for bit: every block group (tile) lies wholly in one partition, a
-piece's area does not depend on the other polygons in the overlay, per-feature sums run in a
-canonical order, and the combine step sorts the pieces before summing. What stays on the
-client: reading the inputs, aggregation up the hierarchy, indicators and the index (its
-percentile ranks need every place), hot spots, placement and the outputs.
+Results are identical, bit for bit: the parts are computed by the same functions from the
+same inputs (pickled and unpickled unchanged) and combined on the client in the order of the
+list whatever order the workers finish in. What stays on the client: reading the inputs,
+combining the county pieces into the pooled street units (their counts, MOEs and hexagons),
+aggregation up the hierarchy, indicators and the index (its percentile ranks need every
+place), hot spots, placement and the outputs.
 
 Examples
 --------
 >>> with get_engine("local") as eng:
-...     eng.name
-'local'
+...     eng.map_partitions(divmod, [(7, 2), (9, 4)])
+[(3, 1), (2, 1)]
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -44,9 +47,8 @@ import shapely
 from shapely import STRtree
 
 from equity import geographies, settings
-from equity.errors import ConfigError, EquityError, SchemaError, check_choice
+from equity.errors import ConfigError, EquityError, check_choice
 from equity.geographies.h3cells import _check_resolution
-from equity.geographies.h3grid import _check_street_grid
 from equity.geographies.ookla import _check_ookla_polygons, _tile_table
 from equity.geographies.overlay import OVERLAY_METHODS
 
@@ -59,12 +61,16 @@ __all__ = [
     "Engine",
     "LocalEngine",
     "assign_partitions",
+    "part_name",
+    "process_usage",
     "engine_from_config",
     "get_engine",
     "partitions_overlapping",
 ]
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 #: Engines of ``[run] engine`` (``equity.config`` checks the setting against them).
 ENGINES: tuple[str, ...] = ("local", "dask")
@@ -97,27 +103,30 @@ class Engine:
         """One line naming the engine (for progress lines)."""
         return self.name
 
-    def street_grid(
-        self,
-        blockgroups: gpd.GeoDataFrame,
-        *,
-        counts: Sequence[str],
-        resolution: int = 9,
-        tiles: gpd.GeoDataFrame | None = None,
-        weight_column: str | None = "devices",
-        medians: Mapping[str, str] | None = None,
-        drop_empty: bool = True,
-    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-        """:func:`equity.geographies.street_grid` (same arguments, same result)."""
-        return geographies.street_grid(
-            blockgroups,
-            counts=counts,
-            resolution=resolution,
-            tiles=tiles,
-            weight_column=weight_column,
-            medians=medians,
-            drop_empty=drop_empty,
-        )
+    def map_partitions(
+        self, function: Callable[..., R], args: Sequence[tuple[Any, ...]]
+    ) -> list[R]:
+        """``[function(*a) for a in args]``, wherever the engine runs its work.
+
+        Parameters
+        ----------
+        function
+            A module-level function (a Dask worker imports it by name).
+        args
+            One tuple of positional arguments per part (e.g. the block groups, blocks and
+            tiles of one county).
+
+        Returns
+        -------
+        list
+            The results, in the order of `args`.
+
+        Examples
+        --------
+        >>> LocalEngine().map_partitions(pow, [(2, 3), (3, 2)])
+        [8, 9]
+        """
+        return [function(*a) for a in args]
 
     def ookla_to_grid(
         self,
@@ -241,6 +250,41 @@ def _tile_grid_keys(tiles: gpd.GeoDataFrame) -> np.ndarray:
     return row * 10_000 + col
 
 
+def part_name(args: tuple[Any, ...], index: int) -> str:
+    """How an error names a part: the county (or state) of its first table with ``GEOID``.
+
+    Parameters
+    ----------
+    args
+        The part's positional arguments.
+    index
+        Its position in the list of parts (named when no table says where it is).
+
+    Returns
+    -------
+    str
+        ``"county 51059"``, ``"state 51"``, ``"counties 51059, 51061"`` or ``"part 3"``.
+
+    Examples
+    --------
+    >>> part_name((pd.DataFrame({"GEOID": ["510594001001", "510594002003"]}), 9), 0)
+    'county 51059'
+    >>> part_name((1, 2), 3)
+    'part 3'
+    """
+    for a in args:
+        if isinstance(a, pd.DataFrame) and "GEOID" in a.columns and len(a):
+            ids = a["GEOID"].astype(str)
+            for width, kind in ((5, "county"), (2, "state")):
+                keys = sorted(set(ids.str.slice(0, width)))
+                if len(keys) == 1:
+                    return f"{kind} {keys[0]}"
+            keys = sorted(set(ids.str.slice(0, 5)))
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            return f"counties {', '.join(keys[:3])}{more}"
+    return f"part {index}"
+
+
 # ---------------------------------------------------------------------------------------------
 # per-partition functions (run on the workers)
 
@@ -249,23 +293,59 @@ def _frame(part: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(part.reset_index(drop=True), geometry="geometry", crs=crs)
 
 
-def _street_grid_part(
-    bg_part: pd.DataFrame,
-    tiles_part: pd.DataFrame | None,
-    *,
-    bg_crs: Any,
-    tiles_crs: Any,
-    resolution: int,
-    weight_column: str | None,
-) -> pd.DataFrame:
-    if not len(bg_part):
-        return _empty_pieces()
-    # an empty tile partition is still a tile layer: the pieces are then cut by the same
-    # (exact) intersections as when tiles are given, so the areas stay bit-identical
-    tiles = None if tiles_part is None else _frame(tiles_part, tiles_crs)
-    return geographies.street_grid_pieces(
-        _frame(bg_part, bg_crs), resolution=resolution, tiles=tiles, weight_column=weight_column
-    )
+def _run_part(function: Callable[..., Any], *args: Any) -> tuple[Any, dict[str, Any]]:
+    """``function(*args)`` on a worker, with its wall and CPU seconds and where it ran."""
+    import time
+
+    from distributed import get_worker
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = function(*args)
+    return out, {
+        "wall_s": time.perf_counter() - wall,
+        "cpu_s": time.process_time() - cpu,
+        "worker": get_worker().address,
+    }
+
+
+def process_usage(*, reset_peak: bool = False) -> dict[str, float]:
+    """CPU seconds, resident and peak resident memory (MB) of this process (Linux).
+
+    Parameters
+    ----------
+    reset_peak
+        Reset the peak to the current size first (``/proc/self/clear_refs``), so a later
+        call reports the peak since this one.
+
+    Returns
+    -------
+    dict
+        ``cpu_s`` (user + system), ``rss_mb``, ``peak_mb`` (``VmHWM``; ``ru_maxrss`` where
+        ``/proc`` is missing).
+
+    Examples
+    --------
+    >>> sorted(process_usage())
+    ['cpu_s', 'peak_mb', 'rss_mb']
+    """
+    import resource
+    from pathlib import Path
+
+    if reset_peak:
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+    fields: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0]) / 1024.0
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "cpu_s": r.ru_utime + r.ru_stime,
+        "rss_mb": fields.get("VmRSS", r.ru_maxrss / 1024.0),
+        "peak_mb": fields.get("VmHWM", r.ru_maxrss / 1024.0),
+    }
 
 
 def _ookla_grid_part(tiles_part: pd.DataFrame, *, crs: Any, resolution: int) -> pd.DataFrame:
@@ -297,34 +377,6 @@ def _ookla_polygon_part(
     )
 
 
-def _refuse_points(tiles: gpd.GeoDataFrame | None) -> None:
-    """Refuse an ancillary layer with points: a partitioned run could count them twice."""
-    if tiles is None or not len(tiles):
-        return
-    kinds = set(shapely.get_type_id(tiles.geometry.to_numpy()).tolist())
-    if kinds & {0, 4}:
-        # a point on a block-group border goes to the first block group; block groups
-        # in two partitions would both take it
-        msg = (
-            "street_grid on the dask engine: the ancillary layer has points, which "
-            "a partitioned run could count twice on partition borders; use polygons "
-            "or lines (Ookla tiles, roads), or the local engine"
-        )
-        raise SchemaError(msg)
-
-
-def _empty_pieces() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "source_GEOID": pd.array([], dtype="str"),
-            "target_GEOID": pd.array([], dtype="str"),
-            "weight": np.zeros(0),
-            "weight_method": pd.array([], dtype="str"),
-            "area_m2": np.zeros(0),
-        }
-    )
-
-
 def _empty_tile_pieces(target: str) -> pd.DataFrame:
     tgt = pd.array([], dtype="str") if target == "GEOID" else np.zeros(0, dtype=np.intp)
     return pd.DataFrame({"tile": np.zeros(0, dtype=np.intp), target: tgt, "share": np.zeros(0)})
@@ -348,7 +400,7 @@ def _import_dask() -> tuple[Any, Any]:
 
 
 class DaskEngine(Engine):
-    """Computes the street grid and Ookla pieces per partition on a ``dask.distributed`` cluster.
+    """Runs the street level's county parts and the Ookla pieces on a ``dask.distributed`` cluster.
 
     Parameters
     ----------
@@ -375,7 +427,9 @@ class DaskEngine(Engine):
     Use it as a context manager, so the cluster it started is closed::
 
         with DaskEngine(scheduler="tcp://10.0.0.5:8786") as eng:
-            cells, xwalk = eng.street_grid(blockgroups, counts=["households"], tiles=tiles)
+            units, xwalk = geographies.street_level(
+                blockgroups, counts=["households"], map_partitions=eng.map_partitions
+            )
 
     Every input goes from this process to the workers, a partition at a time; the workers
     need the ``equity`` package (same version), not the input files.
@@ -386,6 +440,10 @@ class DaskEngine(Engine):
     blockgroups_per_partition = 2_000
     #: Tiles per partition aimed at.
     tiles_per_partition = 50_000
+    #: :meth:`map_partitions` scatters arguments of at least this many bytes (sizeof).
+    scatter_bytes = 100_000
+    #: Tasks of :meth:`map_partitions` submitted at once (None: twice the worker threads).
+    in_flight: int | None = None
 
     def __init__(
         self,
@@ -511,66 +569,94 @@ class DaskEngine(Engine):
             msg = f"Dask cluster {self.scheduler or 'local'} failed: {exc}"
             raise EquityError(msg) from None
 
-    def street_grid(
-        self,
-        blockgroups: gpd.GeoDataFrame,
-        *,
-        counts: Sequence[str],
-        resolution: int = 9,
-        tiles: gpd.GeoDataFrame | None = None,
-        weight_column: str | None = "devices",
-        medians: Mapping[str, str] | None = None,
-        drop_empty: bool = True,
-    ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-        """:func:`equity.geographies.street_grid`, its pieces computed per county partition."""
-        counts = list(counts)
-        medians = dict(medians or {})
-        # fail here, not on a worker
-        ids = _check_street_grid(
-            blockgroups, counts=counts, medians=medians, tiles=tiles, weight_column=weight_column
-        )
-        _check_resolution(resolution)
-        _refuse_points(tiles)
-        width = PARTITION_WIDTH[self.partition_by]
-        bg = gpd.GeoDataFrame(
-            {"GEOID": ids.to_numpy(dtype=object)},
-            geometry=blockgroups.geometry.to_numpy(),
-            crs=blockgroups.crs,
-        )
-        n_want = self._n_partitions(len(bg), self.blockgroups_per_partition)
-        part = assign_partitions(ids.str[:width].to_numpy(dtype=object), n_want)
-        n = int(part.max()) + 1 if len(part) else 1
-        bg_ddf = self._partitioned(bg, part, n)
-        tiles_ddf = None
-        counts_sent = {"blockgroups": part}
-        if tiles is not None:
-            cols = [weight_column] if weight_column is not None else []
-            layer = gpd.GeoDataFrame(
-                tiles[cols].reset_index(drop=True),
-                geometry=tiles.geometry.to_numpy(),
-                crs=tiles.crs,
-            )
-            tpart, trow = partitions_overlapping(
-                part, bg.geometry.to_crs(tiles.crs), layer.geometry
-            )
-            tiles_ddf = self._partitioned(layer.iloc[trow], tpart, n)
-            counts_sent["tiles"] = tpart
-        self._record("street grid", counts_sent, n)
-        meta = _empty_pieces()
-        args = (tiles_ddf,) if tiles_ddf is not None else (None,)
-        pieces_ddf = bg_ddf.map_partitions(
-            _street_grid_part,
-            *args,
-            bg_crs=bg.crs,
-            tiles_crs=None if tiles is None else tiles.crs,
-            resolution=resolution,
-            weight_column=weight_column,
-            meta=meta,
-        )
-        pieces = self._gather(pieces_ddf)
-        return geographies.combine_street_grid(
-            blockgroups, pieces, counts=counts, medians=medians, drop_empty=drop_empty
-        )
+    def map_partitions(
+        self, function: Callable[..., R], args: Sequence[tuple[Any, ...]]
+    ) -> list[R]:
+        """``[function(*a) for a in args]``, one task per part on the cluster.
+
+        Arguments larger than :attr:`scatter_bytes` (a county's block groups, blocks and
+        tiles) are scattered to the workers, a part at a time, just before its task is
+        submitted; at most :attr:`in_flight` tasks (default: twice the worker threads) are
+        submitted or running at once, the largest parts first, so the client never holds
+        more than a few parts' results beyond those it has gathered and no worker idles at
+        the end behind one big part. Each result is gathered as its task finishes and put
+        in its place: the list comes back in the order of `args`.
+
+        Per-part figures of the call (name, seconds, CPU seconds, worker) are kept in
+        :attr:`last_partitions`.
+
+        Raises
+        ------
+        EquityError
+            The error a part raised on its worker, of the same class, its message starting
+            with the part's name (``county 51059: ...``, see :func:`part_name`); or, when the
+            cluster goes away mid-run, an :class:`~equity.errors.EquityError` naming it.
+            Other exceptions of a part are re-raised as they are, with the part named in a
+            note. The other parts are cancelled.
+        """
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError
+
+        parts = list(args)
+        if not parts:
+            self.last_partitions = {"step": getattr(function, "__name__", "map"), "rows": []}
+            return []
+        from dask.sizeof import sizeof
+
+        sizes = [sum(sizeof(x) for x in a) for a in parts]
+        order = iter(sorted(range(len(parts)), key=lambda i: (-sizes[i], i)))
+        limit = max(1, self.in_flight or 2 * self._threads())
+        results: list[Any] = [None] * len(parts)
+        stats: list[dict[str, Any]] = [{} for _ in parts]
+        running: dict[Any, tuple[int, Any]] = {}  # key -> (part, future)
+        queue = as_completed()
+
+        def submit() -> None:
+            i = next(order, None)
+            if i is None:
+                return
+            sent = [
+                self.client.scatter(x, hash=False)
+                if sizes[i] and sizeof(x) >= self.scatter_bytes
+                else x
+                for x in parts[i]
+            ]
+            fut = self.client.submit(_run_part, function, *sent, pure=False)
+            running[fut.key] = (i, fut)
+            queue.add(fut)
+
+        for _ in range(limit):
+            submit()
+        try:
+            for fut in queue:
+                i = running[fut.key][0]
+                try:
+                    results[i], stats[i] = fut.result()
+                except EquityError as exc:
+                    raise _named(exc, part_name(parts[i], i)) from exc
+                except (OSError, FutureCancelledError) as exc:
+                    msg = f"Dask cluster {self.scheduler or 'local'} failed: {exc}"
+                    raise EquityError(msg) from None
+                except Exception as exc:
+                    exc.add_note(f"in {part_name(parts[i], i)} on the Dask engine")
+                    raise
+                del running[fut.key]
+                fut.release()
+                submit()
+        except BaseException:
+            self.client.cancel([f for _, f in running.values()])
+            raise
+        rows = [
+            {"partition": i, "name": part_name(a, i), "bytes": int(sizes[i]), **stats[i]}
+            for i, a in enumerate(parts)
+        ]
+        self.last_partitions = {"step": getattr(function, "__name__", "map"), "rows": rows}
+        log.info("dask engine: %s in %d parts", self.last_partitions["step"], len(parts))
+        return results
+
+    def worker_usage(self, *, reset_peak: bool = False) -> dict[str, dict[str, float]]:
+        """:func:`process_usage` of every worker process, by worker address."""
+        return dict(self.client.run(process_usage, reset_peak=reset_peak))
 
     def _tile_partitions(self, tiles: gpd.GeoDataFrame) -> tuple[np.ndarray, int, Any]:
         """Tiles partitioned by the lon/lat grid, persisted on the workers (cached per table)."""
@@ -639,6 +725,16 @@ class DaskEngine(Engine):
         return geographies.combine_ookla_polygons(
             tiles, polygons, self._gather(pieces_ddf), id_column=id_column, min_tests=min_tests
         )
+
+
+def _named(exc: EquityError, name: str) -> EquityError:
+    """A copy of `exc` (same class, same attributes) whose message starts with `name`."""
+    import copy
+
+    out = copy.copy(exc)
+    first = str(exc.args[0]) if exc.args else str(exc)
+    out.args = (f"{name}: {first}", *exc.args[1:])
+    return out
 
 
 def get_engine(

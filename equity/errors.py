@@ -16,8 +16,11 @@ __all__ = [
     "DataError",
     "DownloadError",
     "EquityError",
+    "EquityWarning",
+    "OutputError",
     "PlacementError",
     "SchemaError",
+    "SizeError",
     "check_choice",
 ]
 
@@ -65,6 +68,22 @@ class DownloadError(EquityError, OSError):
 
 class PlacementError(EquityError, ValueError):
     """Fellow placement cannot be solved as asked (k too large, no candidates, ...)."""
+
+
+class OutputError(EquityError, OSError):
+    """An output path cannot be written (a file where a folder is needed, read-only, too long)."""
+
+
+class SizeError(EquityError):
+    """A step would need more memory than the machine has (estimated before it starts)."""
+
+
+class EquityWarning(UserWarning):
+    """A stated warning: the run goes on, and the message says what was left out or repaired.
+
+    The CLI prints each one as ``equity <command>: warning: <message>`` on one line; runs also
+    repeat them in METHODS.md.
+    """
 
 
 class ChoiceError(ConfigError):

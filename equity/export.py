@@ -16,7 +16,7 @@ Every file is written atomically: a failure leaves no new file behind.
 from __future__ import annotations
 
 import datetime
-import functools
+import gc
 import io
 import json
 import logging
@@ -25,21 +25,22 @@ import os
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import jinja2
 import numpy as np
 import pandas as pd
 
+from equity._cells import csv_safe
 from equity._io import atomic_dir, atomic_write_text
 from equity.errors import ConfigError, DataError, SchemaError, check_choice
+from equity.workbook import RunInfo, read_workbook, write_workbook
 
 __all__ = [
     "COLUMNS",
     "FORMATS",
+    "RunInfo",
     "read_candidates",
     "write_candidates",
     "write_level_tables",
@@ -106,9 +107,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "Pillar contributing most to the need (access, devices_skills, affordability, education, transformation)",
         "text",
     ),
-    "intervention": ("Suggested intervention for the driving pillar", "text"),
+    "intervention": (
+        "Suggested focus area, one of the program's four: digital access, computer-science education, digital skills, digital transformation of nonprofits and small businesses (from the pillar profile; a pillar resting on weak proxies alone, e.g. library distance, cannot decide it)",
+        "text",
+    ),
     "top_indicators": (
-        "The three indicators pushing the need up most, with their normalised values, '; '-separated",
+        "The three indicators pushing the need up most, in words, each with the place's value and the state's (and nation's) median, '; '-separated",
         "text",
     ),
     "n_anchors": (
@@ -116,10 +120,22 @@ COLUMNS: dict[str, tuple[str, str]] = {
         "count",
     ),
     "why": (
-        "One-sentence explanation: rank, need, partners, reach, intervention and what would change the rank",
+        "A short paragraph in plain words: selected or not, rank, need with its interval, focus area and why, partners, reach, the runner-up and any flag, and what would change the rank",
         "text",
     ),
     "selected": ("Chosen as a fellow site by the selection mode", "true/false"),
+    "focus_area": (
+        "Code of the focus area (digital_access, cs_education, digital_skills, digital_transformation); empty when no pillar with data can decide it",
+        "code",
+    ),
+    "focus_reason": (
+        "Why this focus area: the pillar's score and its strongest indicator against the state's median; pillars resting on weak proxies are named and passed over",
+        "text",
+    ),
+    "reliability": (
+        "Reliability of the place's index from its own uncertainty (high, medium, low), never from its level of need",
+        "text",
+    ),
     "county_GEOID": ("Five-digit county FIPS code (dominant county for towns)", "code"),
     "existing": ("An existing program site", "true/false"),
     "n_<kind>": (
@@ -169,6 +185,39 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "runner_up_score": ("Host score of the runner-up partner", "score"),
     "runner_up_id": ("Id of the runner-up partner in partners.csv", "code"),
     "runner_up_summary": ("The runner-up partner in plain words", "text"),
+    "p_top1": (
+        "Chance of ranking first (among the k best when k > 1) in the state by combined score, over the index's uncertainty draws (given, or drawn from each place's 90% interval)",
+        "proportion 0-1",
+    ),
+    "combined_lo": (
+        "Lower end of the 90% interval of the combined score over the draws",
+        "score 0-100",
+    ),
+    "combined_hi": (
+        "Upper end of the 90% interval of the combined score over the draws",
+        "score 0-100",
+    ),
+    "close_call": (
+        "Selected site whose combined score's 90% interval overlaps the runner-up's, or whose chance of ranking first is below 0.5 (top and robust modes)",
+        "true/false",
+    ),
+    "runner_up_place": (
+        "Selected sites: the best-ranked candidate of the state that was not selected",
+        "text",
+    ),
+    "runner_up_place_GEOID": ("GEOID of the runner-up place", "code"),
+    "lead": (
+        "Selected sites: combined score minus the runner-up's (negative for a coverage pick ranked below it)",
+        "points",
+    ),
+    "below_median_need": (
+        "Selected site whose need is below the median index of its state's places",
+        "true/false",
+    ),
+    "note": (
+        "Flags of a selected site in words: close call (and why), need below the state median (and why it was chosen anyway)",
+        "text",
+    ),
     "sensitivity": (
         "What would change the rank: the largest move when one score or pillar weight is halved",
         "text",
@@ -276,6 +325,7 @@ def write_candidates(
     *,
     formats: Sequence[str] | str = ("csv", "xlsx", "geojson"),
     stem: str = "candidates",
+    info: RunInfo | None = None,
     extra_sheets: Mapping[str, pd.DataFrame] | None = None,
 ) -> list[Path]:
     """Write ranked candidates in several formats, atomically.
@@ -288,13 +338,16 @@ def write_candidates(
     out_dir
         Folder to write into (created if needed).
     formats
-        Any of :data:`FORMATS`: ``csv``, ``xlsx`` (bold filled header, frozen first row, auto
-        column widths, an ``All`` sheet and one sheet per state), ``geojson``, ``gpkg``,
+        Any of :data:`FORMATS`: ``csv``, ``xlsx`` (a workbook for people: Read me, Summary and
+        one sheet per state in plain headings, :mod:`equity.workbook`), ``geojson``, ``gpkg``,
         ``parquet`` (GeoParquet).
     stem
         File name without suffix.
+    info
+        What the workbook's Read me sheet says about the run (title, command, date,
+        warnings, sources, the index's record for the glossary).
     extra_sheets
-        More sheets for the XLSX workbook, after the candidates' (sheet name -> table; e.g.
+        More sheets for the XLSX workbook, after the states' (sheet name -> table; e.g.
         the national summary of a state-by-state run).
 
     Returns
@@ -336,12 +389,10 @@ def write_candidates(
             name = f"{stem}{FORMATS[fmt]}"
             path = tmp / name
             if fmt == "csv":
-                path.write_text(table.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+                text = csv_safe(table).to_csv(index=False, lineterminator="\n")  # no formulas
+                path.write_text(text, encoding="utf-8")
             elif fmt == "xlsx":
-                if extra_sheets:
-                    _write_xlsx(table, path, extra=extra_sheets)
-                else:
-                    _write_xlsx(table, path)
+                _write_xlsx(table, path, info=info, extra=extra_sheets)
             else:
                 gdf = gpd.GeoDataFrame(_geo_table(df), geometry=df.geometry.name, crs=df.crs)
                 gdf.attrs = {}
@@ -365,10 +416,10 @@ def _geo_table(df: gpd.GeoDataFrame) -> pd.DataFrame:
     return geo
 
 
-def _sheet_names(names: list[str]) -> list[str]:
-    """Excel-safe, unique sheet names (max 31 characters, no []:*?/\\)."""
+def _sheet_names(names: list[str], *, taken: Sequence[str] = ("All",)) -> list[str]:
+    """Excel-safe, unique sheet names (max 31 characters, no []:*?/\\), none of `taken`."""
     out: list[str] = []
-    seen = {"all"}
+    seen = {t.lower() for t in taken}
     for name in names:
         base = re.sub(r"[\[\]:*?/\\]", "_", name or "state").strip("'")[:31] or "state"
         candidate, i = base, 2
@@ -393,58 +444,27 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _write_sheet(ws: Any, table: pd.DataFrame) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    header_font = Font(bold=True, color="FFFFFF")
-    header_fill = PatternFill("solid", start_color="1F4E79", end_color="1F4E79")
-    ws.append(list(table.columns))
-    for cell in ws[1]:
-        cell.font = header_font
-        cell.fill = header_fill
-        cell.alignment = Alignment(vertical="center", wrap_text=False)
-    for row in table.itertuples(index=False, name=None):
-        ws.append([_cell(v) for v in row])
-    ws.freeze_panes = "A2"
-    n_rows = len(table) + 1
-    if len(table.columns):
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{n_rows}"
-    for j, col in enumerate(table.columns, start=1):
-        letter = get_column_letter(j)
-        lengths = table[col].astype("string").fillna("").str.len()
-        longest = max(len(str(col)), int(lengths.max()) if len(lengths) else 0)
-        ws.column_dimensions[letter].width = min(60, longest + 2)
-        if _TEXT_COLUMNS_RE.search(col):
-            for (cell,) in ws.iter_rows(min_row=2, max_row=n_rows, min_col=j, max_col=j):
-                cell.number_format = "@"  # keep zero-padded codes as text in Excel
-
-
 def _write_xlsx(
-    table: pd.DataFrame, path: Path, *, extra: Mapping[str, pd.DataFrame] | None = None
+    table: pd.DataFrame,
+    path: Path,
+    *,
+    info: RunInfo | None = None,
+    extra: Mapping[str, pd.DataFrame] | None = None,
 ) -> None:
-    from openpyxl import Workbook
+    """The workbook for people (:mod:`equity.workbook`), with fixed timestamps.
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "All"
-    _write_sheet(ws, table)
-    if "state_GEOID" in table.columns:
-        codes = sorted(table["state_GEOID"].dropna().unique().tolist())
-        label_col = "state_name" if "state_name" in table.columns else "state_GEOID"
-        labels = [str(table.loc[table["state_GEOID"] == c, label_col].iloc[0]) for c in codes]
-        for code, sheet in zip(codes, _sheet_names(labels), strict=True):
-            _write_sheet(wb.create_sheet(sheet), table[table["state_GEOID"] == code])
-    taken = {ws.title.lower() for ws in wb.worksheets}
-    for name, sheet_table in (extra or {}).items():
-        title = _sheet_names([name])[0]
-        if title.lower() in taken:
-            msg = f"extra sheet {name!r} has the name of another sheet of the workbook"
-            raise ConfigError(msg)
-        _write_sheet(wb.create_sheet(title), _attribute_table(sheet_table))
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    path.write_bytes(_reproducible_xlsx(buffer.getvalue()))
+    The cyclic garbage collector is paused meanwhile: openpyxl makes a few objects per cell,
+    and each collection they trigger scans every object of the run (its tables, geometries,
+    partners), which made the workbook four times slower in a run than on its own.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        data = write_workbook(table, path, info=info, cell=_cell, columns=COLUMNS, extra=extra)
+    finally:
+        if enabled:
+            gc.enable()
+    path.write_bytes(_reproducible_xlsx(data))
 
 
 def _xlsx_timestamp() -> datetime.datetime:
@@ -486,7 +506,7 @@ def _reproducible_xlsx(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.DataFrame:
+def read_candidates(path: str | os.PathLike[str], *, sheet: str | None = None) -> pd.DataFrame:
     """Read a file written by :func:`write_candidates` back, GEOIDs as text.
 
     Parameters
@@ -494,7 +514,9 @@ def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.D
     path
         A ``.csv``, ``.xlsx``, ``.geojson``, ``.gpkg`` or ``.parquet`` file.
     sheet
-        XLSX sheet to read (``All`` or a state name).
+        XLSX: one sheet (a state's name, or ``Summary``); default every state sheet. The
+        workbook's plain headings come back as code names; it holds the columns a person
+        reads (:data:`equity.workbook.HEADERS`), the CSV all of them.
 
     Returns
     -------
@@ -511,9 +533,7 @@ def read_candidates(path: str | os.PathLike[str], *, sheet: str = "All") -> pd.D
         dtypes = {c: "string" for c in header if _TEXT_COLUMNS_RE.search(c)}
         return pd.read_csv(p, dtype=dtypes, keep_default_na=True)
     if suffix == ".xlsx":
-        header = pd.read_excel(p, sheet_name=sheet, nrows=0).columns
-        dtypes = {c: "string" for c in header if _TEXT_COLUMNS_RE.search(c)}
-        return pd.read_excel(p, sheet_name=sheet, dtype=dtypes)
+        return read_workbook(p, sheet=sheet)
     if suffix in (".geojson", ".gpkg"):
         gdf = gpd.read_file(p)
         for col in gdf.columns:
@@ -596,55 +616,6 @@ def write_level_tables(
 # --------------------------------------------------------------------------------------------
 
 
-def _md(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    items: list[tuple[str, Any]] = []
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            items.extend(_flatten(value, name + "."))
-        else:
-            items.append((name, value))
-    return items
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list | tuple):
-        return ", ".join(_fmt(v) for v in value) if value else "(none)"
-    if isinstance(value, Mapping):
-        return json.dumps(value, sort_keys=True, default=str) if value else "(none)"
-    return str(value)
-
-
-@functools.cache
-def _methods_template() -> jinja2.Template:
-    """``templates/methods.md.j2``: Markdown, so no HTML escaping; ``md`` and ``num`` filters."""
-    text = (resources.files("equity") / "templates" / "methods.md.j2").read_text(encoding="utf-8")
-    env = jinja2.Environment(
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["md"] = _md
-    env.filters["num"] = _fmt
-    return env.from_string(text)
-
-
-def _uses(provenance: list[dict[str, Any]], *words: str) -> bool:
-    text = " ".join(
-        str(p.get(k, "")) for p in provenance for k in ("source", "title", "publisher", "licence")
-    ).lower()
-    return any(w in text for w in words)
-
-
 def write_methods(
     out_dir: str | os.PathLike[str],
     *,
@@ -654,11 +625,22 @@ def write_methods(
     weights: Mapping[str, float] | None = None,
     notes: list[str] | None = None,
     partners: Mapping[str, Any] | None = None,
-    warnings: list[str] | None = None,
+    warnings: Sequence[str] | None = None,
+    index: Mapping[str, Any] | None = None,
+    candidates: pd.DataFrame | None = None,
+    run_date: str | None = None,
+    title: str = "Digital equity index",
     street: Mapping[str, Any] | None = None,
     sections: Sequence[tuple[str, str]] | None = None,
 ) -> Path:
     """Write ``METHODS.md``, the methods card of a run, atomically.
+
+    The first part is for a reader who is not a statistician: the run's warnings, who was
+    selected in each state and why, which data, what is missing and what that means, and the
+    command. The technical appendix follows: the index method, the weights used, the
+    indicators of each pillar with sources and vintages, the placement method, the coverage
+    results, the partners, one table of the parameters actually used, the data sources and
+    each licence once (:mod:`equity.methods`).
 
     Parameters
     ----------
@@ -668,20 +650,31 @@ def write_methods(
         One dict per data source with ``source``, ``title``, ``publisher``, ``vintage``,
         ``licence``, ``attribution`` and ``path`` (the readers' ``attrs``).
     parameters
-        Run parameters, nested by stage (e.g. ``{"index": {...}, "placement": {...}}``);
-        ``rank_candidates(...).attrs["placement"]`` fits under ``"placement"``.
+        Run parameters: the configuration's options (``Config.as_dict()``) and the stages'
+        records under ``"index"`` and ``"placement"``
+        (``rank_candidates(...).attrs["placement"]``); each is shown once, with the value used.
     command
         The exact command that reproduces the run.
     weights
         Pillar weights of the index.
     notes
-        Free-text notes (caveats, warnings of the run).
+        Free-text notes (caveats of the data).
     partners
         What the run did with its partner organisations
         (:func:`equity.placement.organisations.partner_methods`): sources, locating, merges,
         weights, decay, host score, NTEE selection; None leaves the section out.
     warnings
-        Warnings shown at the top of the card (e.g. a street level spread by area).
+        The run's warnings (:mod:`equity.runwarnings`, e.g. a street level spread by area),
+        shown first.
+    index
+        The index's record of the placement level (``attrs["index"]``): the indicators by
+        pillar and their weights; default ``parameters["index"]``.
+    candidates
+        The ranked candidates: who was selected in each state and why.
+    run_date
+        Date of the run (default: ``SOURCE_DATE_EPOCH``'s date, else today, UTC).
+    title
+        The run's title.
     street
         The street level's summary (``extras["street"]`` of ``build_levels``): weights used,
         household floor, units ranked.
@@ -706,31 +699,33 @@ def write_methods(
     >>> "equity run" in p.read_text()
     True
     """
+    from equity import __version__
+    from equity.methods import methods_context, methods_template
+
     if not command or not str(command).strip():
         msg = "write_methods needs the exact command that reproduces the run"
         raise ConfigError(msg)
     if any(not isinstance(p, Mapping) for p in provenance):
         msg = "provenance must be a list of dicts (source, title, publisher, vintage, licence, ...)"
         raise ConfigError(msg)
-    from equity import __version__
-
-    prov = [dict(p) for p in provenance]
-    text = _methods_template().render(
+    context = methods_context(
         version=__version__,
         command=str(command).strip(),
-        provenance=prov,
-        source_columns=_SOURCE_COLUMNS,
-        used_ookla=_uses(prov, "ookla", "speedtest"),
-        used_microsoft=_uses(prov, "microsoft", "o-uda"),
-        weights=[(k, float(v)) for k, v in (weights or {}).items()],
-        parameters=_flatten(parameters),
+        provenance=provenance,
+        parameters=parameters,
+        weights=weights,
         notes=notes or [],
-        partners=dict(partners) if partners else None,
-        warnings=warnings or [],
-        street=dict(street) if street else None,
-        sections=list(sections or []),
+        partners=partners,
+        warnings=list(warnings or []),
+        index=index,
+        candidates=candidates,
+        run_date=run_date or RunInfo().date,
+        source_columns=_SOURCE_COLUMNS,
+        title=title,
+        street=street,
     )
+    context["sections"] = list(sections or [])
     path = Path(out_dir) / "METHODS.md"
-    atomic_write_text(path, text)
+    atomic_write_text(path, methods_template().render(**context))
     logger.info("wrote %s", path)
     return path

@@ -83,7 +83,7 @@ from scipy.spatial import cKDTree
 import equity
 from equity import settings
 from equity._generators import acs_like_moe, logistic, random_field
-from equity._io import atomic_dir
+from equity._io import atomic_dir, check_folder
 from equity.errors import ConfigError
 from equity.tiles import quadkeys_from_xy, tile_lat, tile_lon, tile_xy
 
@@ -1883,6 +1883,7 @@ def sample_paths(*, seed: int = settings.seed) -> dict[str, Path]:
     True
     """
     digest = hashlib.sha1(Path(__file__).read_bytes()).hexdigest()[:10]
+    check_folder(settings.cache_folder, what="cache folder (EQUITY_CACHE)")
     target = Path(settings.cache_folder) / f"sample-{equity.__version__}-{seed}-{digest}"
     paths = {k: target / v for k, v in FILES.items()}
     if (target / "README.md").is_file() and all(p.is_file() for p in paths.values()):

@@ -1,6 +1,7 @@
 """Open a local HTML file in headless Chromium with the network blocked, and inspect it.
 
-A small helper any test may reuse::
+A small helper any test may reuse (offline by default; ``offline=False`` with ``routes`` serves
+requests a test stands in for)::
 
     with open_page(path) as view:
         assert view.console_errors == []
@@ -177,6 +178,8 @@ def open_page(
     ready: str
     | None = "() => !!(window.equity && window.equity.maps && window.equity.maps.length)",
     timeout_ms: int = 60_000,
+    offline: bool = True,
+    routes: dict[str, Any] | None = None,
 ) -> Iterator[PageView]:
     """Open a local HTML file with every non-local request blocked.
 
@@ -192,6 +195,14 @@ def open_page(
         JavaScript predicate waited for after ``load`` (None: just ``load``).
     timeout_ms
         Maximum wait for the page.
+    offline
+        Emulate a browser without network (``navigator.onLine`` is false): the default, so
+        a page that asks before loading online extras (the maps' basemap) makes no request.
+        With False the browser says it is online, and requests are still blocked unless
+        `routes` answers them.
+    routes
+        URL pattern -> Playwright route handler, for requests a test serves itself (e.g. a
+        stand-in tile server); they take precedence over the blocking.
 
     Yields
     ------
@@ -215,6 +226,15 @@ def open_page(
                 r.abort()
 
         context.route("**/*", route)
+        for pattern, handler in (routes or {}).items():  # the last route registered wins
+            context.route(pattern, handler)
+        if offline:
+            # Chromium's offline emulation does not reach navigator.onLine of a file page
+            # opened after it: say so from the first script on
+            context.add_init_script(
+                "Object.defineProperty(Navigator.prototype, 'onLine', {get: () => false});"
+            )
+            context.set_offline(True)
         page.on("request", lambda req: view.requests.append(req.url))
         page.on(
             "console",

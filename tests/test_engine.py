@@ -242,26 +242,6 @@ def test_pieces_per_county_combine_to_street_grid(border) -> None:
 # on the cluster
 
 
-def test_dask_street_grid_equals_local_across_partitions(client, border) -> None:
-    bg, (a, b), tiles = border
-    counts = _counts(bg)
-    local = geographies.street_grid(bg, counts=counts, tiles=tiles, medians=pipeline.MEDIANS)
-    eng = DaskEngine(client=client)
-    dask_ = eng.street_grid(bg, counts=counts, tiles=tiles, medians=pipeline.MEDIANS)
-    rows = eng.last_partitions["rows"]
-    assert len(rows) == 2  # one partition per county
-    assert sum(r["blockgroups"] for r in rows) == len(bg)
-    assert all(0 < r["tiles"] < len(tiles) for r in rows)  # no partition gets every tile
-    for x, y in zip(local, dask_, strict=True):
-        assert_same_table(x, y)
-    xw = local[1]
-    assert (
-        xw.groupby("target_GEOID")["source_GEOID"].agg(lambda s: s.str[:5].nunique()) == 2
-    ).any()
-    eng.close()
-    assert client.status == "running"  # a client given to the engine stays open
-
-
 def test_dask_ookla_equals_local(client, border, sample_ds) -> None:
     _, _, tiles = border
     counties = sample_ds.boundaries["county"]
@@ -303,24 +283,16 @@ def test_dask_equals_local_when_partitions_hold_no_tiles(client, where: str) -> 
     if where == "no tiles":
         tiles = tiles.iloc[:0]
     with DaskEngine(client=client) as eng:
-        for got, want in zip(
-            eng.street_grid(bg, counts=["households"], tiles=tiles),
-            geographies.street_grid(bg, counts=["households"], tiles=tiles),
-            strict=True,
-        ):
-            assert_same_table(want, got)
+        want = geographies.street_level(bg, counts=["households"], tiles=tiles)
+        got = geographies.street_level(
+            bg, counts=["households"], tiles=tiles, map_partitions=eng.map_partitions
+        )
+        for x_, y_ in zip(want, got, strict=True):
+            assert_same_table(x_, y_)
+        assert len(eng.last_partitions["rows"]) == 3  # one part per county
         # tiles in a grid cell of their own, outside every polygon
         two = pd.concat([tiles, _tile(-77.015, 39.005)], ignore_index=True)
         assert_same_table(geographies.ookla_to_polygons(two, bg), eng.ookla_to_polygons(two, bg))
-
-
-def test_dask_street_grid_refuses_point_layers(client) -> None:
-    bg = _row_of_block_groups()
-    points = gpd.GeoDataFrame(
-        {"devices": [1.0]}, geometry=[shapely.Point(-77.0, 38.01)], crs="EPSG:4326"
-    )  # on the border of two counties: each partition would count it
-    with DaskEngine(client=client) as eng, pytest.raises(SchemaError, match="points"):
-        eng.street_grid(bg, counts=["households"], tiles=points)
 
 
 def test_dask_engine_choices_list_the_valid_ones(client) -> None:
@@ -347,4 +319,106 @@ def test_dask_run_equals_local_run(cluster, sample_cfg, tmp_path: Path) -> None:
     a = (tmp_path / "local" / "candidates.csv").read_bytes()
     b = (tmp_path / "dask" / "candidates.csv").read_bytes()
     assert a == b and len(a) > 100
-    assert "| engine | dask |" in (tmp_path / "dask" / "METHODS.md").read_text()
+    assert "| run.engine | dask |" in (tmp_path / "dask" / "METHODS.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# map_partitions: the street level's county parts on the workers
+
+
+def _street_inputs(ds: pipeline.Dataset) -> tuple[gpd.GeoDataFrame, list[str]]:
+    counts = indicators.counts_from_acs(ds.acs)
+    bg = ds.boundaries["blockgroup"][["GEOID", "geometry"]].merge(counts, on="GEOID")
+    return bg, _counts(bg)
+
+
+def test_dask_street_level_equals_local_on_the_sample(client, sample_ds) -> None:
+    """Every county of the sample built on the two workers; units and crosswalk exactly equal."""
+    bg, counts = _street_inputs(sample_ds)
+    blocks = sample_ds.blocks if geographies.has_block_geometry(sample_ds.blocks) else None
+    kw = {
+        "counts": counts,
+        "medians": pipeline.MEDIANS,
+        "resolution": 8,  # keeps the test quick; county-border cells are shared even more
+        "blocks": blocks,
+        "tiles": sample_ds.tiles,
+    }
+    local = geographies.street_level(bg, **kw)
+    with DaskEngine(client=client) as eng:
+        got = geographies.street_level(bg, **kw, map_partitions=eng.map_partitions)
+        rows = eng.last_partitions["rows"]
+    for want, have in zip(local, got, strict=True):
+        assert_same_table(want, have)
+    assert local[0].attrs == got[0].attrs
+    counties = sorted(bg["GEOID"].str[:5].unique())
+    assert sorted(r["name"] for r in rows) == [f"county {c}" for c in counties]
+    assert {r["worker"] for r in rows} <= set(client.scheduler_info()["workers"])
+    assert all(r["cpu_s"] > 0 for r in rows)
+    # cells shared by two counties' parts are combined on the client
+    xw = local[1]
+    assert (xw.groupby("target_GEOID")["source_GEOID"].agg(lambda s: s.str[:5].nunique()) > 1).any()
+
+
+def test_map_partitions_keeps_the_order_of_its_arguments(client) -> None:
+    """Parts are submitted largest first and finish in any order; results come back in order,
+    large arguments scattered, never more than `in_flight` tasks out at once."""
+    frames = [pd.DataFrame({"x": np.arange(n)}) for n in (3, 200_000, 10, 50_000, 1)]
+    with DaskEngine(client=client) as eng:
+        eng.in_flight = 2
+        got = eng.map_partitions(len, [(f,) for f in frames])
+        rows = eng.last_partitions["rows"]
+        assert eng.map_partitions(len, []) == []
+    assert (
+        got
+        == [3, 200_000, 10, 50_000, 1]
+        == LocalEngine().map_partitions(len, [(f,) for f in frames])
+    )
+    assert [r["partition"] for r in rows] == list(range(5))
+    assert rows[1]["bytes"] > eng.scatter_bytes > rows[0]["bytes"]
+
+
+def test_map_partitions_names_the_county_of_a_failing_part(client, sample_ds) -> None:
+    """A worker's EquityError comes back as the same class, the county named; other errors
+    keep their class and get a note."""
+    from equity.geographies.street import _pieces_of_part
+
+    bg, _ = _street_inputs(sample_ds)
+    c1, c2 = sorted(bg["GEOID"].str[:5].unique())[:2]
+    no_devices = sample_ds.tiles.drop(columns="devices")
+    args = [
+        (bg[bg["GEOID"].str[:5] == c1], None, None, 7, "devices"),
+        (bg[bg["GEOID"].str[:5] == c2], None, no_devices, 7, "devices"),  # fails
+    ]
+    with pytest.raises(SchemaError) as here:
+        LocalEngine().map_partitions(_pieces_of_part, args)
+    with DaskEngine(client=client) as eng:
+        with pytest.raises(SchemaError, match=f"^county {c2}: ") as there:
+            eng.map_partitions(_pieces_of_part, args)
+        assert str(there.value) == f"county {c2}: {here.value}"
+        assert there.value.problems == here.value.problems
+        with pytest.raises(ValueError, match="invalid literal") as other:
+            eng.map_partitions(int, [("12",), ("twelve",)])
+        assert "in part 1 on the Dask engine" in other.value.__notes__
+        assert eng.map_partitions(int, [("12",)]) == [12]  # the engine still works
+
+
+@pytest.mark.slow
+def test_dask_street_level_equals_local_on_real_virginia(client, shared_data) -> None:
+    """All of real Virginia (5,951 block groups, 133 counties, H3 resolution 9), bit for bit."""
+    from equity import sources
+
+    d = shared_data
+    bg = sources.read_boundaries(d / "boundaries" / "va" / "cb_2020_51_bg_500k.shp")
+    acs = sources.read_acs(d / "acs" / "acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv")
+    counts = indicators.counts_from_acs(acs)
+    bg = bg[["GEOID", "geometry"]].merge(counts, on="GEOID")
+    cols = _counts(bg)
+    local = geographies.street_level(bg, counts=cols, medians=pipeline.MEDIANS)
+    with DaskEngine(client=client) as eng:
+        got = geographies.street_level(
+            bg, counts=cols, medians=pipeline.MEDIANS, map_partitions=eng.map_partitions
+        )
+        assert len(eng.last_partitions["rows"]) == 133
+    for want, have in zip(local, got, strict=True):
+        assert_same_table(want, have)
+    assert len(local[0]) > 100_000

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from shapely.geometry import Point, box
 
-from equity import export
+from equity import export, workbook
 from equity.errors import ChoiceError, ConfigError, DataError, SchemaError
 from equity.export import (
     COLUMNS,
@@ -80,11 +81,12 @@ def _expected(candidates: gpd.GeoDataFrame, *, rounded: bool) -> pd.DataFrame:
     return export._attribute_table(df) if rounded else df
 
 
-@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_tables_read_back_equal(candidates, tmp_path, fmt):
-    (path,) = write_candidates(candidates, tmp_path, formats=[fmt])
-    back = read_candidates(path)
-    expected = _expected(candidates, rounded=True)
+def test_csv_reads_back_equal(candidates, tmp_path):
+    (path,) = write_candidates(candidates, tmp_path, formats=["csv"])
+    _assert_reads_back(read_candidates(path), _expected(candidates, rounded=True))
+
+
+def _assert_reads_back(back: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert list(back.columns) == list(expected.columns)
     assert back["GEOID"].tolist() == expected["GEOID"].tolist()
     assert back["GEOID"].str.len().eq(5).all()  # zero-padded codes stay text
@@ -97,6 +99,21 @@ def test_tables_read_back_equal(candidates, tmp_path, fmt):
             )
         else:
             assert back[col].astype(str).tolist() == expected[col].astype(str).tolist(), col
+
+
+def test_xlsx_state_sheets_read_back_equal_on_their_columns(candidates, tmp_path):
+    """The workbook carries the columns a person reads, under plain headings; read back, they
+    are the CSV's values under their code names (close calls only for selected sites)."""
+    (path,) = write_candidates(candidates, tmp_path, formats=["xlsx"])
+    back = read_candidates(path)
+    expected = _expected(candidates, rounded=True)
+    shown = [c for c in workbook.HEADERS if c in back.columns]
+    assert shown == list(back.columns)
+    assert {"selected", "rank", "NAME", "need_score", "why", "p_top1", "GEOID"} <= set(shown)
+    expected = expected[shown].assign(
+        close_call=expected["close_call"].where(expected["selected"], pd.NA)
+    )
+    _assert_reads_back(back, expected)
 
 
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg", "parquet"])
@@ -151,20 +168,66 @@ def test_csv_is_deterministic_and_sorted(candidates, tmp_path):
     assert df["combined_score"].astype(str).str.split(".").str[1].str.len().max() <= 4
 
 
-def test_xlsx_layout(candidates, tmp_path):
-    (path,) = write_candidates(candidates, tmp_path, formats=["xlsx"])
+def test_xlsx_is_made_for_people(candidates, tmp_path):
+    info = export.RunInfo(
+        title="Digital equity index",
+        command="equity run --out x",
+        provenance=[{"source": "imls", "title": "IMLS PLS", "vintage": "FY2019", "licence": "PD"}],
+        warnings=["No data for the transformation pillar."],
+        index={
+            "weights": {"access": {"share_no_internet": 1.0}, "education": {"km_to_library": 1.0}}
+        },
+        run_date="2026-12-02",
+    )
+    (path,) = write_candidates(candidates, tmp_path, formats=["xlsx"], info=info)
     wb = load_workbook(path)
-    assert wb.sheetnames == ["All", "Virginia", "Northvale"]
-    for ws in wb.worksheets:
-        assert ws.freeze_panes == "A2"
-        assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E79")
-        assert ws.column_dimensions["B"].width >= len("GEOID")
-    assert wb["Virginia"].max_row == 1 + 6
-    geoid_col = [c.value for c in wb["All"][1]].index("GEOID") + 1
-    cell = wb["All"].cell(row=2, column=geoid_col)
-    assert isinstance(cell.value, str) and cell.number_format == "@"
+    assert wb.sheetnames == ["Read me", "Summary", "Virginia", "Northvale"]
+    readme = [
+        [c for c in row if c is not None] for row in wb["Read me"].iter_rows(values_only=True)
+    ]
+    flat = [str(v) for row in readme for v in row]
+    assert flat[0] == "Digital equity index: candidate sites for a fellow"
+    assert ["Run date", "2026-12-02"] in readme and ["Command", "equity run --out x"] in readme
+    assert "No data for the transformation pillar." in flat
+    # every column of the state sheets is explained with its code name and unit
+    for code, (heading, _) in workbook.HEADERS.items():
+        if code in candidates.columns and code != "state_name":
+            row = next(r for r in readme if r[:2] == [heading, code])
+            assert row[2] == export.COLUMNS[code][0]
+    # the glossary maps labels to code names, sources and vintages
+    assert next(r for r in readme if "km_to_library" in r)[:3] == [
+        "distance to the nearest public library",
+        "km_to_library",
+        "Education",
+    ]
+    assert any("IMLS PLS" in r and "FY2019" in r for r in readme)
+
+    ws = wb["Virginia"]
+    head = [c.value for c in ws[1]]
+    assert head[:3] == ["Selected", "Rank in state", "Place"]
+    assert ws.freeze_panes == "D2"  # the place name stays in view
+    assert ws.auto_filter.ref == f"A1:{get_column_letter(len(head))}{ws.max_row}"
+    assert ws["A1"].font.bold and ws["A1"].fill.fgColor.rgb.endswith("1F4E79")
+    col = {h: i + 1 for i, h in enumerate(head)}
+    rows = list(ws.iter_rows(min_row=2))
+    assert len(rows) == 6
+    for row in rows:
+        selected = row[col["Selected"] - 1].value
+        fill = row[col["Place"] - 1].fill.fgColor.rgb
+        assert fill.endswith("FFF2CC") == bool(selected)  # selected rows highlighted
+        assert row[col["Need (0-100)"] - 1].number_format == "0.0"
+        assert row[col["Households"] - 1].number_format == "#,##0"  # whole households
+        assert row[col["Chance of ranking first"] - 1].number_format == "0%"
+        assert row[col["Why"] - 1].alignment.wrap_text
+        assert row[col["GEOID"] - 1].number_format == "@"
+        assert isinstance(row[col["GEOID"] - 1].value, str)
+    assert ws.column_dimensions[get_column_letter(col["Why"])].width >= 60
+    summary = wb["Summary"]
+    assert [c.value for c in summary[1]][:4] == ["State", "Selected place", "County", "Focus area"]
+    assert summary.max_row == 1 + int(candidates["selected"].sum())
+    assert summary.freeze_panes == "C2" and summary.auto_filter.ref
     by_sheet = read_candidates(path, sheet="Northvale")
-    assert set(by_sheet["state_GEOID"]) == {"90"}
+    assert len(by_sheet) == 6 and by_sheet["GEOID"].str.startswith("90").all()
 
 
 def test_every_column_is_documented(candidates):
@@ -208,7 +271,7 @@ def test_failure_half_way_leaves_nothing(candidates, tmp_path, monkeypatch):
     out.mkdir()
     (out / "candidates.csv").write_text("old\n")
 
-    def boom(table, path):
+    def boom(table, path, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(export, "_write_xlsx", boom)
@@ -240,57 +303,166 @@ def test_level_tables_bad_input(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_methods_card(candidates, tmp_path):
-    provenance = [
-        {
-            "source": "acs",
-            "title": "ACS 5-year 2017-2021",
-            "publisher": "US Census Bureau",
-            "vintage": "2021",
-            "licence": "public domain",
-            "attribution": "US Census Bureau, ACS",
-            "path": "acs.csv",
-        },
-        {
-            "source": "ookla",
-            "title": "Speedtest fixed tiles | 2021 Q1",
-            "publisher": "Ookla",
-            "vintage": "2021Q1",
-            "licence": "CC BY-NC-SA 4.0",
-            "attribution": "Speedtest® by Ookla®",
-            "path": "tiles.parquet",
-        },
+PROVENANCE = [
+    {
+        "source": "acs",
+        "title": "ACS 5-year 2017-2021",
+        "publisher": "US Census Bureau",
+        "vintage": "2021",
+        "licence": "Public domain (US federal government work)",
+        "attribution": "US Census Bureau, ACS",
+        "path": "acs.csv",
+    },
+    {
+        "source": "boundaries",
+        "title": "Census cartographic boundary file",
+        "publisher": "US Census Bureau",
+        "vintage": "2021",
+        "licence": "Public domain (US federal government work)",
+        "attribution": "US Census Bureau, boundaries",
+        "path": "tract.zip",
+    },
+    {
+        "source": "boundaries",
+        "title": "Census cartographic boundary file",
+        "publisher": "US Census Bureau",
+        "vintage": "2021",
+        "licence": "Public domain (US federal government work)",
+        "attribution": "US Census Bureau, boundaries",
+        "path": "county.zip",
+    },
+    {
+        "source": "ookla",
+        "title": "Speedtest fixed tiles | 2021 Q1",
+        "publisher": "Ookla",
+        "vintage": "2021Q1",
+        "licence": "CC BY-NC-SA 4.0",
+        "attribution": "Speedtest® by Ookla®",
+        "path": "tiles.parquet",
+    },
+]
+INDEX = {
+    "preset": "techspark",
+    "normalisation": "percentile",
+    "pillar_weights": {"access": 2.0, "affordability": 1.0},
+    "weights": {
+        "access": {"share_no_internet": 0.5, "download_mbps": 0.5},
+        "affordability": {"share_below_poverty": 1.0},
+    },
+    "missing_pillars": ["transformation"],
+}
+
+
+def _methods(candidates, out, **kw):
+    params = {
+        "normalisation": None,  # the configuration's "preset default" ...
+        "pillar_weights": None,
+        "mode": "robust",
+        "index": INDEX,  # ... and what the index used
+        "placement": candidates.attrs["placement"],
+    }
+    return write_methods(
+        out,
+        provenance=PROVENANCE,
+        parameters=params,
+        command="equity rank --mode robust --k 2 --radius-km 20 --out results",
+        weights=INDEX["pillar_weights"],
+        notes=["sample data only"],
+        warnings=["No data for the Business and nonprofit transformation pillar."],
+        index=INDEX,
+        candidates=candidates,
+        run_date="2026-12-02",
+        **kw,
+    )
+
+
+def test_methods_card_for_a_reader_first(candidates, tmp_path):
+    text = _methods(candidates, tmp_path).read_text()
+    lines = text.split("\n")
+    headings = [line for line in lines if line.startswith("#")]
+    assert headings[:7] == [
+        "# Methods",
+        "## Warnings",
+        "## Who was selected, and why",
+        "### In each state",
+        "## Which data",
+        "## What is missing, and what it means",
+        "## Reproduce this run",
     ]
-    command = "equity rank --mode robust --k 2 --radius-km 20 --out results"
-    path = write_methods(
-        tmp_path,
-        provenance=provenance,
-        parameters={"placement": candidates.attrs["placement"]},
-        command=command,
-        weights={"access": 2.0, "affordability": 1.0},
-        notes=["sample data only"],
+    assert headings.index("# Technical appendix") > headings.index("## Reproduce this run")
+    assert "on 2026-12-02" in lines[2]
+    assert "- **Warning:** No data for the Business and nonprofit transformation pillar." in lines
+    # who was selected in each state, and why: one table row and one paragraph per site
+    chosen = candidates[candidates["selected"]]
+    for _, row in chosen.iterrows():
+        assert any(line.startswith(f"| {row['state_name']} | {row['NAME']} | ") for line in lines)
+        assert f"- **{row['state_name']}: {row['NAME']}.** {row['why']}" in lines
+    assert f"{len(chosen)} sites were selected in 2 states (robust mode" in text
+    # which data: each source once, however many files
+    assert sum(line.startswith("- Census cartographic boundary file") for line in lines) == 1
+    assert "- sample data only" in lines
+    assert "```sh\nequity rank --mode robust --k 2 --radius-km 20 --out results\n```" in text
+
+
+def test_methods_card_appendix_has_no_contradictions_and_no_json(candidates, tmp_path):
+    text = _methods(candidates, tmp_path).read_text()
+    lines = text.split("\n")
+    section = text.split("## Parameters", 1)[1].split("## Data sources", 1)[0].split("\n")
+    params = [line for line in section if line.startswith("| ")][1:]
+    names = [line.split(" | ")[0][2:] for line in params]
+    # one row per parameter, with the value used: no "normalisation None" beside "percentile"
+    assert "| index.normalisation | percentile | default: the preset's |" in lines
+    assert not any(
+        n.endswith("normalisation") and "none" in line
+        for n, line in zip(names, params, strict=True)
     )
-    text = path.read_text()
-    assert path.name == "METHODS.md"
-    assert f"```sh\n{command}\n```" in text
-    assert "| acs | ACS 5-year 2017-2021 | US Census Bureau | 2021 | public domain |" in text
-    assert "Speedtest fixed tiles \\| 2021 Q1" in text  # pipes escaped in tables
-    assert "CC BY-NC-SA 4.0" in text and "O-UDA" in text
+    assert "| index.weights | access 2, affordability 1 | pillar (or indicator) weights |" in lines
+    assert "| placement.mode | robust | top \\| coverage \\| robust |" in lines
+    assert "| placement.weights | need 0.5, readiness 0.25, reach 0.25 |" in text
+    assert len(set(names)) == len(names)
+    assert "{" not in "\n".join(params)  # no raw JSON
+    # weights actually used, the missing pillar with its weight 0
+    assert "| Internet access | 0.67 |  |" in lines and "| Affordability | 0.33 |  |" in lines
+    assert (
+        "| Business and nonprofit transformation | 0 | no data: its weight went to the others |"
+        in lines
+    )
+    # indicators by pillar, with sources and vintages
+    assert (
+        "| Internet access | households without internet | `share_no_internet` | 0.50 | "
+        "ACS 5-year 2017-2021 | 2021 |  |"
+    ) in lines
+    assert "Speedtest fixed tiles \\| 2021 Q1 | 2021Q1 |" in text  # pipes escaped in tables
+    # each licence once; the attribution Ookla's licence requires
+    assert (
+        sum(
+            "Public domain (US federal government work)" in line
+            for line in lines
+            if line.startswith("| Public")
+        )
+        == 1
+    )
+    assert "| CC BY-NC-SA 4.0 | Speedtest® by Ookla® |" in lines
     assert "Speedtest® by Ookla® Global Fixed and Mobile Network Performance Maps" in text
-    assert "| access | 2 |" in text
-    assert "| placement.mode | robust |" in text and "| placement.radius_km | 20 |" in text
-    assert "| placement.weights.need | 0.5 |" in text
-    assert "- sample data only" in text
+    assert "Open Use of Data Agreement (O-UDA) v1.0. Not used in this run." in text
+    assert "(non-commercial, share-alike, attribution required). Used in this run." in text
+    assert "spopt library and the CBC solver" in text  # no unexplained "spopt MCLP, CBC"
     # same inputs, same bytes
-    again = write_methods(
-        tmp_path / "again",
-        provenance=provenance,
-        parameters={"placement": candidates.attrs["placement"]},
-        command=command,
-        weights={"access": 2.0, "affordability": 1.0},
-        notes=["sample data only"],
-    )
-    assert again.read_bytes() == path.read_bytes()
+    assert _methods(candidates, tmp_path / "again").read_bytes() == text.encode()
+
+
+def test_methods_card_coverage_results_are_a_table(candidates, tmp_path):
+    cov = rank_candidates(make_places(), k=2, radius_km=20, mode="coverage")
+    text = write_methods(
+        tmp_path,
+        provenance=[],
+        parameters={"placement": cov.attrs["placement"]},
+        command="equity run",
+        candidates=cov,
+    ).read_text()
+    assert "### Coverage" in text
+    assert "| Virginia | 2 |" in text and "| Northvale | 2 |" in text
+    assert "covered_need_population" not in text and "{" not in text
 
 
 @pytest.mark.parametrize("full", [False, True])
@@ -301,19 +473,16 @@ def test_methods_card_layout(tmp_path, full):
         "parameters": {"index": {"preset": "techspark"}} if full else {},
         "weights": {"access": 1.0} if full else None,
         "notes": ["a note"] if full else None,
+        "warnings": ["a warning"] if full else None,
     }
     text = write_methods(tmp_path, command="equity run", **kwargs).read_text(encoding="utf-8")
     lines = text.split("\n")
     assert text.endswith("\n") and not text.endswith("\n\n") and "\n\n\n" not in text
     headings = [i for i, line in enumerate(lines) if line.startswith("#")]
-    assert [lines[i] for i in headings][:3] == [
-        "# Methods",
-        "## Reproduce this run",
-        "## Data sources",
-    ]
+    assert lines[headings[0]] == "# Methods"
     assert all(lines[i + 1] == "" and (i == 0 or lines[i - 1] == "") for i in headings)
-    assert ("## Notes" in lines) == full and ("- a note" in lines) == full
-    for header in ("| source |", "| pillar | weight |", "| parameter | value |"):
+    assert ("## Warnings" in lines) == full and ("- a note" in lines) == full
+    for header in ("| source |", "| pillar | weight | note |", "| parameter | value | meaning |"):
         rows = [i for i, line in enumerate(lines) if line.startswith("|")]
         starts = [i for i in rows if lines[i].startswith(header)]
         if full:
@@ -325,9 +494,11 @@ def test_methods_card_layout(tmp_path, full):
             assert not starts
     if full:
         assert "| ookla |  |  | not stated (no year in the file or its name) |  |  |  |" in lines
-        assert "| index.preset | techspark |" in lines and "| access | 1 |" in lines
+        assert "| index.preset | techspark | index definition |" in lines
+        assert "| Internet access | 1.00 |  |" in lines
     else:
         assert "No data source recorded its provenance." in lines and "(none recorded)" in lines
+        assert "No site was selected." in lines
 
 
 def test_methods_bad_input(tmp_path):

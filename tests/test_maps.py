@@ -23,6 +23,10 @@ from equity.errors import ChoiceError, ConfigError, DataError, EquityError, Sche
 from equity.maps.encoding import encode_polygons, safe_json
 
 XSS = "<img src=x onerror=alert(1)>"
+WARNINGS = [
+    "No data for the Education pillar (tract level): its weight is shared among the others.",
+    f"Broadband availability is from 2019: stale {XSS}.",
+]
 US_BUDGET = 2_500_000
 STATE_TRACT_BUDGET = 1_500_000
 
@@ -126,6 +130,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         provenance=provenance,
         title=f"Sample {XSS}",
         data_date="2021",
+        warnings=WARNINGS,
     )
     return out
 
@@ -338,7 +343,7 @@ def test_png_is_fast(tmp_path):
 def test_run_map_renders_every_layer(run_dir, browser, level):
     with open_page(run_dir / f"{level}.html", browser=browser) as view:
         features = view.feature_counts()
-        assert "Equity index" in features and "Pillar: Access" in features
+        assert "Equity index" in features and "Pillar: Internet access" in features
         assert "Pillar: Education" not in features  # no data, no layer
         assert {"Hot and cold spots", "Selected sites", "Other candidates"} <= set(features)
         # Index layer and the selected site are shown on opening, other candidates are not.

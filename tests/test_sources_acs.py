@@ -285,6 +285,19 @@ def _assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, **kw: object) -> p
     return fast
 
 
+def _same_parse_inf_refused(path: Path, monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
+    """Both readers refuse the infinite MOE (#19: counts are finite), and parse alike."""
+    from equity.sources import acs
+
+    for read in (read_acs, lambda p: _text_path(p, monkeypatch)):
+        with pytest.raises(
+            SchemaError, match=r"'B19013_001M': 1 value\(s\) not finite, e\.g\. inf"
+        ):
+            read(path)
+    monkeypatch.setattr(acs, "check_counts", lambda *a, **k: None)  # the parse itself
+    return _assert_same(path, monkeypatch)
+
+
 def _raw_dtypes(path: Path) -> pd.Series:
     from equity.sources import acs
 
@@ -339,7 +352,7 @@ def test_fast_reader_equals_text_reader_with_every_sentinel_and_flag(
     path = tmp_path / "acs2021_5yr_sentinels_blockgroup.csv"
     path.write_text(header + "\n" + "\n".join(",".join(r) for r in SENTINEL_ROWS) + "\n")
     assert (_raw_dtypes(path).drop("GEOID") == "float64").all()  # the numeric block path
-    df = _assert_same(path, monkeypatch)
+    df = _same_parse_inf_refused(path, monkeypatch)
     assert df["B19013_001_flag"].tolist() == [
         "", "insufficient_sample", "median_top_coded", "median_bottom_coded",
         "moe_not_computable", "missing", "not_applicable", "missing", "",
@@ -372,7 +385,7 @@ def test_fast_reader_keeps_text_columns_for_the_careful_parser(
     path.write_text("GEOID,B19013_001E,B19013_001M,B25071_001E,B25071_001M\n" + "\n".join(rows))
     dtypes = _raw_dtypes(path)
     assert dtypes["B19013_001M"] == "float64" and dtypes["B19013_001E"] == "str"
-    df = _assert_same(path, monkeypatch)
+    df = _same_parse_inf_refused(path, monkeypatch)
     assert df["B19013_001E"].iloc[0] == 60026.0
     assert df["B25071_001_flag"].iloc[3] == "not_applicable"
 

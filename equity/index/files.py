@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from equity._cells import csv_safe
 from equity._io import atomic_path
 from equity.errors import DataError, SchemaError
 from equity.index.compute import compute_index
@@ -85,7 +86,7 @@ def run_index_file(
         table = _with_counts_and_states(table, src, id_column)
         result = compute_index(compute_indicators(table), options=opts)
     with atomic_path(out) as tmp:
-        result.to_csv(tmp, index=False)
+        csv_safe(result).to_csv(tmp, index=False)
     logger.info("run_index_file: %s -> %s (%d rows, preset %s)", src, out, len(result), opts.preset)
     return Path(out)
 
@@ -95,7 +96,12 @@ def _read_table(src: Path, id_column: str | None) -> tuple[pd.DataFrame, str]:
 
     The key must be present, complete and unique.
     """
-    header = pd.read_csv(src, nrows=0).columns
+    from equity.sources import read_svi
+    from equity.sources import svi as svi_source
+    from equity.sources._checks import read_table
+
+    raw = read_table(src, dtype=str)  # text, not a workbook; a header and rows
+    header = raw.columns
     if id_column is None:
         id_column = next((c for c in _ID_CANDIDATES if c in header), None)
         if id_column is None:
@@ -107,7 +113,10 @@ def _read_table(src: Path, id_column: str | None) -> tuple[pd.DataFrame, str]:
     for c in ("state_GEOID", "county_GEOID", "ST", "STCNTY"):
         if c in header:
             dtypes[c] = "string"
-    table = pd.read_csv(src, dtype=dtypes)
+    if svi_source.SCHEMA.matches(header):
+        table = read_svi(src)  # every sentinel (-999, -555555555, ...) missing, not a number
+    else:
+        table = read_table(src, dtype=dtypes)
     if table[id_column].isna().any():
         bad = int(table[id_column].isna().sum())
         raise DataError(f"{src}: {bad} rows have no {id_column}")

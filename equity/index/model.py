@@ -116,7 +116,7 @@ class IndexOptions:
         if self.n_draws is not None:
             object.__setattr__(self, "n_draws", _whole("n_draws", self.n_draws, minimum=0))
         if self.seed is not None:
-            object.__setattr__(self, "seed", _whole("seed", self.seed))
+            object.__setattr__(self, "seed", _whole("seed", self.seed, minimum=0))
         object.__setattr__(self, "top_k", _whole("top_k", self.top_k, minimum=1))
         minimum = _whole("min_indicators_per_pillar", self.min_indicators_per_pillar, minimum=1)
         object.__setattr__(self, "min_indicators_per_pillar", minimum)

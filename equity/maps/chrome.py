@@ -18,7 +18,7 @@ from equity.maps._resources import element_template
 from equity.maps.encoding import safe_json
 from equity.maps.runtime import _InlineAsset, runtime_css, runtime_js
 
-__all__ = ["MapChrome", "attribution_lines"]
+__all__ = ["BASEMAPS", "MapChrome", "attribution_lines", "required_attribution"]
 
 # Required attribution of sources a provenance record may describe only by name.
 _DEFAULT_ATTRIBUTION: dict[str, tuple[str, str]] = {
@@ -28,6 +28,27 @@ _DEFAULT_ATTRIBUTION: dict[str, tuple[str, str]] = {
     ),
     "microsoft": ("Microsoft USBroadbandUsagePercentages", "O-UDA v1.0"),
     "broadband": ("Microsoft USBroadbandUsagePercentages", "O-UDA v1.0"),
+}
+
+
+#: Basemaps a map can load when online: name -> tile URL, attribution (HTML written here, not
+#: from data), subdomains and maximum zoom. OpenStreetMap's own tiles need a Referer, which a
+#: page opened from a file does not send, so CARTO's Positron (OpenStreetMap data) is the default.
+BASEMAPS: dict[str, dict[str, Any]] = {
+    "carto": {
+        "url": "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+        "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        'contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
+        "subdomains": "abcd",
+        "maxZoom": 19,
+    },
+    "osm": {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attribution": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        "contributors",
+        "subdomains": "abc",
+        "maxZoom": 19,
+    },
 }
 
 
@@ -88,8 +109,12 @@ def _set_chrome(
     subtitle: str | None,
     attribution: Sequence[str],
     bounds: Sequence[float] | None,
+    warnings: Sequence[str] = (),
+    required: Sequence[str] = (),
 ) -> None:
-    """Merge into the map's chrome: new title/subtitle if given, more sources, wider bounds."""
+    """Merge into the map's chrome: new title/subtitle if given, more sources, wider bounds,
+    the run's warnings (top of the map) and the attributions licences require (always in
+    view, in the map's attribution line)."""
     old = _find_chrome(m)
     spec: dict[str, Any] = old.spec if old is not None else {}
     spec = {
@@ -97,10 +122,35 @@ def _set_chrome(
         "subtitle": subtitle if subtitle is not None else spec.get("subtitle"),
         "attribution": list(dict.fromkeys([*spec.get("attribution", []), *map(str, attribution)])),
         "bounds": _union_bounds(spec.get("bounds"), bounds),
+        "warnings": list(dict.fromkeys([*spec.get("warnings", []), *map(str, warnings)])),
+        "required": list(dict.fromkeys([*spec.get("required", []), *map(str, required)])),
     }
     m.add_child(MapChrome(spec), name="equity_chrome")
     # First child of the map: the view is set before any layer is drawn.
     m._children.move_to_end("equity_chrome", last=False)
+
+
+#: Short attributions a licence requires in view on every map, by a word of the source.
+REQUIRED_ATTRIBUTION: dict[str, str] = {
+    "ookla": "Speedtest\u00ae by Ookla\u00ae (CC BY-NC-SA 4.0)",
+    "speedtest": "Speedtest\u00ae by Ookla\u00ae (CC BY-NC-SA 4.0)",
+    "microsoft": "Microsoft Airband broadband usage (O-UDA v1.0)",
+}
+
+
+def required_attribution(provenance: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The short attributions the sources' licences require to be visible on the map.
+
+    Examples
+    --------
+    >>> required_attribution([{"source": "ookla"}, {"source": "acs"}])
+    ['Speedtest® by Ookla® (CC BY-NC-SA 4.0)']
+    """
+    out = []
+    for rec in provenance:
+        text = " ".join(str(rec.get(k) or "") for k in ("source", "title", "attribution")).lower()
+        out += [line for word, line in REQUIRED_ATTRIBUTION.items() if word in text]
+    return list(dict.fromkeys(out))
 
 
 def attribution_lines(provenance: Sequence[Mapping[str, Any]]) -> list[str]:

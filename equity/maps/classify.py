@@ -90,6 +90,9 @@ def _classify(values: pd.Series, *, scheme: str, k: int) -> tuple[np.ndarray, li
     key = scheme.lower().replace("_", "")  # "Fisher_Jenks" is "fisherjenks"
     if key not in SCHEMES:
         check_choice("scheme", scheme, SCHEMES)  # raises, naming the scheme as given
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        msg = f"k = {k!r}: the number of classes must be a whole number >= 1 (e.g. 5)"
+        raise ConfigError(msg)
     num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(num)
     classes = np.full(len(num), -1, dtype=np.int64)

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from equity._io import atomic_write_text
 from equity.errors import EquityError
+from equity.maps._ids import stable_ids
 from equity.maps._resources import page_template
 from equity.maps.chrome import _find_chrome
 from equity.maps.runtime import _InlineAsset, leaflet_css, leaflet_js
@@ -145,6 +146,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
     chrome = _find_chrome(m)
     title = chrome.spec.get("title") if chrome is not None else None
     text = render_self_contained(figure, title=title) if self_contained else figure.render()
+    text = stable_ids(text, figure)  # the same map gives the same bytes
     out = atomic_write_text(path, text)
     log.info("maps: wrote %s (%d bytes)", out, out.stat().st_size)
     return out

@@ -8,6 +8,7 @@ one style function; their JavaScript glue is ``templates/*.js.j2``.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from branca.element import MacroElement
 from folium.map import Layer
 
 from equity.errors import SchemaError
+from equity.glossary import rank_range_text
 from equity.maps._resources import element_template
 from equity.maps.chrome import _set_chrome
 from equity.maps.classify import (
@@ -39,10 +41,12 @@ from equity.maps.encoding import (
 from equity.maps.formatting import _column_kind, _format, _format_interval, _format_series
 
 __all__ = [
+    "BasemapLayer",
     "CandidateLayer",
     "ChoroplethLayer",
     "HotspotLayer",
     "LevelData",
+    "PlacesLayer",
     "add_choropleth_layer",
     "choropleth",
 ]
@@ -54,19 +58,18 @@ _CANDIDATE_FIELDS: tuple[tuple[str, str], ...] = (
     ("place_name", "Place"),
     ("county_name", "County"),
     ("state_name", "State"),
+    ("intervention", "Focus area"),
+    ("equity_index", "Need (equity index)"),
+    ("reliability", "Reliability"),
     ("combined_score", "Combined score"),
-    ("need_score", "Need score"),
+    ("p_top1", "Chance of ranking first"),
+    ("runner_up_place", "Runner-up"),
     ("readiness_score", "Readiness score"),
     ("reach_score", "Reach score"),
-    ("equity_index", "Equity index"),
     ("households", "Households"),
-    ("population", "Population"),
-    ("driving_pillar", "Driving pillar"),
-    ("intervention", "Suggested intervention"),
-    ("top_indicators", "Top indicators"),
+    ("top_indicators", "Strongest needs"),
     ("n_anchors", "Partner organisations within reach"),
     ("partner_summary", "Suggested partner"),
-    ("runner_up_summary", "Runner-up partner"),
 )
 
 
@@ -88,6 +91,12 @@ class LevelData(MacroElement):
         self.data_json = safe_json(data)
 
 
+def layer_label(name: str) -> str:
+    """A layer's name as Leaflet's layer control needs it: HTML-escaped, because the control
+    inserts names as HTML (a column named ``<img src=x onerror=...>`` would run)."""
+    return html.escape(str(name), quote=True)
+
+
 class ChoroplethLayer(Layer):
     """A filled layer drawn from a :class:`LevelData`; colour and fade come from properties."""
 
@@ -102,7 +111,7 @@ class ChoroplethLayer(Layer):
         show: bool = True,
         renderer: str = "canvas",
     ) -> None:
-        super().__init__(name=spec["name"], overlay=overlay, control=True, show=show)
+        super().__init__(name=layer_label(spec["name"]), overlay=overlay, control=True, show=show)
         self._name = "EquityChoropleth"
         self.data = data
         self.spec_json = safe_json(spec)
@@ -115,9 +124,33 @@ class HotspotLayer(Layer):
     _template = element_template("hotspot_layer.js.j2")
 
     def __init__(self, data: LevelData, spec: dict[str, Any], *, show: bool = True) -> None:
-        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        super().__init__(name=layer_label(spec["name"]), overlay=True, control=True, show=show)
         self._name = "EquityHotspots"
         self.data = data
+        self.spec_json = safe_json(spec)
+
+
+class PlacesLayer(Layer):
+    """Place names drawn from the table (an overlay that works offline) and the table of places
+    beside the map, reachable by keyboard and screen reader (``assets/places.js``)."""
+
+    _template = element_template("places_layer.js.j2")
+
+    def __init__(self, data: LevelData, spec: dict[str, Any], *, show: bool = True) -> None:
+        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        self._name = "EquityPlaces"
+        self.data = data
+        self.spec_json = safe_json(spec)
+
+
+class BasemapLayer(Layer):
+    """Street-map tiles under the data, requested only when the browser is online."""
+
+    _template = element_template("basemap_layer.js.j2")
+
+    def __init__(self, spec: dict[str, Any], *, show: bool = True) -> None:
+        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        self._name = "EquityBasemap"
         self.spec_json = safe_json(spec)
 
 
@@ -127,7 +160,7 @@ class CandidateLayer(Layer):
     _template = element_template("candidate_layer.js.j2")
 
     def __init__(self, spec: dict[str, Any], *, show: bool = True) -> None:
-        super().__init__(name=spec["name"], overlay=True, control=True, show=show)
+        super().__init__(name=layer_label(spec["name"]), overlay=True, control=True, show=show)
         self._name = "EquityCandidates"
         self.spec_json = safe_json(spec)
 
@@ -374,6 +407,9 @@ def _candidate_columns(frame: pd.DataFrame) -> dict[str, list[str | None]]:
             cols[f"{label} [90% interval]"] = _format_interval(
                 frame[col], frame["equity_index_lo"], frame["equity_index_hi"], "score"
             )
+        elif col == "p_top1":
+            p = pd.to_numeric(frame[col], errors="coerce")
+            cols[label] = (p * 100).round(0).map("{:.0f}%".format).where(p.notna(), None).tolist()
         else:
             cols[label] = _format(frame[col], kind)
     if {"rank_lo", "rank_hi"} <= set(frame.columns):
@@ -382,11 +418,21 @@ def _candidate_columns(frame: pd.DataFrame) -> dict[str, list[str | None]]:
         both = (lo.astype(str) + "\u2013" + hi.astype(str)).astype(object)
         # object dtype: a text Series would turn the None of missing ranges into NaN
         cols["Need rank, 90% range"] = both.where(lo.notna() & hi.notna(), None).tolist()
+    if {"rank_best", "rank_worst"} <= set(frame.columns):
+        cols["Rank under other weightings"] = [
+            rank_range_text(b, w) or None
+            for b, w in zip(frame["rank_best"], frame["rank_worst"], strict=True)
+        ]
     return cols
 
 
 def _text_or_none(frame: pd.DataFrame, column: str) -> list[str | None]:
     return _format(frame[column], "text") if column in frame.columns else [None] * len(frame)
+
+
+def _sentence(text: str | None) -> str | None:
+    """`text` with a capital first letter (None when empty)."""
+    return text[0].upper() + text[1:] if text else None
 
 
 def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
@@ -407,6 +453,7 @@ def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
         else [str(i + 1) for i in range(len(frame))]
     )
     names, whys = _text_or_none(frame, "NAME"), _text_or_none(frame, "why")
+    flags = _text_or_none(frame, "note")
     lon, lat = shapely.get_x(points), shapely.get_y(points)
     items = [
         {
@@ -415,7 +462,10 @@ def _candidate_spec(candidates: gpd.GeoDataFrame, name: str) -> dict[str, Any]:
             "lat": round(float(lat[i]), 6),
             "lon": round(float(lon[i]), 6),
             "why": whys[i],
-            "fields": [[label, values[i]] for label, values in cols.items()],
+            "flag": _sentence(flags[i]),
+            "fields": [
+                [label, values[i]] for label, values in cols.items() if values[i] is not None
+            ],
         }
         for i in range(len(frame))
     ]

@@ -171,13 +171,45 @@ def _draw_markers(ax: Axes, markers: pd.DataFrame) -> None:
         )
 
 
+def _fit_title(fig: Figure, ax: Axes, title: str, *, note: str | None = None) -> None:
+    """The title (and a note under it), wrapped and shrunk until it fits the figure's width;
+    the map moves down below it.
+
+    Titles were one line at 11 pt and lost both ends when longer than the figure.
+    """
+    import textwrap
+
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # an Agg canvas
+    width = fig.bbox.width
+    text = None
+    for size in (11.0, 10.0, 9.0, 8.0, 7.0):
+        chars = max(20, int(width * 0.96 / (size * fig.dpi / 72 * 0.55)))
+        lines = textwrap.wrap(title, chars)[:3]
+        if note:
+            lines.append(note)
+        if text is not None:
+            text.remove()
+        text = fig.text(0.5, 0.985, "\n".join(lines), ha="center", va="top", fontsize=size)
+        box = text.get_window_extent(renderer)
+        if box.x0 >= 0 and box.x1 <= width:
+            break
+    assert text is not None
+    box = text.get_window_extent(renderer)
+    top = 1.0 - (fig.bbox.height - box.y0) / fig.bbox.height - 0.01
+    x0, y0, w, h = ax.get_position().bounds
+    if y0 + h > top:
+        ax.set_position((x0, y0, w, max(0.2, top - y0)))
+
+
 def _new_figure(dpi: int) -> tuple[Figure, Axes]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 7), dpi=dpi)
+    FigureCanvasAgg(fig)  # a renderer to measure the title with
     return fig, fig.add_axes((0.01, 0.07, 0.72, 0.85))
 
 
@@ -192,13 +224,14 @@ def _write_png_prepared(
     attribution: Sequence[str],
     markers: pd.DataFrame | None = None,
     dpi: int = 110,
+    note: str | None = None,
 ) -> Path:
     """Draw prepared polygons with their classes and layer spec (:func:`_layer_spec`)."""
     fig, ax = _new_figure(dpi)
     geoms = shapely.orient_polygons(geoms)  # exterior CCW, holes CW: holes stay holes
     _draw_polygons(ax, geoms, classes, spec, reliability)
     if title:
-        fig.suptitle(title, fontsize=11)
+        _fit_title(fig, ax, title, note=note)
     _draw_legend(ax, spec["legend"])
     if markers is not None and len(markers):
         _draw_markers(ax, markers)

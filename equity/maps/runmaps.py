@@ -21,16 +21,19 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from equity.errors import SchemaError
+from equity.errors import SchemaError, check_choice
+from equity.glossary import pillar_title
 from equity.indicators import PILLARS
-from equity.maps.chrome import _set_chrome, attribution_lines
+from equity.maps.chrome import BASEMAPS, _set_chrome, attribution_lines, required_attribution
 from equity.maps.classify import DEFAULT_PALETTE, _classify, _layer_spec, _palette_colors
 from equity.maps.document import save_map
 from equity.maps.encoding import _level_data, _prepare_geometry, _value_fields
 from equity.maps.formatting import _column_kind
 from equity.maps.layers import (
+    BasemapLayer,
     ChoroplethLayer,
     LevelData,
+    PlacesLayer,
     _add_candidate_layers,
     _add_hotspot_layer,
     _new_map,
@@ -42,13 +45,8 @@ __all__ = ["LEVEL_LABELS", "PILLAR_LABELS", "run_maps", "write_level_map"]
 
 log = logging.getLogger(__name__)
 
-PILLAR_LABELS: dict[str, str] = {
-    "access": "Access",
-    "devices_skills": "Devices and skills",
-    "affordability": "Affordability",
-    "education": "Education",
-    "transformation": "Transformation",
-}
+#: Pillars as the maps name them (equity.glossary's titles).
+PILLAR_LABELS: dict[str, str] = {p: pillar_title(p) for p in PILLARS}
 LEVEL_LABELS: dict[str, str] = {
     "street": "Street cells",
     "blockgroup": "Block groups",
@@ -90,9 +88,91 @@ def _pillar_columns(frame: pd.DataFrame) -> list[str]:
 def _tooltip_labels() -> dict[str, str]:
     labels = {"equity_index": "Equity index", "rank": "Need rank", "households": "Households"}
     labels |= {f"score_{p}": PILLAR_LABELS[p] for p in PILLARS}
-    labels["driving_pillar"] = "Driving pillar"
+    labels["driving_pillar"] = "Highest-scoring pillar"
     labels |= {"place_name": "Place", "county_name": "County", "state_name": "State"}
     return labels
+
+
+#: Most place names a map carries for its names layer (the largest places first).
+_MAX_LABELS = 3000
+#: Most rows of the table of places (the places of greatest need first).
+_MAX_TABLE_ROWS = 2000
+#: Levels whose own names are codes ("Block Group 1"): their names layer names the towns.
+_CODED_LEVELS = ("street", "blockgroup", "tract")
+
+
+def _label_points(level: str, frame: gpd.GeoDataFrame) -> dict[str, list[Any]]:
+    """Names and points of the names layer, the largest places (by households) first.
+
+    Counties and towns are named themselves (without the state: the map is about one place
+    at a time); street cells, block groups and tracts by the town they lie in, at the
+    household-weighted centre of its part of the map.
+    """
+    pts = frame.geometry.representative_point()
+    weight = (
+        pd.to_numeric(frame["households"], errors="coerce").fillna(0.0).clip(lower=0.0)
+        if "households" in frame.columns
+        else pd.Series(1.0, index=frame.index)
+    )
+    if level in _CODED_LEVELS and "place_name" in frame.columns:
+        names = frame["place_name"].astype("string")
+    else:
+        names = frame["NAME"].astype("string")
+        if "state_name" in frame.columns:  # "Cleburne County, Alabama" -> "Cleburne County"
+            states = frame["state_name"].astype("string").fillna("").tolist()
+            names = pd.Series(
+                [
+                    n[: -len(st) - 2] if isinstance(n, str) and st and n.endswith(", " + st) else n
+                    for n, st in zip(names.tolist(), states, strict=True)
+                ],
+                index=frame.index,
+                dtype="string",
+            )
+    w = weight.to_numpy(dtype=float) + 1e-9
+    table = pd.DataFrame(
+        {"n": names.to_numpy(), "x": pts.x.to_numpy() * w, "y": pts.y.to_numpy() * w, "w": w}
+    ).dropna(subset=["n"])
+    grouped = table.groupby("n", sort=False).sum()
+    grouped = grouped.assign(x=grouped["x"] / grouped["w"], y=grouped["y"] / grouped["w"])
+    grouped = grouped.sort_values("w", ascending=False, kind="stable").head(_MAX_LABELS)
+    return {
+        "n": [str(n) for n in grouped.index],
+        "x": grouped["x"].round(4).tolist(),
+        "y": grouped["y"].round(4).tolist(),
+    }
+
+
+def _places_spec(level: str, frame: gpd.GeoDataFrame, fields: list[str]) -> dict[str, Any]:
+    """The names layer and the table of places of a level map (its columns: the tooltip's,
+    less those repeating the name, as the county of a county)."""
+    names = frame["NAME"].astype("string")
+    fields = [
+        f
+        for f in fields
+        if not (f in ("place_name", "county_name") and frame[f].astype("string").equals(names))
+    ]
+    n = len(frame)
+    shown = min(n, _MAX_TABLE_ROWS)
+    label = LEVEL_LABELS.get(level, level)
+    note = (
+        f"{n:,} places, greatest need first. Focus a name (Tab, then the arrow keys) and the map "
+        "shows the place."
+        if shown == n
+        else f"The {shown:,} places of greatest need of {n:,} (all are in index_{level}.parquet). "
+        "Focus a name (Tab, then the arrow keys) and the map shows the place."
+    )
+    return {
+        "name": "Place names",
+        "labels": _label_points(level, frame),
+        "maxLabels": 80,
+        "title": f"Table of places: {label.lower()}",
+        "note": note,
+        "nameLabel": "Name",
+        "fields": fields,
+        "spoken": ["equity_index", "rank"],
+        "sortKey": "equity_index",
+        "maxRows": _MAX_TABLE_ROWS,
+    }
 
 
 def _add_index_layers(
@@ -139,10 +219,17 @@ def _level_map(
     tiles: str | None,
     scheme: str,
     k: int,
+    basemap: str | None = None,
+    warnings: Sequence[str] = (),
+    required: Sequence[str] = (),
 ) -> tuple[folium.Map, _PngLayer]:
     """Map of one level table, and what its PNG needs."""
     _check_level_table(level, table)
     frame, geoms, dec, coverage = _prepare_geometry(table, simplify=None, decimals=None)
+    if "driving_pillar" in frame.columns:  # pillars in words, on a copy
+        frame = frame.assign(
+            driving_pillar=frame["driving_pillar"].map(pillar_title, na_action="ignore")
+        )
     pillar_cols = _pillar_columns(frame)
     labels = _tooltip_labels()
     tip_cols = [
@@ -188,8 +275,19 @@ def _level_map(
     if hotspot is not None:
         _add_hotspot_layer(m, data, hotspot, fields=field_keys)
     _add_candidate_layers(m, candidates)
+    m.add_child(PlacesLayer(data, _places_spec(level, frame, field_keys)))
+    if basemap is not None:
+        m.add_child(BasemapLayer({"name": "Basemap (online)", **BASEMAPS[basemap]}))
     bounds = shapely.total_bounds(geoms).tolist()
-    _set_chrome(m, title=title, subtitle=subtitle, attribution=attribution, bounds=bounds)
+    _set_chrome(
+        m,
+        title=title,
+        subtitle=subtitle,
+        attribution=attribution,
+        bounds=bounds,
+        warnings=warnings,
+        required=required,
+    )
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     log.info(
         "maps: %s map, %d features, %d layers, %s simplification, %d decimals",
@@ -255,13 +353,24 @@ def _street_files(
     tiles: str | None,
     png: bool,
     markers: pd.DataFrame | None,
+    warnings: Sequence[str] = (),
+    required: Sequence[str] = (),
+    basemap: str | None = None,
 ) -> list[Path]:
     """The street map with zoom bands (:mod:`equity.maps.streetmap`) and its PNG."""
     from equity.maps.streetmap import street_map
 
     subtitle = LEVEL_LABELS["street"] + (f" \u00b7 Data: {data_date}" if data_date else "")
     m, (geoms, classes, spec) = street_map(
-        table, candidates, title=title, subtitle=subtitle, attribution=lines, tiles=tiles
+        table,
+        candidates,
+        title=title,
+        subtitle=subtitle,
+        attribution=lines,
+        tiles=tiles,
+        warnings=warnings,
+        required=required,
+        basemap=basemap,
     )
     written = [save_map(m, out / "street.html")]
     if png:
@@ -275,9 +384,18 @@ def _street_files(
                 title=f"{title} \u2014 {subtitle}",
                 attribution=lines,
                 markers=markers,
+                note=_warning_note(warnings),
             )  # fmt: skip
         )
     return written
+
+
+def _warning_note(warnings: Sequence[str]) -> str | None:
+    """The PNG's line pointing to the run's warnings (None without any)."""
+    if not warnings:
+        return None
+    n = len(warnings)
+    return f"\u26a0 {n} data warning{'s' if n != 1 else ''}: see METHODS.md"
 
 
 def run_maps(
@@ -293,6 +411,8 @@ def run_maps(
     k: int = 5,
     png: bool = True,
     max_features: int | None = 50_000,
+    warnings: Sequence[str] = (),
+    basemap: str | None = "carto",
 ) -> list[Path]:
     """Write the maps of one run: ``<level>.html`` (+ ``.png``) per level and ``candidates.html``.
 
@@ -326,24 +446,34 @@ def run_maps(
         Most places drawn per level (50,000 keeps a street map near 6.5 MB and loading in
         seconds). A larger table is cut to its places with an index value and households,
         then to the `max_features` of greatest need (by ``rank``); the subtitle says so.
+    warnings
+        The run's warnings (:mod:`equity.runwarnings`), at the top of every map.
+    basemap
+        Street-map tiles under the data when the browser is online (:data:`BASEMAPS`:
+        ``carto``, ``osm``), with their attribution; None for none. Every data layer, the
+        place names and the table work offline.
 
     Returns
     -------
     list of Path
         Files written.
     """
+    if basemap is not None:
+        check_choice("basemap", basemap, BASEMAPS)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if data_date is None:
         data_date = _data_date(provenance)
     lines = attribution_lines(provenance)
+    required = required_attribution(provenance)
     markers = _marker_points(candidates) if png else None
     written: list[Path] = []
     for level, full in levels.items():
         if level == "street" and "ranked" in full.columns:  # zoom bands, every unit drawn
             written += _street_files(
                 full, candidates, out, title=title, data_date=data_date, lines=lines,
-                tiles=tiles, png=png, markers=markers,
+                tiles=tiles, png=png, markers=markers, warnings=warnings, required=required,
+                basemap=basemap,
             )  # fmt: skip
             continue
         table, subtitle = _shown_table(level, full, data_date=data_date, max_features=max_features)
@@ -357,6 +487,9 @@ def run_maps(
             tiles=tiles,
             scheme=scheme,
             k=k,
+            basemap=basemap,
+            warnings=warnings,
+            required=required,
         )
         written.append(save_map(m, out / f"{level}.html"))
         if png:
@@ -370,12 +503,15 @@ def run_maps(
                     title=f"{title} \u2014 {subtitle}",
                     attribution=lines,
                     markers=markers,
+                    note=_warning_note(warnings),
                 )
             )
     if candidates is not None:
         table_page = out / "candidates.html"
         written.append(
-            write_candidates_table(candidates, table_page, title=title, data_date=data_date)
+            write_candidates_table(
+                candidates, table_page, title=title, data_date=data_date, warnings=warnings
+            )
         )
     return written
 

@@ -49,9 +49,14 @@ def leaflet_css() -> str:
     return re.sub(r"url\((images/[\w.-]+\.png)\)", inline, text)
 
 
+#: The runtime's scripts, in the order they run: the core (decoding, layers, chrome), the
+#: layout (panels never cover a selected site) and the places (basemap, names, table).
+_RUNTIME_JS = ("runtime.js", "layout.js", "places.js")
+
+
 def runtime_js() -> str:
-    """The runtime's JavaScript (``assets/runtime.js``)."""
-    return asset_text("runtime.js")
+    """The runtime's JavaScript (``assets/runtime.js``, ``layout.js``, ``places.js``)."""
+    return "\n".join(asset_text(name) for name in _RUNTIME_JS)
 
 
 def runtime_css() -> str:

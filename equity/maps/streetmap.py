@@ -38,10 +38,10 @@ from equity.errors import SchemaError
 from equity.geographies.h3cells import _hexagons
 from equity.geographies.h3floor import cell_parents, cell_resolutions
 from equity.maps._resources import element_template
-from equity.maps.chrome import _set_chrome
+from equity.maps.chrome import BASEMAPS, _set_chrome
 from equity.maps.classify import DEFAULT_PALETTE, _classify, _layer_spec, _palette_colors
 from equity.maps.encoding import _level_data, _prepare_geometry, _value_fields, safe_json
-from equity.maps.layers import LevelData, _add_candidate_layers, _new_map
+from equity.maps.layers import BasemapLayer, LevelData, _add_candidate_layers, _new_map
 
 __all__ = ["BANDS", "StreetBands", "street_map"]
 
@@ -205,6 +205,9 @@ def street_map(
     subtitle: str | None,
     attribution: Sequence[str],
     tiles: str | None = None,
+    warnings: Sequence[str] = (),
+    required: Sequence[str] = (),
+    basemap: str | None = None,
 ) -> tuple[folium.Map, tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
     """A street map with zoom bands (see the module docstring).
 
@@ -215,8 +218,11 @@ def street_map(
         ``equity_index``, ``households``, ``ranked``...).
     candidates
         Candidates drawn as numbered markers, or None.
-    title, subtitle, attribution, tiles
-        As for :func:`equity.maps.run_maps`.
+    title, subtitle, attribution, tiles, warnings, basemap
+        As for :func:`equity.maps.run_maps`: the run's warnings (e.g. a street level spread by
+        area) head the map; the basemap's tiles load only when online.
+    required
+        Attributions a licence requires in view (Ookla's), in the map's attribution line.
 
     Returns
     -------
@@ -282,8 +288,18 @@ def street_map(
     m.add_child(fine.data)
     m.add_child(StreetBands(bands))
     _add_candidate_layers(m, candidates)
+    if basemap is not None:
+        m.add_child(BasemapLayer({"name": "Basemap (online)", **BASEMAPS[basemap]}))
     bounds = shapely.total_bounds(geoms).tolist()
-    _set_chrome(m, title=title, subtitle=subtitle, attribution=attribution, bounds=bounds)
+    _set_chrome(
+        m,
+        title=title,
+        subtitle=subtitle,
+        attribution=attribution,
+        bounds=bounds,
+        warnings=warnings,
+        required=required,
+    )
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     log.info("maps: street map, %d street units in 3 zoom bands", len(kept))
     assert png is not None

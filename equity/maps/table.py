@@ -7,6 +7,7 @@ The page is ``templates/candidates.html.j2`` with ``assets/table.css`` and
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,17 +25,21 @@ __all__ = ["write_candidates_table"]
 _TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("rank", "Rank", "count"),
     ("NAME", "Name", "text"),
-    ("place_name", "Place", "text"),
+    ("selected", "Selected", "flag"),
     ("county_name", "County", "text"),
     ("state_name", "State", "text"),
+    ("intervention", "Focus area", "text"),
+    ("equity_index", "Need: equity index [90% interval]", "score"),
+    ("reliability", "Reliability", "text"),
     ("combined_score", "Combined score", "score"),
-    ("need_score", "Need", "score"),
+    ("p_top1", "Chance of ranking first", "chance"),
+    ("close_call", "Close call", "flag"),
+    ("runner_up_place", "Runner-up", "text"),
+    ("rank_best", "Best rank, other weightings", "count"),
+    ("rank_worst", "Worst rank, other weightings", "count"),
     ("readiness_score", "Readiness", "score"),
     ("reach_score", "Reach", "score"),
-    ("equity_index", "Equity index [90% interval]", "score"),
     ("households", "Households", "count"),
-    ("driving_pillar", "Driving pillar", "text"),
-    ("intervention", "Suggested intervention", "text"),
     ("partner_summary", "Suggested partner", "text"),
     ("why", "Why", "text"),
 )
@@ -50,7 +55,7 @@ class _Column:
 
     @property
     def numeric(self) -> bool:
-        return self.kind != "text"
+        return self.kind not in ("text", "flag")
 
     @property
     def sorted(self) -> bool:
@@ -68,6 +73,19 @@ class _Column:
 
 def _cells(frame: pd.DataFrame, col: _Column) -> tuple[pd.Series, pd.Series]:
     """Sort key and shown text of every cell of `col` (empty strings where missing)."""
+    if col.kind == "flag":  # yes or nothing; "no" only where the question was asked
+        flag = frame[col.name].astype("boolean")
+        asked = (
+            frame["selected"].astype("boolean").fillna(False) if col.name != "selected" else None
+        )
+        shown = flag.map({True: "yes", False: "no"}).astype(object).fillna("")
+        if asked is not None:
+            shown = shown.where(asked.to_numpy(dtype=bool), "")
+        return shown, shown
+    if col.kind == "chance":
+        num = pd.to_numeric(frame[col.name], errors="coerce")
+        shown = (num * 100).round(0).map("{:.0f}%".format).where(num.notna(), "")
+        return num.astype(str).where(num.notna(), ""), shown
     if not col.numeric:
         shown = _format_series(frame[col.name], "text").fillna("")
         return shown, shown
@@ -88,6 +106,7 @@ def write_candidates_table(
     *,
     title: str,
     data_date: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> Path:
     """An accessible, sortable HTML table of the ranked candidates (no external assets).
 
@@ -103,6 +122,8 @@ def write_candidates_table(
         Destination ``.html``.
     title, data_date
         Caption text.
+    warnings
+        The run's warnings (:mod:`equity.runwarnings`), listed above the table.
 
     Returns
     -------
@@ -121,12 +142,19 @@ def write_candidates_table(
     cells = [_cells(frame, col) for col in cols]
     keys = [k.astype(str).tolist() for k, _ in cells]
     texts = [t.astype(str).tolist() for _, t in cells]
+    chosen = (
+        frame["selected"].astype("boolean").fillna(False).to_numpy(dtype=bool).tolist()
+        if "selected" in frame.columns
+        else [False] * len(frame)
+    )
     rows = [
-        [(col, keys[j][i], texts[j][i]) for j, col in enumerate(cols)] for i in range(len(frame))
+        (chosen[i], [(col, keys[j][i], texts[j][i]) for j, col in enumerate(cols)])
+        for i in range(len(frame))
     ]
     page = page_template("candidates.html.j2").render(
         title=title,
         data_date=data_date,
+        warnings=[str(w) for w in warnings],
         columns=cols,
         rows=rows,
         # The project's own style sheet and script, inserted as they are.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ import pandas as pd
 from equity import sample, sources
 from equity.cache import TableCache
 from equity.config import Config
+from equity.errors import EquityWarning
 
 if TYPE_CHECKING:
     from equity.placement.organisations import PartnerLayer
@@ -128,13 +130,15 @@ class _Reader:
 
     def __call__(self, reader: str, path: Any, **kwargs: Any) -> Any:
         func = getattr(sources, reader)  # looked up per call, so tests can replace a reader
-        table = self.cache.table(
-            reader,
-            {"path": str(path), "kwargs": kwargs},  # attrs["path"] keeps the path as given
-            lambda: func(path, **kwargs),
-            inputs=[path],
-            code=sources,
-        )
+        with warnings.catch_warnings():  # repairs are kept in attrs: check_dataset states them
+            warnings.simplefilter("ignore", EquityWarning)
+            table = self.cache.table(
+                reader,
+                {"path": str(path), "kwargs": kwargs},  # attrs["path"] keeps the path as given
+                lambda: func(path, **kwargs),
+                inputs=[path],
+                code=sources,
+            )
         _record(self.provenance, table)
         return table
 

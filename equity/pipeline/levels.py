@@ -15,8 +15,8 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from equity import checks, geographies, hotspots, index, indicators, settings
 from equity import engine as engine_
-from equity import geographies, hotspots, index, indicators, settings
 from equity.cache import TableCache, frame_digest
 from equity.config import Config
 from equity.errors import DataError, EquityError
@@ -163,7 +163,9 @@ def _build_levels(
     ds: Dataset, cfg: Config, progress: Progress, eng: engine_.Engine
 ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     cache = ds.cache if ds.cache is not None else TableCache(enabled=False)
-    b = _Build(ds, cfg, progress, eng, cache, _Digests(ds, enabled=cache.enabled))
+    checked = checks.check_dataset(ds, cfg)  # inputs that fit together, before any work
+    b = _Build(checked, cfg, progress, eng, cache, _Digests(checked, enabled=cache.enabled))
+    b.extras["input_notes"] = checked.notes[len(ds.notes) :]
     bg, count_cols = _block_groups(b)
     counts, tables = _aggregate_up(b, bg, count_cols)
     grid = _street_grid(b, counts) if _needs_grid(b) else None

@@ -20,6 +20,7 @@ from equity.pipeline.dataset import Dataset, load_dataset
 from equity.pipeline.levels import build_levels, check_conservation
 from equity.pipeline.progress import Progress
 from equity.placement.organisations import partner_methods, write_partner_files
+from equity.runwarnings import RunWarnings, run_warnings
 
 __all__ = ["RunResult", "run"]
 
@@ -48,6 +49,7 @@ class RunResult:
     conservation: dict[str, float]
     seconds: float
     summary: str = ""
+    warnings: list[str] = field(default_factory=list)
     #: One record per data source read (``Dataset.provenance``), as METHODS.md lists them.
     provenance: list[dict[str, Any]] = field(default_factory=list)
 
@@ -88,24 +90,77 @@ def run(
     """
     _refuse_state_selection(cfg)
     progress = Progress(quiet=quiet)
-    out = Path(out)
-    ds = _load(cfg, cache, progress)
-    levels, extras = build_levels(ds, cfg, progress=progress)
-    conservation = check_conservation(levels)
-    cands = _place_fellows(ds, cfg, levels, extras, progress)
+    out = _io.check_output_folder(out)  # before any work: a file, read-only, name too long
+    warnings = RunWarnings()
+    with warnings.capture():
+        ds = _load(cfg, cache, progress)
+        levels, extras = build_levels(ds, cfg, progress=progress)
+        conservation = check_conservation(levels)
+        cands = _place_fellows(ds, cfg, levels, extras, progress)
+    n_shown = _collect_warnings(warnings, ds, levels, extras, progress)
+    extras["warnings"] = warnings
     command = command or _default_command(cfg, out)
-    with _io.atomic_dir(out) as tmp:
+    # replaced as a set (old extras removed by the manifest)
+    with warnings.capture(), _io.atomic_dir(out, manifest=True) as tmp:
         with progress.step("writing tables, candidates and METHODS.md"):
             written = _write_tables(tmp, ds, cfg, levels, cands, extras, command)
         if write_maps:
             with progress.step("writing maps"):
                 written += maps_.run_maps(
-                    levels, cands, tmp / "maps", provenance=ds.provenance, title=cfg.title
+                    levels,
+                    cands,
+                    tmp / "maps",
+                    provenance=ds.provenance,
+                    title=cfg.title,
+                    warnings=warnings.lines(),
                 )
         files = [out / Path(p).relative_to(tmp) for p in written]
+    if len(warnings) > n_shown:  # logged while writing
+        _print_warnings(warnings, progress, shown=n_shown)
     seconds = progress.elapsed()
     summary = _summary(levels, cands, files, out, seconds)
-    return RunResult(levels, cands, files, conservation, seconds, summary, ds.provenance)
+    return RunResult(
+        levels,
+        cands,
+        files,
+        conservation,
+        seconds,
+        summary,
+        warnings=warnings.lines(),
+        provenance=ds.provenance,
+    )
+
+
+def _collect_warnings(
+    warnings: RunWarnings,
+    ds: Dataset,
+    levels: dict[str, gpd.GeoDataFrame],
+    extras: dict[str, Any],
+    progress: Progress,
+) -> int:
+    """The run's warnings (equity.runwarnings), each printed once on stderr, even when quiet."""
+    found = run_warnings(
+        levels,
+        index_meta=extras.get("index_meta", {}),
+        provenance=ds.provenance,
+        towns=extras.get("towns"),
+    )
+    warnings.extend(found)
+    built = [
+        f"{line[:1].upper()}{line[1:]}{'' if line.endswith('.') else '.'}"
+        for line in extras.get("warnings", [])
+    ]
+    for line in warnings.absorb(built):  # the levels' own words replace the derived ones
+        warnings.add("fallback", line)
+    extras["notes"] = warnings.absorb(ds.notes)  # a note saying what a warning says is it
+    return _print_warnings(warnings, progress, shown=0)
+
+
+def _print_warnings(warnings: RunWarnings, progress: Progress, *, shown: int) -> int:
+    """Print the warnings after the first `shown` on stderr (even when quiet); how many now."""
+    for line in warnings.lines()[shown:]:
+        print(f"warning: {line}", file=progress.stream, flush=True)
+    return len(warnings)
 
 
 def _refuse_state_selection(cfg: Config) -> None:
@@ -197,36 +252,64 @@ def _write_tables(
 ) -> list[Any]:
     """Level tables, candidates (CSV, XLSX, GeoJSON) and METHODS.md in `tmp`."""
     written: list[Any] = []
+    meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
+    warnings = extras["warnings"].lines() if "warnings" in extras else []
+    info = export_.RunInfo(cfg.title, command, ds.provenance, warnings, meta)
     written += export_.write_level_tables(levels, tmp)
-    written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"))
+    written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"), info=info)
     if ds.partners is not None:
         written += write_partner_files(ds.partners, tmp)
-    meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
-    params = cfg.as_dict()
+    params = _relative_parameters(cfg)
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
     params["placement"] = cands.attrs.get("placement", {})
-    notes = [
-        f"{cfg.placement_level} level: pillars without data, weight redistributed: "
-        + (", ".join(meta.get("missing_pillars", [])) or "none"),
-        *ds.notes,
-        *(f"{cfg.placement_level} level: {note}" for note in meta.get("notes", [])),
-    ]
+    # the index's own notes go in through index=meta; the input checks' warnings are repeated
+    notes = [*extras.get("notes", ds.notes), *extras.get("input_notes", [])]
     if "note" in extras.get("towns", {}):
         notes.append(extras["towns"]["note"])
     written.append(
         export_.write_methods(
             tmp,
-            provenance=ds.provenance,
+            provenance=_relative_paths(ds.provenance, cfg),
             parameters=params,
             command=command,
             weights=meta.get("pillar_weights"),
             notes=notes,
+            warnings=warnings,
+            index=meta,
+            candidates=cands,
+            run_date=info.date,
             partners=None if ds.partners is None else partner_methods(ds.partners, cfg),
-            warnings=extras.get("warnings"),
             street=extras.get("street"),
         )
     )
     return written
+
+
+def _base(cfg: Config) -> Path | None:
+    return Path(cfg.source).resolve().parent if cfg.source else None
+
+
+def _relative_paths(provenance: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]]:
+    """Input paths as METHODS.md shows them: relative to the configuration file's folder."""
+    return [{**p, "path": _io.display_path(p.get("path"), base=_base(cfg))} for p in provenance]
+
+
+def _relative_parameters(cfg: Config) -> dict[str, Any]:
+    """The configuration for METHODS.md, its paths relative to the configuration file's
+    folder (the same bytes wherever the project folder lies)."""
+    params = cfg.as_dict()
+    base = _base(cfg)
+
+    def show(value: Any) -> Any:
+        if isinstance(value, list):
+            return [show(v) for v in value]
+        return _io.display_path(value, base=base) if value else value
+
+    params["data"] = {k: show(v) for k, v in params["data"].items()}
+    for key in ("source", "cache_folder", "zip_centroids"):
+        if isinstance(params.get(key), str):
+            params[key] = show(params[key])
+    return params
 
 
 def _summary(

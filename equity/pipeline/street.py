@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from equity import geographies, settings
+from equity import checks, geographies, settings
 from equity.geographies.street import WEIGHT_METHODS
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
     warning (console, METHODS.md) when block groups fell back to area weights."""
     cfg, ds = b.cfg, b.ds
     blocks = ds.blocks if geographies.has_block_geometry(ds.blocks) else None
+    size = checks.estimate_grid(counts.blockgroups, cfg.grid_resolution).cells
     label = (
-        f"street level (H3 resolution {cfg.grid_resolution}, "
+        f"street level (H3 resolution {cfg.grid_resolution}, covering about {size:,} cells, "
         f"floor {cfg.grid_min_households:g} households)"
     )
     with b.progress.step(label):
@@ -65,6 +66,7 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
                     weight_column=cfg.grid_weight,
                     min_households=cfg.grid_min_households,
                     availability=_fcc_cells(ds.fcc),
+                    map_partitions=b.engine.map_partitions,  # same result on every engine
                 )
             return grid["v"]
 
@@ -88,10 +90,8 @@ def street_step(b: _Build, counts: _Counts) -> tuple[gpd.GeoDataFrame, pd.DataFr
     summary["resolution"] = cfg.grid_resolution
     b.extras["street"] = summary
     for line in _warnings(summary, tiles=ds.tiles is not None, blocks=ds.blocks):
-        if b.progress.quiet:
-            log.warning(line)
-        else:
-            b.progress.write(f"WARNING: {line}")
+        # printed once with the run's other warnings (equity.runwarnings, pipeline.run)
+        log.info(line)
         b.extras.setdefault("warnings", []).append(line)
     return cells, xwalk
 

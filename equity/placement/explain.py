@@ -1,21 +1,24 @@
 """Explanations: why each candidate ranks where it does, in words a program planner can check.
 
-For each candidate: its driving pillar and suggested intervention, its three strongest
-indicators (with raw values and units), how far its rank moves when any one weight is halved
-(:func:`_sensitivity`), and one sentence that puts it all together (:func:`_why`).
+For each candidate: its driving pillar, its three strongest indicators in plain words with
+the state's median beside them ("households without internet: 22% (state median 11%)"), how
+far its rank moves when any one weight is halved (:func:`_sensitivity`), and a short
+paragraph that puts it together with the focus area (:mod:`equity.placement.focus`), the
+partners, the reach and how clear the choice is (:mod:`equity.placement.margins`):
+:func:`_why`. Code names appear only in the machine-readable columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from equity.index import INTERVENTIONS
-from equity.indicators import PILLARS, REGISTRY
+from equity.glossary import describe, indicator_label, pillar_title, rank_range_text
+from equity.indicators import PILLARS
 from equity.placement.candidates import Candidates
 from equity.ranking import rank_descending
 
@@ -49,8 +52,8 @@ def _indicator_weights(meta: dict[str, Any]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _driving(cand: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """The driving pillar (given, or the highest pillar score) and its suggested intervention."""
+def _driving(cand: pd.DataFrame) -> pd.Series:
+    """The driving pillar: given, or the highest pillar score."""
     pillars = [p for p in PILLARS if f"score_{p}" in cand.columns]
     if "driving_pillar" in cand.columns:
         driving = cand["driving_pillar"].astype("string").reset_index(drop=True)
@@ -61,29 +64,43 @@ def _driving(cand: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         driving[np.isnan(vals).all(axis=1)] = pd.NA
     else:
         driving = pd.Series([pd.NA] * len(cand), dtype="string")
-    if "intervention" in cand.columns:
-        intervention = cand["intervention"].astype("string").reset_index(drop=True)
-    else:
-        intervention = driving.map(INTERVENTIONS.get, na_action="ignore").astype("string")
-    return driving, intervention
+    return driving
 
 
-def _format_value(name: str, value: float) -> str:
-    """An indicator's raw value with its unit, for explanations ("31%", "24 Mbps", "4.2 km")."""
-    if not np.isfinite(value):
-        return ""
-    unit = REGISTRY[name].unit if name in REGISTRY else "value"
-    if unit == "share":
-        return f"{value:.0%}"
-    if unit == "mbps":
-        return f"{value:.0f} Mbps"
-    if unit == "usd":
-        return f"${value:,.0f}"
-    if unit == "km":
-        return f"{value:.1f} km"
-    if unit in ("per_1k", "per_10k"):
-        return f"{value:.1f} {unit.replace('_', ' ')}"
-    return f"{value:.3g}"
+@dataclass(frozen=True)
+class Medians:
+    """Yardsticks of each indicator: the median of the candidate's state and of all places."""
+
+    state: dict[str, np.ndarray]
+    national: dict[str, float]
+
+    def of(self, name: str, i: int) -> tuple[float, float | None]:
+        """(state median, national median or None) of indicator `name` for candidate `i`."""
+        state = self.state[name][i] if name in self.state else np.nan
+        return state, self.national.get(name)
+
+
+def state_medians(cands: Candidates, names: list[str]) -> Medians:
+    """The median of each indicator over the places of each candidate's state and over all.
+
+    Medians are over all places (candidates or not): the yardsticks a reader compares the
+    candidate's own value with. The national median is left out when the places lie in one
+    state.
+    """
+    places, state = cands.places, cands.base["state_GEOID"].astype(str).to_numpy()
+    cand_state = cands.rows["state_GEOID"].astype(str)
+    several = len(set(state)) > 1
+    by_state: dict[str, np.ndarray] = {}
+    national: dict[str, float] = {}
+    for name in names:
+        if name not in places.columns:
+            continue
+        values = pd.to_numeric(places[name], errors="coerce").to_numpy(dtype=float)
+        med = pd.Series(values).groupby(state).median()
+        by_state[name] = cand_state.map(med).to_numpy(dtype=float)
+        if several:
+            national[name] = float(np.nanmedian(values)) if np.isfinite(values).any() else np.nan
+    return Medians(by_state, national)
 
 
 def _indicator_columns(cand: pd.DataFrame) -> tuple[list[str], str]:
@@ -95,35 +112,42 @@ def _indicator_columns(cand: pd.DataFrame) -> tuple[list[str], str]:
 
 
 def _pillar_parts(names: np.ndarray, values: np.ndarray, order: np.ndarray) -> list[str]:
-    """``"access 81.2; affordability 64.0"``: the strongest pillar scores of each row."""
-    # norm_ values are 0-1 from equity.index; pillar scores 0-100
-    fmt = "{:.2f}" if np.nanmax(np.abs(values), initial=0.0) <= 1.0 else "{:.1f}"
+    """``"Internet access 81/100; Affordability 64/100"``: the strongest pillar scores."""
     return [
-        "; ".join(f"{names[j]} {fmt.format(row[j])}" for j in idx if np.isfinite(row[j]))
+        "; ".join(f"{pillar_title(names[j])} {row[j]:.0f}/100" for j in idx if np.isfinite(row[j]))
         for row, idx in zip(values, order, strict=True)
     ]
 
 
 def _indicator_parts(
-    cand: pd.DataFrame, names: np.ndarray, values: np.ndarray, order: np.ndarray
+    cand: pd.DataFrame,
+    names: np.ndarray,
+    values: np.ndarray,
+    order: np.ndarray,
+    medians: Medians,
 ) -> list[str]:
-    """``"share_no_internet 31% (need 0.92); ..."``: raw value (when present) and need."""
+    """``"households without internet: 31% (state median 12%); ..."``: the value and the
+    state median (the label alone where the table lacks the raw value)."""
     raw = {
         n: pd.to_numeric(cand[n], errors="coerce").to_numpy(dtype=float) for n in names if n in cand
     }
 
-    def part(i: int, name: str, need: float) -> str:
-        shown = _format_value(name, raw[name][i]) if name in raw else ""
-        return f"{name} {shown} (need {need:.2f})" if shown else f"{name} (need {need:.2f})"
+    def part(i: int, name: str) -> str:
+        if name not in raw or not np.isfinite(raw[name][i]):
+            return indicator_label(name)
+        state, national = medians.of(name, i)
+        return describe(name, raw[name][i], state, national=national)
 
     return [
-        "; ".join(part(i, str(names[j]), row[j]) for j in idx if np.isfinite(row[j]))
+        "; ".join(part(i, str(names[j])) for j in idx if np.isfinite(row[j]))
         for i, (row, idx) in enumerate(zip(values, order, strict=True))
     ]
 
 
-def _top_indicators(cand: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
-    """The three indicators (or pillars) contributing most to each candidate's need."""
+def _top_indicators(
+    cand: pd.DataFrame, meta: dict[str, Any], medians: Medians | None = None
+) -> list[str]:
+    """The three indicators (or pillars) contributing most to each candidate's need, in words."""
     cols, prefix = _indicator_columns(cand)
     if not cols:
         return [""] * len(cand)
@@ -135,7 +159,7 @@ def _top_indicators(cand: pd.DataFrame, meta: dict[str, Any]) -> list[str]:
     order = np.argsort(-contrib, axis=1, kind="stable")[:, :3]
     if prefix == "score_":
         return _pillar_parts(names, values, order)
-    return _indicator_parts(cand, names, values, order)
+    return _indicator_parts(cand, names, values, order, medians or Medians({}, {}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,7 +213,7 @@ def _pillar_variants(
         variants.append(
             w["need"] * need2 + w["readiness"] * scores["readiness"] + w["reach"] * scores["reach"]
         )
-        labels.append(p)
+        labels.append(pillar_title(p))
     return labels, variants
 
 
@@ -275,130 +299,148 @@ def _rank_range(
 
 
 # --------------------------------------------------------------------------------------------
-# the why sentence
+# the why paragraph
 # --------------------------------------------------------------------------------------------
+
+_LEVEL_NOUNS = {
+    "street": "street cells",
+    "blockgroup": "block groups",
+    "tract": "tracts",
+    "town": "towns",
+    "county": "counties",
+    "state": "states",
+}
 
 
 @dataclass(frozen=True)
-class _Setting:
-    """What every sentence of one ranking shares."""
+class Setting:
+    """What every paragraph of one ranking shares."""
 
     mode: str
     per_state: bool
     radius_km: float
     unit: str  # "people" or "households"
+    places: str  # "counties", "towns", ... or "places"
+    by_coverage: bool = False  # sites chosen by coverage, not by their own score
 
 
-class _Row(NamedTuple):
-    rank: int
-    n_group: int
-    state: str
-    need: float
-    rank_lo: float
-    rank_hi: float
-    driving: Any  # str or pd.NA
-    top: Any
-    n_anchors: int
-    n_library: int
-    reach: float
-    intervention: Any
-    sensitivity: str
-    selected: bool
-    partner: str = ""
+def setting_for(cand: pd.DataFrame, opts: Any, *, people: str) -> Setting:
+    """The :class:`Setting` of a ranking: mode, grouping, radius, unit and the places' noun."""
+    level = cand["level"].dropna().astype(str) if "level" in cand.columns else pd.Series([])
+    noun = _LEVEL_NOUNS.get(level.iloc[0], "places") if len(level) else "places"
+    unit = "people" if people == "population" else "households"
+    coverage = opts.mode == "coverage" or (opts.mode == "robust" and opts.base_mode == "coverage")
+    return Setting(opts.mode, opts.per_state, opts.radius_km, unit, noun, coverage)
 
 
-def _strongest(top: Any, driving: Any) -> str:
-    """The strongest indicator of the driving pillar itself, else the strongest overall."""
-    if not (isinstance(top, str) and top):
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def _partners_text(row: Mapping[str, Any], setting: Setting) -> str:
+    """``"Partners: 4 organisations within 25 km, including 2 libraries; suggested ..."``."""
+    n = int(row["n_anchors"])
+    if n == 0:
+        return f"No partner organisations within {setting.radius_km:g} km."
+    s = f"Partners: {_plural(n, 'organisation', 'organisations')} within {setting.radius_km:g} km"
+    n_lib = int(row.get("n_library", 0) or 0)
+    if n_lib:
+        s += f", including {_plural(n_lib, 'library', 'libraries')}"
+    name = row.get("partner_name")
+    if isinstance(name, str) and name:
+        kind = str(row.get("partner_kind") or "").replace("_", " ")
+        km = row.get("partner_km")
+        where = f", {km:.1f} km" if isinstance(km, float) and np.isfinite(km) else ""
+        s += f"; suggested partner: {name}, {kind}{where}"
+    return s + "."
+
+
+def _choice_text(row: Mapping[str, Any], *, coverage: bool) -> str:
+    """Runner-up, lead, P(top 1) and the flags of a selected site ("" for the others)."""
+    if not row["selected"]:
         return ""
-    parts = top.split("; ")
-    own = [
-        t
-        for t in parts
-        if isinstance(driving, str)
-        and t.split(" ", 1)[0] in REGISTRY
-        and REGISTRY[t.split(" ", 1)[0]].pillar == driving
-    ]
-    return f" ({own[0]})" if own else f"; strongest indicator {parts[0]}"
+    parts = []
+    runner, lead = row.get("runner_up_place"), row.get("lead")
+    if isinstance(runner, str) and runner:
+        if not (isinstance(lead, float) and np.isfinite(lead)):
+            parts.append(f"Runner-up: {runner}")
+        elif lead >= 0:
+            parts.append(f"Runner-up: {runner}, {lead:.1f} points behind on the combined score")
+        else:
+            parts.append(
+                f"Best-ranked place not chosen: {runner}, {-lead:.1f} points ahead on the "
+                "combined score"
+                + (" (the chosen sites together reach more people in need)" if coverage else "")
+            )
+    p = row.get("p_top1")
+    if isinstance(p, float) and np.isfinite(p) and not coverage:
+        parts.append(f"P(top 1) {p:.2f}")
+    text = "; ".join(parts) + "." if parts else ""
+    note = row.get("note")
+    if isinstance(note, str) and note:
+        text += f" {note[0].upper()}{note[1:]}."
+    return text.strip()
 
 
-def _partners(n_anchors: int, n_library: int, radius_km: float) -> str:
-    s = f"; {n_anchors} partner {'organisation' if n_anchors == 1 else 'organisations'} within {radius_km:g} km"
-    if n_library:
-        s += f" incl. {n_library} {'library' if n_library == 1 else 'libraries'}"
-    return s
+def _need_bracket(row: Mapping[str, Any]) -> str:
+    """``" (90% interval 52-64; reliability high)"``, or the parts known ("" for none)."""
+    lo, hi = row.get("equity_index_lo"), row.get("equity_index_hi")
+    rel = row.get("reliability")
+    parts = []
+    if isinstance(lo, float) and isinstance(hi, float) and np.isfinite(lo) and np.isfinite(hi):
+        parts.append(f"90% interval {lo:.0f}-{hi:.0f}")
+    if isinstance(rel, str) and rel:
+        parts.append(f"reliability {rel}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
-def _sentence(row: _Row, setting: _Setting) -> str:
-    where = f"in {row.state}" if setting.per_state else "overall"
-    chosen = "selected" if row.selected else "not selected"
-    s = f"Ranked {row.rank} of {row.n_group} {where} ({chosen}, {setting.mode} mode): need {row.need:.0f}/100"
-    if row.rank_lo == row.rank_lo and row.rank_hi == row.rank_hi:  # not NaN
-        s += f" (index rank {int(row.rank_lo)}-{int(row.rank_hi)})"
-    if isinstance(row.driving, str) and row.driving:
-        s += f", driven by {row.driving}"
-    s += _strongest(row.top, row.driving)
-    s += _partners(row.n_anchors, row.n_library, setting.radius_km)
-    if row.partner:
-        s += f" ({row.partner})"
-    s += f" and {row.reach:,.0f} {setting.unit} in need within reach"
-    if isinstance(row.intervention, str) and row.intervention:
-        s += f"; suggested: {row.intervention}"
-    sens = row.sensitivity
-    return s + (f". {sens[0].upper() + sens[1:]}." if sens else ".")
+def _rank_range_sentence(row: Mapping[str, Any]) -> str:
+    """How far the rank moves under the weighting and normalisation variants ("" unknown)."""
+    ranks = rank_range_text(row.get("rank_best"), row.get("rank_worst"))
+    if not ranks:
+        return ""
+    if "-" in ranks:
+        return f" Under other weightings and normalisations it ranks {ranks}."
+    return f" It ranks {ranks} under every other weighting and normalisation tried."
 
 
-def _why(
-    out: pd.DataFrame,
-    n_per_group: np.ndarray,
-    kinds: list[str],
-    radius_km: float,
-    mode: str,
-    per_state: bool,
-    *,
-    people: str = "population",
-) -> list[str]:
-    """One readable sentence per candidate."""
-    lib = out["n_library"].to_numpy() if "library" in kinds else np.zeros(len(out), dtype=int)
-    setting = _Setting(
-        mode, per_state, radius_km, "people" if people == "population" else "households"
+def _paragraph(row: Mapping[str, Any], setting: Setting) -> str:
+    """One candidate's explanation (see :func:`_why`)."""
+    where = f"in {row['state_name']}" if setting.per_state else "overall"
+    head = "Selected" if row["selected"] else "Not selected"
+    s = (
+        f"{head}: ranked {row['rank']} of {row['n_group']} {setting.places} {where} "
+        f"({setting.mode} mode). Need {row['need_score']:.0f}/100"
     )
-    cols = zip(
-        out["rank"].tolist(),
-        n_per_group.tolist(),
-        out["state_name"].tolist(),
-        out["need_score"].tolist(),
-        out["rank_lo"].tolist(),
-        out["rank_hi"].tolist(),
-        out["driving_pillar"].tolist(),
-        out["top_indicators"].tolist(),
-        out["n_anchors"].tolist(),
-        lib.tolist(),
-        out["reach_need_population"].tolist(),
-        out["intervention"].tolist(),
-        out["sensitivity"].tolist(),
-        out["selected"].tolist(),
-        strict=True,
+    s += _need_bracket(row) + "."
+    area, reason = row.get("intervention"), row.get("focus_reason")
+    if isinstance(area, str) and area:
+        s += f" Focus area: {area}"
+        s += f", because {reason}." if isinstance(reason, str) and reason else "."
+    elif isinstance(reason, str) and reason:
+        s += f" No focus area: {reason}."
+    s += " " + _partners_text(row, setting)
+    s += (
+        f" Reach: {row['reach_need_population']:,.0f} {setting.unit} in need within "
+        f"{setting.radius_km:g} km."
     )
-    partner = _suggested(out)
-    return [
-        _sentence(_Row._make((*values, p)), setting)
-        for values, p in zip(cols, partner, strict=True)
-    ]
+    choice = _choice_text(row, coverage=setting.by_coverage)
+    if choice:
+        s += " " + choice
+    sens = row.get("sensitivity")
+    if isinstance(sens, str) and sens:
+        s += f" {sens[0].upper()}{sens[1:]}."
+    return s + _rank_range_sentence(row)
 
 
-def _suggested(out: pd.DataFrame) -> list[str]:
-    """``"suggested partner: Abingdon Library, library, 2.1 km"`` per candidate ("" if none)."""
-    if "partner_name" not in out.columns:
-        return [""] * len(out)
-    return [
-        f"suggested partner: {name}, {str(kind).replace('_', ' ')}, {km:.1f} km"
-        if isinstance(name, str) and name
-        else ""
-        for name, kind, km in zip(
-            out["partner_name"].tolist(),
-            out["partner_kind"].tolist(),
-            out["partner_km"].tolist(),
-            strict=True,
-        )
-    ]
+def _why(out: pd.DataFrame, n_per_group: np.ndarray, setting: Setting) -> list[str]:
+    """A short paragraph per candidate: where it ranks and why, in plain words.
+
+    Selected or not, rank among the places of its state, need with its 90% interval, the
+    focus area and its reason, the partners (and the suggested one), the people in need
+    within reach, for a selected site the runner-up, P(top 1) and any flag (close call,
+    need below the state median), and what would change the rank.
+    """
+    table = pd.DataFrame(out).drop(columns="geometry", errors="ignore")
+    records = table.assign(n_group=n_per_group).to_dict("records")
+    return [_paragraph(r, setting) for r in records]

@@ -8,6 +8,7 @@ option fails before any data is read.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,6 +211,13 @@ class PlacementOptions:
             raise PlacementError(msg)
         self._set("listed_bonus", bonus)
         self._set("n_draws", check_k(self.n_draws, "n_draws"))
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, numbers.Integral)
+            or self.seed < 0
+        ):
+            msg = f"seed must be a whole number >= 0, got {self.seed!r}"
+            raise PlacementError(msg)
         self._set("states", _as_tuple(self.states))
         existing = _as_tuple(self.existing_sites) or ()
         self._set("existing_sites", tuple(str(g) for g in existing))

@@ -47,6 +47,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from equity._cells import csv_safe
 from equity._io import atomic_path
 from equity.distance import haversine_km
 from equity.errors import DownloadError, check_choice
@@ -506,7 +507,7 @@ def _layer(
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
+        csv_safe(frame).to_csv(tmp, index=False)  # names never become formulas
     return path
 
 

@@ -33,7 +33,11 @@ from equity.placement.explain import (
     _sensitivity,
     _top_indicators,
     _why,
+    setting_for,
+    state_medians,
 )
+from equity.placement.focus import focus_areas, pillar_indicators
+from equity.placement.margins import margin_columns, margins
 from equity.placement.options import PlacementOptions
 from equity.placement.partner import suggest_partners
 from equity.placement.scores import Measures, Scores, measure, score
@@ -178,7 +182,9 @@ def rank_candidates(
     measures = measure(cands, dem, opts, anchors=anchors, business=business)
     scores = score(cands, measures, opts)
     selection = select_sites(cands, dem, measures, scores, opts, draws=draws)
-    out = _assemble(cands, dem, measures, scores, selection, opts, meta, anchors=anchors)
+    out = _assemble(
+        cands, dem, measures, scores, selection, opts, meta, anchors=anchors, draws=draws
+    )
     logger.info(
         "ranked %d candidates (%s, k=%d, %d selected)",
         cands.n,
@@ -215,6 +221,7 @@ def _assemble(
     meta: dict[str, Any],
     *,
     anchors: gpd.GeoDataFrame | None = None,
+    draws: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
     """The output table: one row per candidate with its scores, selection and explanations."""
     cand, groups = cands.table, cands.groups
@@ -231,6 +238,9 @@ def _assemble(
     out = _main_columns(cands, measures, scores, selection, meta)
     out = _reach_columns(out, cands, measures)
     out = _partner_columns(out, anchors, measures, opts)
+    margin = margins(cands, dem, measures, scores, selection, opts, draws=draws)
+    for col, values in margin_columns(margin, out["NAME"], out["GEOID"]).items():
+        out[col] = values
     out["sensitivity"] = pd.array(sens_text, dtype="string")
     out["rank_best"], out["rank_worst"] = _rank_range(
         cands, scores.need, scores.readiness, scores.reach, scores.weights, scores.rank, meta
@@ -241,15 +251,7 @@ def _assemble(
     out["longitude"] = cands.xy[:, 0]
     out["latitude"] = cands.xy[:, 1]
     n_per_group = np.bincount(groups)[groups]
-    why = _why(
-        out,
-        n_per_group,
-        measures.kinds,
-        opts.radius_km,
-        opts.mode,
-        opts.per_state,
-        people=dem.size_col,
-    )
+    why = _why(out, n_per_group, setting_for(cand, opts, people=dem.size_col))
     out["why"] = pd.array(why, dtype="string")
     out = gpd.GeoDataFrame(out, geometry=cand.geometry.to_numpy(), crs=4326)
     out = out.sort_values(["state_GEOID", "rank"], kind="stable").reset_index(drop=True)
@@ -266,7 +268,9 @@ def _main_columns(
 ) -> pd.DataFrame:
     """The ``candidates.csv`` columns of ``docs/contracts.md``, in their order."""
     cand, cb = cands.table, cands.rows
-    driving, intervention = _driving(cand)
+    used = [n for names in pillar_indicators(cand, meta).values() for n in names]
+    medians = state_medians(cands, used)
+    focus = focus_areas(cand, meta, medians=medians)
     kinds, n = measures.kinds, cands.n
     return pd.DataFrame(
         {
@@ -288,14 +292,17 @@ def _main_columns(
             "equity_index_hi": _num(cand, "equity_index_hi"),
             "rank_lo": _num(cand, "rank_lo"),
             "rank_hi": _num(cand, "rank_hi"),
-            "driving_pillar": driving,
-            "intervention": intervention,
-            "top_indicators": pd.array(_top_indicators(cand, meta), dtype="string"),
+            "driving_pillar": _driving(cand),
+            "intervention": pd.array(focus.name, dtype="string"),
+            "top_indicators": pd.array(_top_indicators(cand, meta, medians), dtype="string"),
             "n_anchors": measures.counts.sum(axis=1).astype(np.int64)
             if kinds
             else np.zeros(n, dtype=np.int64),
             "why": "",
             "selected": selection.selected.astype(bool),
+            "focus_area": pd.array(focus.key, dtype="string"),
+            "focus_reason": pd.array(focus.reason, dtype="string"),
+            "reliability": _text(cand, "reliability"),
         }
     )
 

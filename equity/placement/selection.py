@@ -74,7 +74,7 @@ def check_draws(draws: np.ndarray | None, n_places: int) -> np.ndarray | None:
     return arr
 
 
-def _default_draws(places: pd.DataFrame, *, seed: int, n_draws: int | None = None) -> np.ndarray:
+def default_draws(places: pd.DataFrame, *, seed: int, n_draws: int | None = None) -> np.ndarray:
     """Independent normal draws of the index from each place's 90% interval."""
     idx = pd.to_numeric(places["equity_index"], errors="coerce").to_numpy(dtype=float)
     lo = _num(places, "equity_index_lo")
@@ -85,7 +85,11 @@ def _default_draws(places: pd.DataFrame, *, seed: int, n_draws: int | None = Non
     sd = np.nan_to_num((hi - lo) / (2 * settings.moe_z), nan=0.0)
     rng = np.random.default_rng(seed)
     n = settings.n_draws if n_draws is None else n_draws
-    return np.clip(idx[:, None] + sd[:, None] * rng.standard_normal((len(idx), n)), 0, 100)
+    # drawn in GEOID order, so the draws of a place do not depend on the row order
+    order = np.argsort(places["GEOID"].astype(str).to_numpy(), kind="stable")
+    noise = np.empty((len(idx), n))
+    noise[order] = rng.standard_normal((len(idx), n))
+    return np.clip(idx[:, None] + sd[:, None] * noise, 0, 100)
 
 
 def _select_top(scores: np.ndarray, groups: np.ndarray, existing: np.ndarray, k: int) -> np.ndarray:
@@ -157,6 +161,23 @@ def _coverage_select(
     return chosen, rows
 
 
+def combined_draws(
+    cands: Candidates, demand: Demand, measures: Measures, scores: Scores, draws: np.ndarray
+) -> np.ndarray:
+    """The combined score of each candidate in each draw of the index (n_candidates, n_draws).
+
+    Need follows the draws; so does reach when the demand places are the places themselves
+    (else the demand keeps its own index); readiness does not depend on the index.
+    """
+    if demand.is_places:  # reach follows the draws too
+        dn = demand.population[:, None] * np.clip(np.nan_to_num(draws), 0, 100) / 100.0
+        reach_d = _percentile_score(measures.within @ dn)
+    else:
+        reach_d = scores.reach[:, None]
+    cdraw = np.clip(draws[cands.index], 0, 100)
+    return _combine(scores.weights, cdraw, scores.readiness[:, None], reach_d)
+
+
 def _robust_select(
     problem: _CoverageProblem,
     measures: Measures,
@@ -166,15 +187,9 @@ def _robust_select(
     """Repeat the base selection over the draws; select the candidates chosen most often."""
     cands, demand, opts = problem.cands, problem.demand, problem.options
     if draws is None:
-        draws = _default_draws(cands.places, seed=opts.seed, n_draws=opts.n_draws)
+        draws = default_draws(cands.places, seed=opts.seed, n_draws=opts.n_draws)
     if opts.base_mode == "top":
-        if demand.is_places:  # reach follows the draws too
-            dn = demand.population[:, None] * np.clip(np.nan_to_num(draws), 0, 100) / 100.0
-            reach_d = _percentile_score(measures.within @ dn)
-        else:
-            reach_d = scores.reach[:, None]
-        cdraw = np.clip(draws[cands.index], 0, 100)
-        comb_d = _combine(scores.weights, cdraw, scores.readiness[:, None], reach_d)
+        comb_d = combined_draws(cands, demand, measures, scores, draws)
         sel_d = _select_top(comb_d, cands.groups, problem.kept, opts.k)
     else:
         cols = []

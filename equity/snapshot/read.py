@@ -166,6 +166,7 @@ def snapshot_dataset(
     counties = snap.counties
     geo = ("NAME", "geometry", "state_abbr", "state_name", "ALAND", "AWATER", "state_GEOID")
     counts = pd.DataFrame(counties.drop(columns=[c for c in geo if c in counties.columns]))
+    counts.attrs["path"] = str(snap.folder / "county_counts.csv")  # for the input checks' messages
     libs = snap.libraries
     anchors = gpd.GeoDataFrame(
         {

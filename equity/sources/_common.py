@@ -168,6 +168,7 @@ def read_text(path: PathLike) -> tuple[str, str]:
     """Read a text file whole, returning ``(text, encoding)``; see the module notes on encodings."""
     p = check_file(path)
     raw = read_bytes(p)
+    _refuse_binary(raw[:4096], p)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16"), "utf-16"
     if b"\x00" in raw[:4096]:
@@ -193,6 +194,17 @@ def read_text(path: PathLike) -> tuple[str, str]:
             )
             return text, fallback
         raise  # pragma: no cover - latin-1 decodes every byte
+
+
+def _refuse_binary(head: bytes, path: Path) -> None:
+    """An Excel workbook, Parquet file, HTML page ... where a text table is read."""
+    from equity.sources._checks import binary_kind
+
+    kind = binary_kind(head)
+    if kind is not None:
+        hint = " (save the sheet as CSV)" if "Excel" in kind or "xlsx" in kind else ""
+        msg = f"{path}: {kind}, not a delimited text table (CSV){hint}"
+        raise DataError(msg)
 
 
 def sniff_delimiter(header: str, *, path: PathLike) -> str:

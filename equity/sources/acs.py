@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from equity.errors import DataError, SchemaError, check_choice
+from equity.sources._checks import check_counts
 from equity.sources._common import (
     CONTRACT_LEVEL,
     GEOID_WIDTH,
@@ -215,7 +216,8 @@ def read_acs(
         Empty, truncated or unreadable file.
     SchemaError
         No GEOID or geography columns, no ACS variables (:data:`SCHEMA`), non-numeric values,
-        duplicate GEOIDs.
+        negative (other than the Census sentinels) or infinite estimates and MOEs, duplicate
+        GEOIDs.
     ChoiceError
         Unknown `level`.
 
@@ -234,6 +236,8 @@ def read_acs(
     columns = _select(_variables(raw, p), variables, path=p)
     out = _table(raw, geoid, columns, path=p)
     check_unique(out, "GEOID", path=p)
+    # estimates and MOEs are never negative (the sentinels are NaN by now) nor infinite
+    check_counts(out, [c for c in out.columns if SCHEMA.is_count(c)], path=p)
     n_flagged = int(sum((out[c] != "").sum() for c in out.columns if c.endswith("_flag")))
     logger.info(
         "read_acs %s: %d rows, %d variables, level %s, %d flagged values",

@@ -124,7 +124,26 @@ def _coords(
         & (np.abs(lat) <= 90)
         & ~((lon == 0) & (lat == 0))
     )
+    _check_degree_columns(lon, lat, ok, lon_col, lat_col, path=path)
     return lon, lat, ok
+
+
+def _check_degree_columns(
+    lon: np.ndarray, lat: np.ndarray, ok: np.ndarray, lon_col: str, lat_col: str, *, path: PathLike
+) -> None:
+    """A few rows out of range are typos (dropped); most of them are another unit or CRS."""
+    given = np.isfinite(lon) & np.isfinite(lat)
+    outside = given & ~ok & ~((lon == 0) & (lat == 0))
+    if not outside.any() or outside.sum() * 2 <= given.sum():
+        return
+    col, values = (lon_col, lon) if (np.abs(lon[outside]) > 180).any() else (lat_col, lat)
+    ex = values[outside & (np.abs(values) > (180 if col == lon_col else 90))][0]
+    msg = (
+        f"column {col!r}: {int(outside.sum()):,} of {int(given.sum()):,} coordinates are outside "
+        f"-180..180 / -90..90, e.g. {ex:,.1f}: not degrees (projected metres?); give longitude "
+        "and latitude in degrees (WGS 84)"
+    )
+    raise SchemaError([msg], source=str(path))
 
 
 def _points(

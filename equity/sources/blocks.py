@@ -44,6 +44,7 @@ import pyogrio
 import shapely
 
 from equity.errors import DataError, SchemaError
+from equity.sources._checks import check_counts
 from equity.sources._common import (
     PathLike,
     check_file,
@@ -275,6 +276,7 @@ def _check(table: pd.DataFrame, p: Path) -> None:
     if dup.any():
         msg = f"block GEOID {table.loc[dup, 'GEOID'].iloc[0]!r} appears twice"
         raise SchemaError([msg], source=str(p))
+    check_counts(table, [m for m in BLOCK_MEASURES if m in table], path=p)  # inf, negative
     for m in BLOCK_MEASURES:
         if m in table:
             neg = table[m] < 0
@@ -551,6 +553,8 @@ def _block_speed_rows(f: Path) -> pd.DataFrame:
         out[dst] = to_number(raw[col], path=f, column=str(col)).to_numpy()
     out["year"] = to_number(raw[_column(raw.columns, ("year",))], path=f, column="year").to_numpy()
     out["quarter"] = to_number(raw[_column(raw.columns, ("q",))], path=f, column="q").to_numpy()
+    measured = ["download_mbps", "upload_mbps", "tests", "devices"]
+    check_counts(out, measured, path=f, key="block_GEOID")  # inf, negative
     neg = (out["tests"] < 0) | (out["devices"] < 0)
     if neg.any():
         msg = f"negative tests or devices, e.g. block {out.loc[neg, 'block_GEOID'].iloc[0]!r}"

@@ -25,6 +25,7 @@ import pandas as pd
 import pyogrio
 
 from equity.errors import DataError, SchemaError, check_choice
+from equity.sources._checks import check_degrees, check_geometries
 from equity.sources._common import (
     CONTRACT_LEVEL,
     GEOID_WIDTH,
@@ -182,9 +183,17 @@ def read_boundaries(
     Raises
     ------
     DataError
-        Unreadable or truncated file, no CRS (and no `crs`), no rows.
+        Unreadable or truncated file, a table without geometry (a CSV), no CRS (and no
+        `crs`), coordinates that do not fit the CRS (projected metres labelled EPSG:4326), no
+        rows.
     SchemaError
-        No recognisable id column (lists the columns), duplicate GEOIDs with different shapes.
+        No recognisable id column (lists the columns), duplicate GEOIDs with different shapes,
+        missing, empty or NaN geometries, points or lines instead of polygons.
+
+    Warns
+    -----
+    EquityWarning
+        Invalid (self-intersecting) polygons repaired with ``shapely.make_valid``.
 
     Examples
     --------
@@ -203,6 +212,8 @@ def read_boundaries(
     geoid = _clean_ids(geoid, geography, id_column=id_column, id_source=id_source, path=p)
     vintage = vintage or vintage_from_name(census_name)
     out = _frame(gdf, geoid, geography, name_column=name_column, vintage=vintage)
+    check_degrees(out, path=p)
+    out = check_geometries(out, path=p)  # polygons only; invalid ones repaired with a warning
     out = _drop_duplicates(out, id_source=id_source, path=p).to_crs(4326)
     logger.info(
         "read_boundaries %s: %d features (%d read), level %s, vintage %s",
@@ -250,6 +261,12 @@ def _read_vector(p: Path, *, crs: str | int | None, layer: str | int | None) -> 
     ) as exc:
         msg = f"{p}: cannot read as a vector file (shapefile, zip, GeoPackage, GeoJSON): {exc}"
         raise DataError(msg) from exc
+    if getattr(gdf, "_geometry_column_name", None) not in gdf.columns:
+        msg = (
+            f"{p}: a table without geometry (columns: {', '.join(map(str, gdf.columns[:8]))}), "
+            "not a boundary file: give the shapefile, zip, GeoPackage or GeoJSON"
+        )
+        raise DataError(msg)
     if len(gdf) == 0:
         msg = f"{p}: no features"
         raise DataError(msg)

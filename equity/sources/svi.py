@@ -22,6 +22,7 @@ import pandas as pd
 
 from equity import _moe
 from equity.errors import SchemaError
+from equity.sources._checks import check_counts
 from equity.sources._common import (
     PathLike,
     check_file,
@@ -103,6 +104,7 @@ def read_svi(path: PathLike) -> pd.DataFrame:
     if fips == "FIPS":
         df["FIPS"] = geoid
     check_unique(df, "GEOID", path=p)
+    check_counts(df, [c for c in df.columns if SCHEMA.is_count(c)], path=p)
     logger.info("read_svi %s: %d %s rows, %d -999 values set to NaN", p, len(df), level, n_missing)
     return set_provenance(
         df,

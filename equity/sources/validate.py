@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from equity.errors import EquityError, SchemaError, check_choice
+from equity.errors import DataError, EquityError, SchemaError, check_choice
 from equity.sources import (
     acs,
     anchors,
@@ -193,6 +193,8 @@ def validate(path: PathLike, *, kind: str | None = None) -> list[str]:
     ------
     ChoiceError
         Unknown `kind` (the message lists the valid ones).
+    DataError
+        `path` is a folder.
 
     Examples
     --------
@@ -204,6 +206,12 @@ def validate(path: PathLike, *, kind: str | None = None) -> list[str]:
         kind = ALIASES.get(kind, kind)
         check_choice("kind", kind, [*KINDS, *ALIASES])
     p = Path(path)
+    if p.is_dir():
+        msg = (
+            f"{p}: a folder; give one file in it (e.g. equity validate {p / 'acs.csv'}), or "
+            "--config FILE to check every input of a run"
+        )
+        raise DataError(msg)
     if not p.exists():
         return [f"{p}: file not found"]
     if p.is_file() and p.stat().st_size == 0:
@@ -268,8 +276,11 @@ def _read_geo(p: Path, kind: str | None) -> tuple[pd.DataFrame | None, str, list
                 "unknown CRS: the file has no coordinate reference system (missing .prj?)"
             )
         missing_geom = frame.geometry.isna() | frame.geometry.is_empty
-        if missing_geom.any():
-            problems.append(f"{int(missing_geom.sum())} feature(s) have no geometry")
+        if missing_geom.any() and kind != "ookla":  # tiles are rebuilt from their quadkey
+            problems.append(
+                f"column 'geometry': {int(missing_geom.sum())} feature(s) without a geometry "
+                "(null or empty)"
+            )
         frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     return frame, kind, problems
 
@@ -442,6 +453,12 @@ def _check_column(values: pd.Series, schema: Schema) -> list[str]:
             f"column {col!r}: {int(bad.sum())} non-numeric value(s), e.g. {_ex(values[bad].iloc[0])}"
         )
     v = numbers.where(~sentinel_mask(numbers, schema.sentinels))
+    infinite = v.abs() == float("inf")
+    if infinite.any():
+        problems.append(
+            f"column {col!r}: {int(infinite.sum())} value(s) not finite, e.g. "
+            f"{_ex(values[infinite].iloc[0])}"
+        )
     rng = schema.range_of(col)
     if rng is not None:
         outside = (v < rng[0]) | (v > rng[1])

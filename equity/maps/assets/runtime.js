@@ -1,6 +1,6 @@
 (function () {
   "use strict";
-  var E = window.equity = window.equity || {layers: {}, legends: {}, maps: []};
+  var E = window.equity = window.equity || {layers: {}, legends: {}, maps: [], sites: []};
   function el(tag, cls, text) {
     var n = document.createElement(tag);
     if (cls) { n.className = cls; }
@@ -108,19 +108,32 @@
     E.register(map, spec.name, layer, layer.getLayers().length, spec.legend);
     return layer;
   };
+  E.popupSize = function (map) {
+    // A popup fits the map: at most its height and width less a margin, scrolling inside.
+    var size = map.getSize();
+    // the content box: the frame, the close button and the tip add some 60 px around it
+    return {maxHeight: Math.max(100, size.y - 140), maxWidth: Math.max(160, Math.min(360, size.x - 80)),
+            minWidth: Math.min(220, Math.max(120, size.x - 80))};
+  };
   E.candidates = function (map, spec) {
     var group = L.featureGroup();
+    // Selected sites sit above every panel (E.lift), so a panel never hides one; their popups
+    // too, sized to the map and panned into view.
+    var pane = spec.selected ? E.lift(map).sites : "markerPane";
+    var popupPane = E.lift(map).popups;
     spec.items.forEach(function (c) {
       var icon = el("div", spec.selected ? "equity-marker equity-selected" : "equity-marker", c.rank);
-      icon.setAttribute("aria-label", "Candidate " + c.rank);
+      icon.setAttribute("aria-hidden", "true");
+      var label = (spec.selected ? "Selected site " : "Candidate ") + c.rank + ": " + (c.name === null ? "" : c.name);
       var m = L.marker([c.lat, c.lon], {
         icon: L.divIcon({html: icon, className: "", iconSize: [26, 26], iconAnchor: [13, 13]}),
-        title: "Candidate " + c.rank + ": " + (c.name === null ? "" : c.name),
-        keyboard: true, riseOnHover: true
+        title: label, alt: label, pane: pane, keyboard: true, riseOnHover: true
       });
+      var size = E.popupSize(map);
       m.bindPopup(function () {
         var box = el("div", "equity-pop");
         box.appendChild(el("b", null, "#" + c.rank + " " + (c.name === null ? "" : c.name)));
+        if (c.flag) { box.appendChild(el("p", "equity-flag", c.flag)); }
         var dl = el("dl");
         c.fields.forEach(function (kv) {
           dl.appendChild(el("dt", null, kv[0]));
@@ -129,10 +142,19 @@
         box.appendChild(dl);
         if (c.why) { box.appendChild(el("p", null, c.why)); }
         return box;
-      });
+      }, {pane: popupPane, maxHeight: size.maxHeight, maxWidth: size.maxWidth, minWidth: size.minWidth,
+          autoPan: true, keepInView: true, autoPanPadding: L.point(12, 12)});
       group.addLayer(m);
     });
+    map.on("resize", function () {
+      var size = E.popupSize(map);
+      group.eachLayer(function (m) {
+        var p = m.getPopup();
+        if (p) { p.options.maxHeight = size.maxHeight; p.options.maxWidth = size.maxWidth; p.options.minWidth = size.minWidth; }
+      });
+    });
     E.register(map, spec.name, group, spec.items.length, null);
+    if (spec.selected) { E.sites.push({map: map, layer: group}); }
     return group;
   };
   E.renderer = function (map, kind, pane) {
@@ -165,27 +187,62 @@
     });
     return out;
   };
+  function collapsible(box, key, label) {
+    // A button that hides everything of a panel but its first child (its heading).
+    var btn = el("button", "equity-fold", "\u2212");
+    btn.type = "button";
+    btn.setAttribute("aria-expanded", "true");
+    btn.setAttribute("aria-label", "Hide " + label);
+    btn.addEventListener("click", function () {
+      var folded = box.classList.toggle("equity-folded");
+      btn.textContent = folded ? "+" : "\u2212";
+      btn.setAttribute("aria-expanded", folded ? "false" : "true");
+      btn.setAttribute("aria-label", (folded ? "Show " : "Hide ") + label);
+    });
+    box.insertBefore(btn, box.firstChild);
+    box.setAttribute("data-panel", key);
+    return btn;
+  }
+  E.collapsible = collapsible;
+  function titlePanel(map, spec) {
+    var t = L.control({position: "topleft"});
+    t.onAdd = function () {
+      var box = el("div", "equity-panel equity-title");
+      box.appendChild(el("h1", null, spec.title || ""));
+      var body = el("div", "equity-body");
+      if (spec.subtitle) { body.appendChild(el("p", null, spec.subtitle)); }
+      if (spec.warnings && spec.warnings.length) {
+        // The run's warnings, at the top of the map: what the data could not tell.
+        var det = el("details", "equity-warnings");
+        det.appendChild(el("summary", null, "\u26a0 " + spec.warnings.length +
+          (spec.warnings.length === 1 ? " data warning" : " data warnings") + ": read before deciding"));
+        var ul = el("ul");
+        spec.warnings.forEach(function (w) { ul.appendChild(el("li", null, w)); });
+        det.appendChild(ul);
+        body.appendChild(det);
+      }
+      box.appendChild(body);
+      collapsible(box, "title", "title panel");
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    t.addTo(map);
+    return t;
+  }
   E.chrome = function (map, spec) {
     E.maps.push(map);
+    map._equitySpec = spec;
     // Set the view first, so the layers are projected and drawn once, not again on fitBounds.
     if (spec.bounds) { map.fitBounds(spec.bounds, {padding: [8, 8], animate: false}); }
-    if (spec.title) {
-      var t = L.control({position: "topleft"});
-      t.onAdd = function () {
-        var box = el("div", "equity-panel equity-title");
-        box.setAttribute("role", "heading");
-        box.setAttribute("aria-level", "1");
-        box.appendChild(el("h1", null, spec.title));
-        if (spec.subtitle) { box.appendChild(el("p", null, spec.subtitle)); }
-        L.DomEvent.disableClickPropagation(box);
-        return box;
-      };
-      t.addTo(map);
-    }
-    var lg = L.control({position: "bottomleft"}), holder;
+    if (spec.title || (spec.warnings && spec.warnings.length)) { titlePanel(map, spec); }
+    var lg = L.control({position: "bottomleft"}), holder, list;
     lg.onAdd = function () {
       holder = el("div", "equity-panel equity-legend");
       holder.setAttribute("aria-live", "polite");
+      list = el("div", "equity-body");
+      holder.appendChild(list);
+      collapsible(holder, "legend", "legend");
       L.DomEvent.disableClickPropagation(holder);
       return holder;
     };
@@ -209,18 +266,21 @@
       return sec;
     }
     E.refreshLegend = function () {
-      holder.textContent = "";
+      list.textContent = "";
       Object.keys(E.legends).forEach(function (name) {
         var rec = E.layers[name];
-        if (rec.map === map && map.hasLayer(rec.layer)) { holder.appendChild(legendBlock(E.legends[name])); }
+        if (rec.map === map && map.hasLayer(rec.layer)) { list.appendChild(legendBlock(E.legends[name])); }
       });
-      holder.style.display = holder.childNodes.length ? "" : "none";
+      holder.style.display = list.childNodes.length ? "" : "none";
     };
     map.on("baselayerchange overlayadd overlayremove", function () {
       E.refreshLegend();
     });
-    // Layers are added after this script runs: fill the legend once they are.
-    setTimeout(E.refreshLegend, 0);
+    if (map.attributionControl) {
+      // The attributions the licences require (Ookla, Microsoft, the basemap's), always in view.
+      map.attributionControl.setPrefix(false);
+      (spec.required || []).forEach(function (a) { map.attributionControl.addAttribution(E.escape(a)); });
+    }
     if (spec.attribution && spec.attribution.length) {
       // Every source with its licence, in a panel (open when short); plain text only.
       var src = L.control({position: "bottomright"});
@@ -237,5 +297,16 @@
       };
       src.addTo(map);
     }
+    // Layers and the layer control are added after this script runs: fill the legend, then
+    // lay the view out so that no panel covers a selected site.
+    setTimeout(function () {
+      E.refreshLegend();
+      if (E.layout) { E.layout(map); }
+    }, 0);
+  };
+  E.escape = function (text) {
+    var d = document.createElement("div");
+    d.textContent = String(text);
+    return d.innerHTML;
   };
 })();
