@@ -501,7 +501,8 @@ def read_workbook(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     path
         The ``.xlsx`` file.
     sheet
-        One sheet (a state's name, or ``Summary``); default: every state sheet, in order.
+        One sheet (a state's name, ``Summary``, or an extra sheet); default: every state
+        sheet, in order (extra sheets, whose headings are not the candidates', left out).
     """
     from equity.export import _TEXT_COLUMNS_RE
 
@@ -509,7 +510,12 @@ def read_workbook(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     back |= {heading: code for code, heading in _SUMMARY.items()}
     names = [sheet] if sheet is not None else None
     sheets = pd.read_excel(path, sheet_name=names, dtype=object)
-    parts = [df for name, df in sheets.items() if sheet is not None or name not in _FIXED]
+    parts = [
+        df
+        for name, df in sheets.items()
+        if sheet is not None
+        or (name not in _FIXED and all(str(h) in back for h in df.columns))  # not an extra sheet
+    ]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     table = table.rename(columns=lambda h: back.get(str(h), str(h)))
     for col in table.columns:

@@ -20,6 +20,7 @@ from equity.export import read_candidates
 from equity.national import run_states
 from equity.national.state import DONE_MARKER
 from equity.national.synthetic import synthetic_nation, write_synthetic_cache
+from equity.workbook import read_workbook
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +92,10 @@ def test_national_candidates_hold_exactly_k_sites_per_state(local_run):
     assert sorted(national["rank"].tolist()) == [1, 1, 1, 1, 2, 2, 2, 2]
     summary = pd.read_excel(out / "candidates.xlsx", sheet_name="National summary")
     assert summary["status"].tolist() == ["done"] * 4
-    assert len(pd.read_excel(out / "candidates.xlsx", sheet_name="All")) == 8
+    assert len(pd.read_excel(out / "candidates.xlsx", sheet_name="Summary")) == 8
+    # the state sheets read back as the national candidates (the summary sheet left out)
+    sheets = read_workbook(out / "candidates.xlsx")
+    assert sorted(sheets["GEOID"]) == sorted(national["GEOID"])
 
 
 def test_national_county_index_map_and_methods(local_run, nation):
