@@ -321,6 +321,7 @@ def test_run_builds_towns_from_county_subdivisions_and_places(sample_paths, tmp_
     # or a few households), and every block group names the town it lies in
     cs = ds.boundaries["cousub"]
     fake = cs.assign(GEOID=cs["GEOID"].str[:2] + cs["GEOID"].str[-5:])
+    fake.attrs = {**cs.attrs, "geography": "place"}  # as a place file's reader labels it
     ds.boundaries = {**ds.boundaries, "place": fake}
     del ds.boundaries["cousub"]
     levels, _ = build_levels(ds, cfg)
