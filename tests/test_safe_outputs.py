@@ -212,4 +212,5 @@ def test_methods_and_tables_the_same_from_a_cold_or_warm_cache(
     lines = [ln for ln in methods.splitlines() if str(tmp_path) in ln]
     assert all(ln.startswith("equity run --config") for ln in lines), lines
     assert "| data/acs2021_5yr_sample_blockgroup.csv |" in methods
-    assert "| data.acs | data/acs2021_5yr_sample_blockgroup.csv |" in methods
+    # the parameter table's [data] row names every input by its relative path
+    assert "acs data/acs2021_5yr_sample_blockgroup.csv," in methods

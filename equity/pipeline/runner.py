@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +113,7 @@ def run(
                     tmp / "maps",
                     provenance=ds.provenance,
                     title=cfg.title,
-                    warnings=warnings.lines(),
+                    warnings=_shown(warnings.lines(), cfg),
                 )
         files = [out / Path(p).relative_to(tmp) for p in written]
     if len(warnings) > n_shown:  # logged while writing
@@ -253,7 +254,7 @@ def _write_tables(
     """Level tables, candidates (CSV, XLSX, GeoJSON) and METHODS.md in `tmp`."""
     written: list[Any] = []
     meta = extras.get("index_meta", {}).get(cfg.placement_level, {})
-    warnings = extras["warnings"].lines() if "warnings" in extras else []
+    warnings = _shown(extras["warnings"].lines(), cfg) if "warnings" in extras else []
     info = export_.RunInfo(cfg.title, command, ds.provenance, warnings, meta)
     written += export_.write_level_tables(levels, tmp)
     written += export_.write_candidates(cands, tmp, formats=("csv", "xlsx", "geojson"), info=info)
@@ -263,7 +264,7 @@ def _write_tables(
     params["index"] = {k: meta[k] for k in _INDEX_RECORD if k in meta}
     params["placement"] = cands.attrs.get("placement", {})
     # the index's own notes go in through index=meta; the input checks' warnings are repeated
-    notes = [*extras.get("notes", ds.notes), *extras.get("input_notes", [])]
+    notes = _shown([*extras.get("notes", ds.notes), *extras.get("input_notes", [])], cfg)
     if "note" in extras.get("towns", {}):
         notes.append(extras["towns"]["note"])
     written.append(
@@ -287,6 +288,16 @@ def _write_tables(
 
 def _base(cfg: Config) -> Path | None:
     return Path(cfg.source).resolve().parent if cfg.source else None
+
+
+def _shown(lines: list[str], cfg: Config) -> list[str]:
+    """Warnings and notes as the outputs show them: paths under the configuration file's
+    folder relative to it (the same bytes wherever the project folder lies)."""
+    base = _base(cfg)
+    if base is None:
+        return list(lines)
+    prefix = f"{base}{os.sep}"
+    return [line.replace(prefix, "") for line in lines]
 
 
 def _relative_paths(provenance: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]]:
