@@ -101,6 +101,7 @@ from equity.config.load import load_config
 from equity.config.model import Config
 from equity.config.options import OPTIONS, SNAPSHOT_DEFAULTS, Option
 from equity.config.validators import DATA_KEYS, REQUIRED_DATA_KEYS
+from equity.errors import ConfigError  # raised by load_config; importable from here as before
 
 __all__ = [
     "DATA_KEYS",
@@ -108,6 +109,7 @@ __all__ = [
     "REQUIRED_DATA_KEYS",
     "SNAPSHOT_DEFAULTS",
     "Config",
+    "ConfigError",
     "Option",
     "load_config",
 ]
