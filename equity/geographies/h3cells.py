@@ -74,21 +74,13 @@ def _cells_covering(
             if tiling and len(geoms_4326) > 1
             else np.ones(len(geoms_4326), dtype=bool)
         )
-        import h3.api.basic_int as h3i
-
         # one C call per polygon: h3 has no batch polygon fill. The classic centre fill is
         # several times faster than the experimental overlap fill; the cells an outer
         # polygon's boundary crosses come from samples along it (see _boundary_cells).
         # Cells are handled as integers (their unique is ten times faster than on strings)
         # and turned into strings once, in the same order (fixed-width hexadecimal sorts as
         # the integers)
-        found += [
-            np.asarray(
-                h3i.h3shape_to_cells(h3.geo_to_h3shape(geoms_4326[i]), resolution),
-                dtype=np.uint64,
-            )
-            for i in big
-        ]
+        found.append(_centre_cells(geoms_4326[big], resolution))
         edge_rows = big[outer[big]]
         if len(edge_rows):
             found.append(_boundary_cells(geoms_4326[edge_rows], resolution, edge))
@@ -97,6 +89,29 @@ def _cells_covering(
         return np.zeros(0, dtype=np.uint64 if as_int else "<U15")
     cells = np.unique(np.concatenate(found))
     return cells if as_int else h3_strings(cells)
+
+
+def _centre_cells(geoms_4326: np.ndarray, resolution: int) -> np.ndarray:
+    """Cells (64-bit integers) whose centres lie in the polygons: H3's centre fill of each
+    polygon part, its rings taken from coordinate arrays (as ``h3.geo_to_h3shape`` gives
+    them, without building GeoJSON dicts), the cells kept as arrays."""
+    import h3.api.numpy_int as h3n
+
+    parts = shapely.get_parts(geoms_4326)
+    rings, part_of_ring = shapely.get_rings(parts, return_index=True)
+    xy, ring_of_xy = shapely.get_coordinates(rings, return_index=True)
+    ring_starts = np.searchsorted(ring_of_xy, np.arange(len(rings) + 1))
+    part_starts = np.searchsorted(part_of_ring, np.arange(len(parts) + 1))
+    latlng = xy[:, ::-1]
+    out = []
+    for p in range(len(parts)):
+        loops = [
+            latlng[ring_starts[r] : ring_starts[r + 1]].tolist()
+            for r in range(part_starts[p], part_starts[p + 1])
+        ]
+        if loops:
+            out.append(h3n.h3shape_to_cells(h3.LatLngPoly(*loops), resolution))
+    return np.concatenate(out).astype(np.uint64) if out else np.zeros(0, dtype=np.uint64)
 
 
 def _cells_near(cells: np.ndarray, layer_4326: np.ndarray, resolution: int) -> np.ndarray:
@@ -214,9 +229,13 @@ def _boundary_cells(geoms_4326: np.ndarray, resolution: int, edge_m: float) -> n
     # within about +-40% of the average
     step_deg = 0.6 * edge_m / 111_320.0
     pts = shapely.get_coordinates(shapely.segmentize(shapely.boundary(geoms_4326), step_deg))
+    to_cell = h3i.latlng_to_cell
+    lon, lat = pts[:, 0].tolist(), pts[:, 1].tolist()
     sample = np.unique(
         np.fromiter(
-            (h3i.latlng_to_cell(y, x, resolution) for x, y in pts), dtype=np.uint64, count=len(pts)
+            (to_cell(y, x, resolution) for x, y in zip(lon, lat, strict=True)),
+            dtype=np.uint64,
+            count=len(pts),
         )
     )
     return np.unique(
@@ -260,12 +279,10 @@ def _hexagons_of(cells: np.ndarray, projections: tuple[bool, ...]) -> list[np.nd
         import h3.api.basic_int as h3i
 
         boundary = h3i.cell_to_boundary
-        items = [int(c) for c in cells]
     else:
         boundary = h3.cell_to_boundary
-        items = cells.tolist()
-    rings = [boundary(c) for c in items]
-    n = np.fromiter((len(r) for r in rings), dtype=np.intp, count=len(rings))
+    rings = list(map(boundary, cells.tolist()))  # Python ints (or strings)
+    n = np.fromiter(map(len, rings), dtype=np.intp, count=len(rings))
     flat = np.fromiter(
         itertools.chain.from_iterable(itertools.chain.from_iterable(rings)),
         dtype=float,
@@ -280,7 +297,12 @@ def _hexagons_of(cells: np.ndarray, projections: tuple[bool, ...]) -> list[np.nd
         x, y = _to_area_crs(lng, lat) if area_crs else (lng, lat)
         xy = np.column_stack([x, y])
         out = np.empty(len(cells), dtype=object)
-        if six.any():
+        if len(cells) and six.all():  # no pentagon: the vertices are already six per cell, in order
+            hexes = xy.reshape(-1, 6, 2)
+            out[:] = shapely.polygons(
+                shapely.linearrings(np.concatenate([hexes, hexes[:, :1]], axis=1))
+            )
+        elif six.any():
             closed = np.ascontiguousarray(np.concatenate([xy[rows], xy[rows[:, :1]]], axis=1))
             out[six] = shapely.polygons(shapely.linearrings(closed))
         for i in np.flatnonzero(~six):  # the 12 pentagons per resolution

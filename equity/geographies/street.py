@@ -590,16 +590,23 @@ def _compact_once(
     if not can.any():
         return item, owner
     parent = cell_parents(item, r)
-    key = np.where(can, parent, np.uint64(0))
-    pair = pd.MultiIndex.from_arrays([owner, key])
-    n = pd.Series(1, index=pair).groupby(level=[0, 1]).transform("size").to_numpy()
+    # (unit, parent) groups of the cells that can merge: sorted, stable (first row first)
+    rows = np.flatnonzero(can)
+    order = rows[np.lexsort((parent[rows], owner[rows]))]
+    o, p = owner[order], parent[order]
+    start = np.flatnonzero(np.r_[True, (o[1:] != o[:-1]) | (p[1:] != p[:-1])])
+    size = np.diff(np.r_[start, len(order)])
     # an H3 parent has seven children (six for the 12 pentagons, not handled: left as cells)
-    full = can & (n == 7)
+    whole = size == 7
+    full = np.zeros(len(item), dtype=bool)
+    full[order[np.repeat(whole, size)]] = True
+    # merged parents in the order of their first cell
+    first = order[start[whole]]
+    by_first = np.argsort(first, kind="stable")
     keep = ~full
-    merged = pd.DataFrame({"o": owner[full], "p": parent[full]}).drop_duplicates()
     return (
-        np.r_[item[keep], merged["p"].to_numpy(dtype=np.uint64)],
-        np.r_[owner[keep], merged["o"].to_numpy(dtype=np.int64)],
+        np.r_[item[keep], parent[first[by_first]]],
+        np.r_[owner[keep], owner[first[by_first]]],
     )
 
 
