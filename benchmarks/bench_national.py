@@ -17,9 +17,11 @@ Each engine runs the 51 states at block-group, tract, town and county level (map
 as ``equity run``), with :func:`equity.national.run_states`:
 
 ``local``
-    one state at a time, each in a fresh process forked from a preloaded server;
+    ``--workers`` states at once (2; 1 is one at a time), largest first, each in a fresh
+    process forked from a preloaded server;
 ``dask``
-    one task per state on a 2-worker ``distributed.LocalCluster`` (one thread each).
+    one task per state on a ``--workers``-worker ``distributed.LocalCluster`` (one thread
+    each).
 
 Printed per state: block groups, Ookla tiles, wall and CPU seconds, peak resident memory of
 its process. Totals: wall time of the run (states and national outputs), the CPU time of the
@@ -262,7 +264,9 @@ def main() -> None:
         help="state sizes: census (real 2020 shares) or lattice (equity.synthetic's)",
     )
     parser.add_argument("--engines", default="local,dask")
-    parser.add_argument("--workers", type=int, default=2, help="Dask workers")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="states at once (local) or Dask workers"
+    )
     parser.add_argument("--no-maps", action="store_true")
     parser.add_argument("--no-resume", action="store_true", help="skip the resumed rerun")
     parser.add_argument("--seed", type=int, default=20261122)

@@ -1,14 +1,17 @@
 """``equity run --states`` on a generated fetch cache of four states.
 
-One run on the local engine serves most tests; the resume, failure and force tests work on a
-copy of the cache of their own; the Dask test compares a 2-worker LocalCluster's outputs
-with the local run's, byte for byte.
+One run on the local engine (two states at once) serves most tests; the resume, failure and
+force tests work on a copy of the cache of their own; a run one state at a time, a run with
+one state's process killed and a 2-worker Dask LocalCluster are compared with it byte for
+byte.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -17,8 +20,8 @@ import pytest
 from equity import cli
 from equity.config import load_config
 from equity.export import read_candidates
-from equity.national import run_states
-from equity.national.state import DONE_MARKER
+from equity.national import engines, run_states
+from equity.national.state import DONE_MARKER, RunOptions, StateResult, run_state
 from equity.national.synthetic import synthetic_nation, write_synthetic_cache
 from equity.workbook import read_workbook
 
@@ -49,7 +52,7 @@ def fetch_cache(nation, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def local_run(fetch_cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("local")
-    result = run_states(_config(k=2), out=out, cache_folder=fetch_cache, quiet=True)
+    result = run_states(_config(k=2, workers=2), out=out, cache_folder=fetch_cache, quiet=True)
     return out, result
 
 
@@ -183,10 +186,8 @@ def test_a_broken_state_is_reported_and_the_others_finish(fetch_cache, tmp_path,
     toml = tmp_path / "equity.toml"
     toml.write_text(
         f"[data]\nstates = {list(STATES)!r}\n[run]\nlevels = {list(LEVELS)!r}\n"
-        "[index]\nn_draws = 40\n".replace("'", '"')
+        "workers = 2\n[index]\nn_draws = 40\n".replace("'", '"')
     )
-    import os
-
     os.environ["EQUITY_CACHE"] = str(cache)
     try:
         from equity import settings
@@ -230,3 +231,54 @@ def test_dask_states_equal_the_local_engine(local_run, fetch_cache, nation, tmp_
         assert r.selected is not None and len(r.selected) == 2
         n_counties = (nation.tables["county"]["state_GEOID"] == r.fips).sum()
         assert r.counties is not None and len(r.counties) == n_counties
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    """The state's candidates.csv and index parquet files, by name."""
+    names = ["candidates.csv", *(f"index_{level}.parquet" for level in LEVELS)]
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+def test_two_workers_equal_one_state_at_a_time(local_run, fetch_cache, tmp_path):
+    local_out, _ = local_run
+    out = tmp_path / "one"
+    result = run_states(_config(k=2, workers=1), out=out, cache_folder=fetch_cache, quiet=True)
+    assert [r.status for r in result.results] == ["done"] * 4
+    for usps in STATES:
+        assert _outputs(out / usps) == _outputs(local_out / usps), usps
+    assert (out / "candidates.csv").read_bytes() == (local_out / "candidates.csv").read_bytes()
+    assert (out / "index_county.parquet").read_bytes() == (
+        local_out / "index_county.parquet"
+    ).read_bytes()
+    for folder in (out, local_out):  # the canonical order, whatever order the states ended in
+        status = pd.read_csv(folder / "states.csv")
+        assert status["state"].tolist() == list(STATES)
+
+
+def _kill_arizona(usps: str, cache_folder: str, options: RunOptions) -> StateResult:
+    """run_state, except that Arizona's process is killed (as the out-of-memory killer would)."""
+    if usps == "AZ":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_state(usps, cache_folder, options)
+
+
+def test_a_killed_state_with_two_workers_fails_alone(local_run, fetch_cache, tmp_path):
+    local_out, _ = local_run
+    out = tmp_path / "out"
+    options = RunOptions(config=_config(k=2, workers=2), out=str(out), write_maps=False)
+    reported: list[StateResult] = []
+    results = engines.run_local(
+        STATES, fetch_cache, options, report=reported.append, workers=2, task=_kill_arizona
+    )
+    assert [r.usps for r in results] == list(STATES)
+    assert {r.usps: r.status for r in results} == {
+        "AL": "done",
+        "AZ": "failed",
+        "AR": "done",
+        "CA": "done",
+    }
+    assert "died without a result" in results[1].message
+    assert sorted(r.usps for r in reported) == sorted(STATES)
+    assert not (out / "AZ").exists()
+    for usps in ("AL", "AR", "CA"):
+        assert _outputs(out / usps) == _outputs(local_out / usps), usps

@@ -171,7 +171,13 @@ OPTIONS: dict[str, Option] = {
         Option(
             "scheduler", "run", None, _address, "Dask scheduler address; empty: a local cluster"
         ),
-        Option("workers", "run", 2, _whole(at_least=1), "worker processes of a local Dask cluster"),
+        Option(
+            "workers",
+            "run",
+            2,
+            _whole(at_least=1),
+            "states run at once (local engine) or worker processes of a local Dask cluster",
+        ),
         Option(
             "resolution",
             "grid",

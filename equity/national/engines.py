@@ -1,10 +1,14 @@
 """Where the states of a national run are computed: one at a time here, or as Dask tasks.
 
-``local`` (the default) runs the states one after the other, each in a fresh process forked
-from a server process that has imported ``equity`` once (``multiprocessing``'s
-``forkserver``): every state starts with a clean heap and returns all its memory when it
-ends, so the run's peak is set by the largest state, not by the nation; a state whose process
-dies (killed, out of memory) is reported as failed and the next state gets a new process.
+``local`` (the default) runs up to ``[run] workers`` states at once (default 2), each in a
+fresh process forked from a server process that has imported ``equity`` once
+(``multiprocessing``'s ``forkserver``): every state starts with a clean heap and returns all
+its memory when it ends, so the run's peak is set by the largest states running together, not
+by the nation. With more than one worker the largest states (by the size of their own input
+files) start first, so the big ones overlap small ones and the peak is bounded by the
+`workers` largest states; ``workers = 1`` runs the states one after the other in the order
+given. Each state has a process pool of its own, so a state whose process dies (killed, out
+of memory) is reported as failed and no other state is touched.
 
 ``dask`` submits one task per state to a ``dask.distributed`` cluster (``[run] scheduler``,
 or a LocalCluster of ``[run] workers`` processes). A task receives only the state's code,
@@ -25,7 +29,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -37,6 +41,7 @@ __all__ = ["run_dask", "run_local"]
 log = logging.getLogger("equity.national")
 
 Report = Callable[[StateResult], None]
+Task = Callable[[str, str, RunOptions], StateResult]
 
 
 #: Modules the fork server imports once, so that no state's process pays for them: the state
@@ -65,8 +70,24 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _pool(ctx: multiprocessing.context.BaseContext) -> ProcessPoolExecutor:
-    # one state at a time, each in a new process (max_tasks_per_child=1)
+    # one state per pool, in a new process (max_tasks_per_child=1): a process that dies breaks
+    # only its own pool, so it fails only its own state
     return ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1)
+
+
+def _largest_first(states: Sequence[str], cache_folder: Path) -> list[str]:
+    """`states` by the size of their own input files, largest first (ties in given order)."""
+    sizes = {usps: _own_size(cache_folder, usps) for usps in states}
+    return sorted(states, key=lambda usps: -sizes[usps])
+
+
+def _outcome(usps: str, future: Future[StateResult], seconds: float) -> StateResult:
+    """The state's result, or a failed result when its process died without one."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        msg = "its worker process died without a result (killed, e.g. out of memory)"
+        return failed_result(usps, msg, seconds=seconds)
 
 
 def run_local(
@@ -75,47 +96,61 @@ def run_local(
     options: RunOptions,
     *,
     report: Report,
+    workers: int = 2,
+    task: Task = run_state,
 ) -> list[StateResult]:
-    """Run `states` one at a time, each in a fresh process; `report` each result as it comes.
+    """Run `states`, up to `workers` at once, each in a fresh process; `report` each result.
 
     Parameters
     ----------
     states
-        USPS codes, in the order to run them.
+        USPS codes.
     cache_folder
         The fetch cache.
     options
         Run options (sent to every task).
     report
-        Called with each state's result as soon as it is known.
+        Called with each state's result as soon as it is known (in the order they finish).
+    workers
+        States run at the same time, each in a process of its own. 1 runs them one after the
+        other in the order of `states`; more start the largest states (by the size of their
+        input files) first. The peak memory is about that of the `workers` largest states.
+    task
+        What runs in each state's process (:func:`~equity.national.state.run_state`; it must
+        be importable by name in that process).
 
     Returns
     -------
     list of StateResult
-        In the order of `states`.
+        In the order of `states`, whatever order they finished in.
     """
+    if workers < 1:
+        msg = f"workers must be at least 1, got {workers}"
+        raise ValueError(msg)
     ctx = _context()
     options = dataclasses.replace(options, fresh_process=True)
-    results = []
-    pool = _pool(ctx)
+    queue = list(states) if workers == 1 else _largest_first(states, Path(cache_folder))
+    queue.reverse()  # pop() from the end
+    running: dict[Future[StateResult], tuple[str, ProcessPoolExecutor, float]] = {}
+    by_state: dict[str, StateResult] = {}
     try:
-        for usps in states:
-            t0 = time.perf_counter()
-            try:
-                result = pool.submit(run_state, usps, str(cache_folder), options).result()
-            except BrokenProcessPool:
-                result = failed_result(
-                    usps,
-                    "its worker process died without a result (killed, e.g. out of memory)",
-                    seconds=time.perf_counter() - t0,
-                )
-                pool.shutdown(wait=False, cancel_futures=True)
+        while queue or running:
+            while queue and len(running) < workers:
+                usps = queue.pop()
                 pool = _pool(ctx)
-            report(result)
-            results.append(result)
+                future = pool.submit(task, usps, str(cache_folder), options)
+                running[future] = (usps, pool, time.perf_counter())
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: running[f][2]):
+                usps, pool, t0 = running.pop(future)
+                result = _outcome(usps, future, time.perf_counter() - t0)
+                pool.shutdown(wait=True)
+                by_state[usps] = result
+                report(result)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return results
+        for _, pool, _ in running.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [by_state[usps] for usps in states]
 
 
 def _own_size(cache_folder: Path, usps: str) -> int:

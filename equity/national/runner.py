@@ -159,7 +159,7 @@ def run_states(
     options = RunOptions(config=cfg, out=str(out), force=force, write_maps=write_maps)
     lines = _Lines(len(selection), quiet=quiet)
     where = (
-        "on this machine, one at a time"
+        f"on this machine, {'one' if cfg.workers == 1 else cfg.workers} at a time"
         if cfg.engine == "local"
         else f"on Dask ({cfg.scheduler or f'local cluster, {cfg.workers} workers'})"
     )
@@ -170,7 +170,7 @@ def run_states(
             selection, folder, options, report=lines, scheduler=cfg.scheduler, workers=cfg.workers
         )
     else:
-        results = engines.run_local(selection, folder, options, report=lines)
+        results = engines.run_local(selection, folder, options, report=lines, workers=cfg.workers)
     lines.write("national outputs ...")
     command = command or _default_command(cfg, selection, out)
     files = write_national(results, out, cfg=cfg, command=command, write_maps=write_maps)
