@@ -32,6 +32,7 @@ import shapely
 from equity.errors import SchemaError
 from equity.geographies._crs import _to_area_crs
 from equity.geographies.h3cells import _cells_covering, _check_resolution, _hexagons
+from equity.geographies.ookla import OOKLA_COLUMNS
 from equity.geographies.overlay import _overlay
 
 __all__ = ["BlockMass", "block_mass", "block_speeds", "has_block_geometry"]
@@ -260,18 +261,7 @@ def _by_blockgroup(
 # --------------------------------------------------------------------------- block speeds
 
 #: Output columns of :func:`block_speeds` (those of ``ookla_to_polygons``).
-SPEED_COLUMNS = (
-    "ookla_tests",
-    "ookla_devices",
-    "download_mbps",
-    "upload_mbps",
-    "latency_ms",
-    "download_mbps_devices",
-    "upload_mbps_devices",
-    "share_tests_below_25_3",
-    "share_tests_below_100_20",
-    "n_tiles",
-)
+SPEED_COLUMNS = OOKLA_COLUMNS
 
 
 def block_speeds(

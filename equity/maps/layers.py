@@ -23,7 +23,7 @@ from folium.map import Layer
 from equity.errors import SchemaError
 from equity.glossary import rank_range_text
 from equity.maps._resources import element_template
-from equity.maps.chrome import _set_chrome
+from equity.maps.chrome import BASEMAPS, _set_chrome
 from equity.maps.classify import (
     _STROKE_DENSE,
     HOTSPOT_COLORS,
@@ -491,3 +491,29 @@ def _add_candidate_layers(m: folium.Map, candidates: gpd.GeoDataFrame | None) ->
     if (~chosen).any():
         spec = _candidate_spec(candidates.loc[~chosen], "Other candidates")
         m.add_child(CandidateLayer(spec, show=False))
+
+
+def _finish_map(
+    m: folium.Map,
+    geoms: Any,
+    *,
+    basemap: str | None,
+    title: str,
+    subtitle: str | None,
+    attribution: Sequence[str],
+    warnings: Sequence[str],
+    required: Sequence[str],
+) -> None:
+    """The basemap (online only), the chrome over the bounds of `geoms`, the layer control."""
+    if basemap is not None:
+        m.add_child(BasemapLayer({"name": "Basemap (online)", **BASEMAPS[basemap]}))
+    _set_chrome(
+        m,
+        title=title,
+        subtitle=subtitle,
+        attribution=attribution,
+        bounds=shapely.total_bounds(geoms).tolist(),
+        warnings=warnings,
+        required=required,
+    )
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)

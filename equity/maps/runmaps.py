@@ -19,23 +19,22 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from equity.errors import SchemaError, check_choice
 from equity.glossary import pillar_title
 from equity.indicators import PILLARS
-from equity.maps.chrome import BASEMAPS, _set_chrome, attribution_lines, required_attribution
+from equity.maps.chrome import BASEMAPS, attribution_lines, required_attribution
 from equity.maps.classify import DEFAULT_PALETTE, _classify, _layer_spec, _palette_colors
 from equity.maps.document import save_map
 from equity.maps.encoding import _level_data, _prepare_geometry, _value_fields
 from equity.maps.formatting import _column_kind
 from equity.maps.layers import (
-    BasemapLayer,
     ChoroplethLayer,
     LevelData,
     PlacesLayer,
     _add_candidate_layers,
     _add_hotspot_layer,
+    _finish_map,
     _new_map,
 )
 from equity.maps.png import _marker_points, _write_png_prepared
@@ -276,19 +275,16 @@ def _level_map(
         _add_hotspot_layer(m, data, hotspot, fields=field_keys)
     _add_candidate_layers(m, candidates)
     m.add_child(PlacesLayer(data, _places_spec(level, frame, field_keys)))
-    if basemap is not None:
-        m.add_child(BasemapLayer({"name": "Basemap (online)", **BASEMAPS[basemap]}))
-    bounds = shapely.total_bounds(geoms).tolist()
-    _set_chrome(
+    _finish_map(
         m,
+        geoms,
+        basemap=basemap,
         title=title,
         subtitle=subtitle,
         attribution=attribution,
-        bounds=bounds,
         warnings=warnings,
         required=required,
     )
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
     log.info(
         "maps: %s map, %d features, %d layers, %s simplification, %d decimals",
         level,

@@ -31,17 +31,15 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from branca.element import MacroElement
 
 from equity.errors import SchemaError
 from equity.geographies.h3cells import _hexagons
 from equity.geographies.h3floor import cell_parents, cell_resolutions
 from equity.maps._resources import element_template
-from equity.maps.chrome import BASEMAPS, _set_chrome
 from equity.maps.classify import DEFAULT_PALETTE, _classify, _layer_spec, _palette_colors
 from equity.maps.encoding import _level_data, _prepare_geometry, _value_fields, safe_json
-from equity.maps.layers import BasemapLayer, LevelData, _add_candidate_layers, _new_map
+from equity.maps.layers import LevelData, _add_candidate_layers, _finish_map, _new_map
 
 __all__ = ["BANDS", "StreetBands", "street_map"]
 
@@ -288,19 +286,16 @@ def street_map(
     m.add_child(fine.data)
     m.add_child(StreetBands(bands))
     _add_candidate_layers(m, candidates)
-    if basemap is not None:
-        m.add_child(BasemapLayer({"name": "Basemap (online)", **BASEMAPS[basemap]}))
-    bounds = shapely.total_bounds(geoms).tolist()
-    _set_chrome(
+    _finish_map(
         m,
+        geoms,
+        basemap=basemap,
         title=title,
         subtitle=subtitle,
         attribution=attribution,
-        bounds=bounds,
         warnings=warnings,
         required=required,
     )
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
     log.info("maps: street map, %d street units in 3 zoom bands", len(kept))
     assert png is not None
     return m, png
