@@ -104,7 +104,11 @@ class Engine:
         return self.name
 
     def map_partitions(
-        self, function: Callable[..., R], args: Sequence[tuple[Any, ...]]
+        self,
+        function: Callable[..., R],
+        args: Sequence[tuple[Any, ...]],
+        *,
+        memory: Sequence[float] | None = None,
     ) -> list[R]:
         """``[function(*a) for a in args]``, wherever the engine runs its work.
 
@@ -115,6 +119,10 @@ class Engine:
         args
             One tuple of positional arguments per part (e.g. the block groups, blocks and
             tiles of one county).
+        memory
+            Estimated peak bytes of each part: the local engine's processes run parts side
+            by side only while these fit in memory (a Dask worker has its own memory limit
+            and ignores it).
 
         Returns
         -------
@@ -154,9 +162,57 @@ class Engine:
 
 
 class LocalEngine(Engine):
-    """Runs every stage function directly in this process (``engine = "local"``)."""
+    """Runs the stage functions on this machine (``engine = "local"``).
+
+    Parameters
+    ----------
+    processes
+        Worker processes for :meth:`map_partitions` (``[run] workers``): with more than one,
+        the parts of a large enough call (at least :attr:`min_rows` rows in their first
+        arguments together, e.g. the block groups of a state) run in that many processes
+        (:func:`equity.processes.map_in_processes`), with the same result; small calls, and
+        ``processes = 1``, run in turn in this process.
+    """
 
     name = "local"
+    #: Fewest rows of the parts' first arguments (block groups) worth starting processes for.
+    min_rows: int = 1_000
+
+    def __init__(self, processes: int = 1) -> None:
+        if int(processes) < 1:
+            msg = f"run.workers must be at least 1; got {processes!r}"
+            raise ConfigError(msg)
+        self.processes = int(processes)
+
+    def describe(self) -> str:
+        """``local`` or ``local, 2 processes``."""
+        return self.name if self.processes == 1 else f"{self.name}, {self.processes} processes"
+
+    def map_partitions(
+        self,
+        function: Callable[..., R],
+        args: Sequence[tuple[Any, ...]],
+        *,
+        memory: Sequence[float] | None = None,
+    ) -> list[R]:
+        """``[function(*a) for a in args]``, in :attr:`processes` processes when it pays.
+
+        `memory` (estimated peak bytes of each part) keeps parts that would not fit in
+        memory together from running side by side; see :meth:`Engine.map_partitions`.
+        """
+        parts = list(args)
+        rows = sum(len(a[0]) for a in parts if a and hasattr(a[0], "__len__"))
+        if self.processes < 2 or len(parts) < 2 or rows < self.min_rows:
+            return [function(*a) for a in parts]
+        from equity.processes import map_in_processes
+
+        return map_in_processes(
+            function,
+            parts,
+            processes=self.processes,
+            memory=memory,
+            names=[part_name(a, i) for i, a in enumerate(parts)],
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,9 +626,14 @@ class DaskEngine(Engine):
             raise EquityError(msg) from None
 
     def map_partitions(
-        self, function: Callable[..., R], args: Sequence[tuple[Any, ...]]
+        self,
+        function: Callable[..., R],
+        args: Sequence[tuple[Any, ...]],
+        *,
+        memory: Sequence[float] | None = None,
     ) -> list[R]:
-        """``[function(*a) for a in args]``, one task per part on the cluster.
+        """``[function(*a) for a in args]``, one task per part on the cluster (`memory` is
+        not used: each worker has its own memory limit).
 
         Arguments larger than :attr:`scatter_bytes` (a county's block groups, blocks and
         tiles) are scattered to the workers, a part at a time, just before its task is
@@ -753,7 +814,8 @@ def get_engine(
     scheduler
         Dask scheduler address; empty or ``None`` starts a LocalCluster.
     workers
-        Worker processes of the LocalCluster.
+        Worker processes of the LocalCluster; on the local engine, the processes of the
+        street level's county parts (:class:`LocalEngine`).
     timeout
         Seconds to wait for the scheduler.
 
@@ -774,7 +836,7 @@ def get_engine(
     """
     check_choice("engine", name, ENGINES, where="run.engine")
     if name == "local":
-        return LocalEngine()
+        return LocalEngine(processes=workers)
     return DaskEngine(scheduler=scheduler, workers=workers, timeout=timeout)
 
 

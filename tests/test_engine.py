@@ -404,7 +404,8 @@ def test_map_partitions_names_the_county_of_a_failing_part(client, sample_ds) ->
 
 @pytest.mark.slow
 def test_dask_street_level_equals_local_on_real_virginia(client, shared_data) -> None:
-    """All of real Virginia (5,951 block groups, 133 counties, H3 resolution 9), bit for bit."""
+    """All of real Virginia (5,951 block groups, 133 counties, H3 resolution 9), bit for bit:
+    the counties in turn, in two local processes and on two Dask workers."""
     from equity import sources
 
     d = shared_data
@@ -414,6 +415,15 @@ def test_dask_street_level_equals_local_on_real_virginia(client, shared_data) ->
     bg = bg[["GEOID", "geometry"]].merge(counts, on="GEOID")
     cols = _counts(bg)
     local = geographies.street_level(bg, counts=cols, medians=pipeline.MEDIANS)
+    # the local engine's two processes (forked, largest counties first) give the same
+    procs = geographies.street_level(
+        bg,
+        counts=cols,
+        medians=pipeline.MEDIANS,
+        map_partitions=LocalEngine(processes=2).map_partitions,
+    )
+    for want, have in zip(local, procs, strict=True):
+        assert_same_table(want, have)
     with DaskEngine(client=client) as eng:
         got = geographies.street_level(
             bg, counts=cols, medians=pipeline.MEDIANS, map_partitions=eng.map_partitions

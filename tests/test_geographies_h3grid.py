@@ -370,3 +370,35 @@ def test_cells_covering_small_polygons_is_complete(resolution: int) -> None:
     touching = {near[i] for i, a in zip(hit, area, strict=True) if a > 0}
     assert touching <= found
     assert len(hit_cells) > n
+
+
+def test_hexagon_vertices_from_h3ronpy_agree_with_h3() -> None:
+    """The vectorised vertices (h3ronpy) are H3's to 1e-12 degrees, in H3's order; pentagons
+    and string ids take H3's own per-cell boundary."""
+    import h3
+    import h3.api.basic_int as h3i
+
+    from equity.geographies.h3cells import _boundary_vertices, _h3ronpy_hexagons
+
+    rng = np.random.default_rng(0)
+    lat, lng = rng.uniform(-60, 70, 2_000), rng.uniform(-180, 180, 2_000)
+    cells = np.array(
+        [
+            h3i.latlng_to_cell(a, b, r)
+            for a, b, r in zip(lat, lng, rng.integers(0, 16, 2_000), strict=True)
+        ],
+        dtype=np.uint64,
+    )
+    n, flat = _boundary_vertices(cells)
+    want = [h3i.cell_to_boundary(int(c)) for c in cells]
+    assert list(n) == [len(w) for w in want]
+    assert np.abs(flat - np.array([v for w in want for v in w])).max() < 1e-12
+    fast = _h3ronpy_hexagons(cells)
+    assert fast is not None and 0 < fast[0].sum() < len(cells)  # some are not plain hexagons
+    pent = np.array([h3.str_to_int(p) for p in h3.get_pentagons(9)[:2]], dtype=np.uint64)
+    mixed = np.r_[cells[:3], pent]
+    n2, _ = _boundary_vertices(mixed)
+    assert list(n2[3:]) == [len(h3i.cell_to_boundary(int(p))) for p in pent]
+    n3, flat3 = _boundary_vertices(np.array([h3.int_to_str(int(c)) for c in cells[:50]]))
+    n4, flat4 = _boundary_vertices(cells[:50])
+    assert (n3 == n4).all() and (flat3 == flat4).all()  # string ids: the same vertices

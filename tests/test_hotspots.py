@@ -196,3 +196,50 @@ def test_real_counties_run_fast(shared_data):
     counts = out["hotspot"].value_counts()
     # broadband usage is strongly clustered (Appalachia): both cluster types are found
     assert counts.get("High-High", 0) > 10 and counts.get("Low-Low", 0) > 10
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    "path",
+    [
+        "boundaries/va/cb_2020_51_bg_500k.shp",
+        "boundaries/va/cb_2020_51_tract_500k.shp",
+        "boundaries/us/cb_2018_us_county_20m.shp",
+    ],
+)
+def test_queen_neighbours_equal_libpysal_queen_on_real_boundaries(shared_data, path, monkeypatch):
+    import warnings
+
+    from libpysal import weights as lw
+
+    from equity import hotspots
+    from equity.hotspots import queen_neighbours
+
+    gdf = gpd.read_file(shared_data / path)
+    ours = queen_neighbours(np.asarray(gdf.geometry.array))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # libpysal: disconnected components
+        ref = lw.Queen.from_dataframe(gdf, use_index=False)
+    assert sorted(ours) == list(range(len(gdf)))
+    assert all(ours[i] == sorted(ref.neighbors[i]) for i in range(len(gdf)))
+    assert sum(map(len, ours.values())) == ref.s0 > 4 * len(gdf)  # not empty lists
+    # the hot spots are those of libpysal's Queen weights (same seed, same draws)
+    # need rising from east to west, with noise: clusters at both ends
+    x = gdf.geometry.representative_point().x.to_numpy()
+    noise = np.random.default_rng(3).normal(0, 0.2, len(gdf))
+    gdf["equity_index"] = 100 * (x.max() - x) / (x.max() - x.min()) * (1 + noise)
+    got = local_hotspots(gdf, permutations=199, seed=2)
+    monkeypatch.setattr(hotspots, "queen_neighbours", lambda g: dict(ref.neighbors))
+    want = local_hotspots(gdf, permutations=199, seed=2)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert got["hotspot"].isin(["High-High", "Low-Low"]).any()
+
+
+def test_queen_neighbours_of_touching_corners_holes_and_islands():
+    from equity.hotspots import queen_neighbours
+
+    ring = box(0, 0, 3, 3).difference(box(1, 1, 2, 2))
+    geoms = np.array([ring, box(1, 1, 2, 2), box(3, 3, 4, 4), box(10, 10, 11, 11), box(3, 0, 4, 1)])
+    # the hole's filler shares the hole's vertices; (3, 3) is a corner shared by 0 and 2
+    assert queen_neighbours(geoms) == {0: [1, 2, 4], 1: [0], 2: [0], 3: [], 4: [0]}
+    assert queen_neighbours(geoms[:1]) == {0: []}

@@ -275,19 +275,7 @@ def _hexagons(cells: np.ndarray, *, area_crs: bool = False) -> np.ndarray:
 def _hexagons_of(cells: np.ndarray, projections: tuple[bool, ...]) -> list[np.ndarray]:
     """:func:`_hexagons` in each projection (False: lon/lat, True: projected), one H3 pass."""
     cells = np.asarray(cells)
-    if cells.dtype.kind == "u":
-        import h3.api.basic_int as h3i
-
-        boundary = h3i.cell_to_boundary
-    else:
-        boundary = h3.cell_to_boundary
-    rings = list(map(boundary, cells.tolist()))  # Python ints (or strings)
-    n = np.fromiter(map(len, rings), dtype=np.intp, count=len(rings))
-    flat = np.fromiter(
-        itertools.chain.from_iterable(itertools.chain.from_iterable(rings)),
-        dtype=float,
-        count=2 * int(n.sum()),
-    ).reshape(-1, 2)
+    n, flat = _boundary_vertices(cells)
     lat, lng = flat[:, 0], flat[:, 1]
     starts = np.cumsum(n) - n
     six = n == 6
@@ -309,3 +297,86 @@ def _hexagons_of(cells: np.ndarray, projections: tuple[bool, ...]) -> list[np.nd
             out[i] = shapely.Polygon(xy[starts[i] : starts[i] + n[i]])
         result.append(out)
     return result
+
+
+def _boundary_vertices(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of H3 cells: the count of each cell's and one ``(lat, lng)`` array of all.
+
+    64-bit cells are turned into vertices in one vectorised call where h3ronpy is installed
+    (Rust, two to three times faster than one ``h3.cell_to_boundary`` call per cell, which
+    the street level makes over a million times for a state); its vertices agree with H3's to
+    within 1e-12 degrees (a few nanometres). String ids give the vertices of their 64-bit
+    cells. Cells that are not plain hexagons (pentagons, cells with distortion vertices on an
+    icosahedron edge) take ``h3.cell_to_boundary`` per cell.
+    """
+    if cells.dtype.kind != "u" and len(cells):  # string ids: the same vertices as their ints
+        cells = np.fromiter((int(c, 16) for c in cells.tolist()), dtype=np.uint64, count=len(cells))
+    fast = _h3ronpy_hexagons(cells) if len(cells) else None
+    if fast is None:
+        return _h3_vertices(cells)
+    six, flat6 = fast
+    if six.all():
+        return np.full(len(cells), 6, dtype=np.intp), flat6
+    n_rest, flat_rest = _h3_vertices(cells[~six])
+    n = np.full(len(cells), 6, dtype=np.intp)
+    n[~six] = n_rest
+    owner = np.repeat(np.arange(len(cells)), n)
+    flat = np.empty((int(n.sum()), 2))
+    flat[six[owner]] = flat6
+    flat[~six[owner]] = flat_rest
+    return n, flat
+
+
+def _h3_vertices(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_boundary_vertices` by ``h3.cell_to_boundary``, one call per cell."""
+    if cells.dtype.kind == "u":
+        import h3.api.basic_int as h3i
+
+        boundary = h3i.cell_to_boundary
+    else:
+        boundary = h3.cell_to_boundary
+    rings = list(map(boundary, cells.tolist()))  # Python ints (or strings)
+    n = np.fromiter(map(len, rings), dtype=np.intp, count=len(rings))
+    flat = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(rings)),
+        dtype=float,
+        count=2 * int(n.sum()),
+    ).reshape(-1, 2)
+    return n, flat
+
+
+#: Bytes of a hexagon as little-endian WKB: byte order, type, ring count, point count, 7 points.
+_WKB_HEXAGON = 1 + 4 + 4 + 4 + 7 * 16
+
+
+def _h3ronpy_hexagons(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which cells are plain hexagons, and their six ``(lat, lng)`` vertices each, by h3ronpy.
+
+    None when h3ronpy is not installed. The vertices are those of the hexagons only, in the
+    order of the cells.
+    """
+    try:
+        import pyarrow as pa
+        from h3ronpy.vector import cells_to_wkb_polygons
+    except ImportError:  # pragma: no cover - h3ronpy is a dependency
+        return None
+    wkb = pa.array(cells_to_wkb_polygons(pa.array(cells, type=pa.uint64())))
+    if wkb.null_count or wkb.offset:  # pragma: no cover - invalid cells are refused earlier
+        return None
+    width = np.int64 if pa.types.is_large_binary(wkb.type) else np.int32
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=width)[: len(wkb) + 1].astype(np.int64)
+    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)
+    six = np.diff(offsets) == _WKB_HEXAGON  # a ring of seven points: six vertices
+    if six.all():
+        records = data[offsets[0] : offsets[-1]].reshape(len(cells), _WKB_HEXAGON)
+    else:  # gathered in chunks (a byte index per byte of every record would be large)
+        rows = offsets[:-1][six]
+        step = np.arange(_WKB_HEXAGON)
+        records = np.concatenate(
+            [data[r[:, None] + step] for r in np.array_split(rows, len(rows) // 50_000 + 1)]
+        )
+    if not (records[:, 0] == 1).all():  # pragma: no cover - h3ronpy writes little-endian
+        return None
+    # the seven points (the ring closed) as (lng, lat); H3 gives six (lat, lng) vertices
+    points = np.ascontiguousarray(records[:, 13:]).view("<f8").reshape(len(records), 7, 2)
+    return six, np.ascontiguousarray(points[:, :6, ::-1]).reshape(-1, 2)

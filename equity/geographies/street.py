@@ -51,8 +51,12 @@ log = logging.getLogger(__name__)
 WEIGHT_METHODS = ("blocks", "ancillary", "area")
 
 #: ``map_partitions(function, list of argument tuples) -> list of results``: how the
-#: per-county pieces are computed (in turn here; an engine may run them elsewhere).
-MapPartitions = Callable[[Callable[..., pd.DataFrame], list[tuple[Any, ...]]], list[pd.DataFrame]]
+#: per-county pieces are computed (in turn here; an engine may run them elsewhere). One that
+#: takes a ``memory`` keyword is given each part's estimated peak bytes.
+MapPartitions = Callable[..., list[pd.DataFrame]]
+
+#: Peak bytes per H3 cell of a county part (hexagons, overlay, pieces), for estimates.
+PART_BYTES_PER_CELL = 400
 
 
 def is_person_count(column: str) -> bool:
@@ -171,9 +175,11 @@ def _county_parts(
         order = np.argsort(bc, kind="stable")
         keys, starts = np.unique(bc[order], return_index=True)
         by_county = dict(zip(keys, np.split(order, starts[1:]), strict=True))
+    # a part needs only the block groups' ids and polygons (less to pickle for a worker)
+    shapes = blockgroups[["GEOID", blockgroups.geometry.name]]
     for c in pd.unique(county):
         rows = np.flatnonzero(county == c)
-        bgs = blockgroups.iloc[rows]
+        bgs = shapes.iloc[rows]
         part_tiles = None
         if tree is not None and tiles is not None:
             box = shapely.box(*bgs.total_bounds)
@@ -184,8 +190,38 @@ def _county_parts(
         yield bgs, part_blocks, part_tiles
 
 
-def _in_turn(func: Callable[..., pd.DataFrame], args: list[tuple[Any, ...]]) -> list[pd.DataFrame]:
+def _in_turn(
+    func: Callable[..., pd.DataFrame], args: list[tuple[Any, ...]], **_: Any
+) -> list[pd.DataFrame]:
     return [func(*a) for a in args]
+
+
+def _run_parts(
+    run: MapPartitions, args: list[tuple[Any, ...]], resolution: int
+) -> list[pd.DataFrame]:
+    """The county parts' pieces by `run`, given each part's memory estimate when it takes
+    them (a ``memory`` keyword: an engine's ``map_partitions``)."""
+    import inspect
+
+    try:
+        params = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - a builtin
+        params = []  # type: ignore[assignment]
+    if any(p.name == "memory" or p.kind is p.VAR_KEYWORD for p in params):
+        memory = [_part_memory(a[0], resolution) for a in args]
+        return run(_pieces_of_part, args, memory=memory)
+    return run(_pieces_of_part, args)
+
+
+def _part_memory(bgs: gpd.GeoDataFrame, resolution: int) -> float:
+    """Estimated peak bytes of a county part: its H3 cells (by area) x a cost per cell."""
+    import h3
+
+    geoms = np.asarray(bgs.geometry.to_crs(OUT_CRS).array, dtype=object)
+    lat = shapely.get_coordinates(shapely.centroid(geoms))[:, 1]
+    km2 = shapely.area(geoms) * 111.32 * 110.57 * np.cos(np.radians(lat))
+    cells = float(np.nansum(km2)) / float(h3.average_hexagon_area(resolution, "km^2"))
+    return cells * PART_BYTES_PER_CELL
 
 
 def _pieces_of_part(
@@ -306,7 +342,7 @@ def street_level(
         (bgs, blk, tls, resolution, weight_column)
         for bgs, blk, tls in _county_parts(blockgroups, ids, blocks=blocks, tiles=tiles)
     ]
-    pieces = pd.concat(run(_pieces_of_part, args), ignore_index=True)
+    pieces = pd.concat(_run_parts(run, args, resolution), ignore_index=True)
     table = pd.DataFrame(blockgroups.drop(columns=blockgroups.geometry.name)).assign(GEOID=ids)
     u = _compose(table, ids, pieces, counts, min(coarsest, resolution), min_households)
     placed, unplaced = _place_availability(availability, u)

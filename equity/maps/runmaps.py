@@ -409,6 +409,7 @@ def run_maps(
     max_features: int | None = 50_000,
     warnings: Sequence[str] = (),
     basemap: str | None = "carto",
+    processes: int = 1,
 ) -> list[Path]:
     """Write the maps of one run: ``<level>.html`` (+ ``.png``) per level and ``candidates.html``.
 
@@ -448,6 +449,10 @@ def run_maps(
         Street-map tiles under the data when the browser is online (:data:`BASEMAPS`:
         ``carto``, ``osm``), with their attribution; None for none. Every data layer, the
         place names and the table work offline.
+    processes
+        Processes writing the files (``[run] workers``): with more than one, and at least
+        :data:`PARALLEL_MIN_PLACES` places in all, each map is written by one of them
+        (:func:`equity.processes.map_in_processes`; the same files).
 
     Returns
     -------
@@ -460,53 +465,117 @@ def run_maps(
     out.mkdir(parents=True, exist_ok=True)
     if data_date is None:
         data_date = _data_date(provenance)
-    lines = attribution_lines(provenance)
-    required = required_attribution(provenance)
-    markers = _marker_points(candidates) if png else None
-    written: list[Path] = []
-    for level, full in levels.items():
-        if level == "street" and "ranked" in full.columns:  # zoom bands, every unit drawn
-            written += _street_files(
-                full, candidates, out, title=title, data_date=data_date, lines=lines,
-                tiles=tiles, png=png, markers=markers, warnings=warnings, required=required,
-                basemap=basemap,
-            )  # fmt: skip
-            continue
-        table, subtitle = _shown_table(level, full, data_date=data_date, max_features=max_features)
-        m, layer = _level_map(
-            level,
-            table,
-            candidates,
-            title=title,
-            subtitle=subtitle,
-            attribution=lines,
-            tiles=tiles,
-            scheme=scheme,
-            k=k,
-            basemap=basemap,
-            warnings=warnings,
-            required=required,
-        )
-        written.append(save_map(m, out / f"{level}.html"))
-        if png:
-            written.append(
-                _write_png_prepared(
-                    out / f"{level}.png",
-                    layer.geoms,
-                    layer.classes,
-                    layer.spec,
-                    reliability=layer.reliability,
-                    title=f"{title} \u2014 {subtitle}",
-                    attribution=lines,
-                    markers=markers,
-                    note=_warning_note(warnings),
-                )
-            )
+    opts = _MapOptions(
+        title=title,
+        data_date=data_date,
+        lines=attribution_lines(provenance),
+        required=required_attribution(provenance),
+        tiles=tiles,
+        scheme=scheme,
+        k=k,
+        png=png,
+        markers=_marker_points(candidates) if png else None,
+        max_features=max_features,
+        warnings=tuple(warnings),
+        basemap=basemap,
+    )
+    jobs: list[tuple[Any, ...]] = [
+        (level, full, candidates, out, opts) for level, full in levels.items()
+    ]
     if candidates is not None:
-        table_page = out / "candidates.html"
-        written.append(
+        jobs.append((None, None, candidates, out, opts))
+    places = sum(len(full) for full in levels.values())
+    if processes > 1 and len(jobs) > 1 and places >= PARALLEL_MIN_PLACES:
+        from equity.processes import map_in_processes
+
+        # each file is written by one process, the largest (the street map) first
+        sizes = [float(len(j[1])) if j[1] is not None else 0.0 for j in jobs]
+        done = map_in_processes(
+            _map_files,
+            jobs,
+            processes=processes,
+            memory=[n * _BYTES_PER_PLACE for n in sizes],
+            names=[f"{j[0]} map" if j[0] else "candidates table" for j in jobs],
+        )
+    else:
+        done = [_map_files(*j) for j in jobs]
+    return [path for files in done for path in files]
+
+
+#: Fewest places (all levels) for which the maps are written by several processes.
+PARALLEL_MIN_PLACES = 20_000
+#: Peak bytes per place of writing a map (its features, HTML and PNG), for the schedule.
+_BYTES_PER_PLACE = 4_000
+
+
+@dataclass(frozen=True)
+class _MapOptions:
+    """What every map of a run shares (see :func:`run_maps`)."""
+
+    title: str
+    data_date: str | None
+    lines: list[str]
+    required: list[str]
+    tiles: str | None
+    scheme: str
+    k: int
+    png: bool
+    markers: pd.DataFrame | None
+    max_features: int | None
+    warnings: tuple[str, ...]
+    basemap: str | None
+
+
+def _map_files(
+    level: str | None,
+    full: gpd.GeoDataFrame | None,
+    candidates: gpd.GeoDataFrame | None,
+    out: Path,
+    o: _MapOptions,
+) -> list[Path]:
+    """The files of one level's map (its HTML and PNG), or with no level the candidates table."""
+    if level is None or full is None:
+        assert candidates is not None
+        page = out / "candidates.html"
+        return [
             write_candidates_table(
-                candidates, table_page, title=title, data_date=data_date, warnings=warnings
+                candidates, page, title=o.title, data_date=o.data_date, warnings=o.warnings
+            )
+        ]
+    if level == "street" and "ranked" in full.columns:  # zoom bands, every unit drawn
+        return _street_files(
+            full, candidates, out, title=o.title, data_date=o.data_date, lines=o.lines,
+            tiles=o.tiles, png=o.png, markers=o.markers, warnings=o.warnings,
+            required=o.required, basemap=o.basemap,
+        )  # fmt: skip
+    table, subtitle = _shown_table(level, full, data_date=o.data_date, max_features=o.max_features)
+    m, layer = _level_map(
+        level,
+        table,
+        candidates,
+        title=o.title,
+        subtitle=subtitle,
+        attribution=o.lines,
+        tiles=o.tiles,
+        scheme=o.scheme,
+        k=o.k,
+        basemap=o.basemap,
+        warnings=o.warnings,
+        required=o.required,
+    )
+    written = [save_map(m, out / f"{level}.html")]
+    if o.png:
+        written.append(
+            _write_png_prepared(
+                out / f"{level}.png",
+                layer.geoms,
+                layer.classes,
+                layer.spec,
+                reliability=layer.reliability,
+                title=f"{o.title} \u2014 {subtitle}",
+                attribution=o.lines,
+                markers=o.markers,
+                note=_warning_note(o.warnings),
             )
         )
     return written

@@ -193,8 +193,8 @@ def state_config(cfg: Config, inputs: StateInputs, cache_folder: str | os.PathLi
     """The configuration of one state's run: its inputs from the fetch cache.
 
     The national configuration's own ``[data]`` files are added to (and win over) the
-    state's; the county level is always built (the national map needs it); the run is local
-    (a state is one task) and its placement covers the state.
+    state's; the county level is always built (the national map needs it); the run is local,
+    in one process (a state is one task) and its placement covers the state.
     """
     levels = cfg.levels if "county" in cfg.levels else (*cfg.levels, "county")
     return cfg.replace(
@@ -202,6 +202,7 @@ def state_config(cfg: Config, inputs: StateInputs, cache_folder: str | os.PathLi
         run_states=(),
         engine="local",
         scheduler=None,
+        workers=1,  # states run side by side (or on Dask workers): no processes of their own
         states=(),
         levels=levels,
         title=f"{cfg.title}: {inputs.name}",

@@ -114,6 +114,7 @@ def run(
                     provenance=ds.provenance,
                     title=cfg.title,
                     warnings=_shown(warnings.lines(), cfg),
+                    processes=cfg.workers,
                 )
         files = [out / Path(p).relative_to(tmp) for p in written]
     if len(warnings) > n_shown:  # logged while writing
