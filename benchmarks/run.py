@@ -137,6 +137,9 @@ TARGETS: dict[str, tuple[float, float | None, str]] = {
     "county_run": (30.0, None, "national county run (index, placement, map)"),
     "state_street": (45.0, 2500.0, "street level of a Virginia-sized state (#20.3)"),
 }
+#: Processes of the street level's county parts and of the maps in ``street_run``, as
+#: ``equity run``'s default ``[run] workers``.
+WORKERS = 2
 #: Virginia's size (2020 Census geography): the state of the ``state_street`` stage.
 VIRGINIA = {"counties": 133, "tracts": 2198, "blockgroups": 5963, "km2": 110_000.0}
 STATE_CENTRE = (-78.7, 37.8)  # lon, lat of the synthetic state's centre
@@ -715,15 +718,20 @@ def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, basel
     import geopandas as gpd
 
     from equity import export, geographies, index, indicators, maps
+    from equity.engine import LocalEngine
 
     counts = list(synthetic.COUNT_COLUMNS)
     opts = _street_options()
     clock = _Clock()
+    # as `equity run` with its default [run] workers = 2: the counties in two processes
+    engine = LocalEngine(processes=WORKERS)
     with clock(
         f"street_level (H3 res {opts['resolution']}, {len(tiles):,} tiles by "
-        f"{opts['weight_column']}, floor {opts['min_households']:g} households)"
+        f"{opts['weight_column']}, floor {opts['min_households']:g} households, "
+        f"{WORKERS} processes)"
     ):
         units, xwalk = geographies.street_level(bg, counts=counts, medians=MEDIANS, tiles=tiles,
+                                                map_partitions=engine.map_partitions,
                                                 **opts)  # fmt: skip
         units = units.copy()
         units["level"] = "street"
@@ -747,7 +755,7 @@ def street_run(bg, context: pd.DataFrame, tiles, *, draws: int, seed: int, basel
         export.write_level_tables({"street": table}, out_dir)
     with clock("run_maps street (50,000 units of greatest need, HTML + PNG)"):
         files = maps.run_maps({"street": table}, None, out_dir / "maps", provenance=[],
-                              title="Synthetic state")  # fmt: skip
+                              title="Synthetic state", processes=WORKERS)  # fmt: skip
     km2 = float(bg.to_crs(6933).area.sum() / 1e6)
     return {
         **_staged_record(clock, ind_table, files, baseline_draws=baseline_draws, seed=seed),

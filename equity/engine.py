@@ -8,10 +8,13 @@ engine decides where their independent parts run:
 
 * :meth:`Engine.map_partitions` runs one function over a list of argument tuples (one per
   county for the street level) and returns the results in the order of the list.
-  :class:`LocalEngine` (``engine = "local"``, the default) calls it on each in turn and never
-  imports dask; :class:`DaskEngine` (``engine = "dask"``) submits one task per part to a
-  ``dask.distributed`` cluster, so the workers build the county pieces and the client only
-  combines them.
+  :class:`LocalEngine` (``engine = "local"``, the default) calls it on each in turn, or, for
+  a region large enough to pay for it, in ``[run] workers`` forked processes of this machine
+  (:mod:`equity.processes`), and never imports dask; :class:`DaskEngine` (``engine =
+  "dask"``) submits one task per part to a ``dask.distributed`` cluster, so the workers
+  build the county pieces and the client only combines them. (A national run partitions by
+  state instead: each Dask worker builds and indexes whole states, see
+  :mod:`equity.national.engines`.)
 * The Ookla summaries are split in :mod:`equity.geographies` into a *pieces* function, whose
   rows for one tile depend only on that tile and the polygons overlapping it, and a cheap
   *combine* function. :class:`DaskEngine` partitions the tiles by a 0.5-degree lon/lat grid
@@ -43,14 +46,20 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from shapely import STRtree
 
 from equity import geographies, settings
 from equity.errors import ConfigError, EquityError, check_choice
 from equity.geographies.h3cells import _check_resolution
 from equity.geographies.ookla import _check_ookla_polygons, _tile_table
 from equity.geographies.overlay import OVERLAY_METHODS
+from equity.partitions import (
+    PARTITION_WIDTH,
+    _named,
+    _tile_grid_keys,
+    assign_partitions,
+    part_name,
+    partitions_overlapping,
+)
 
 if TYPE_CHECKING:
     from equity.config import Config
@@ -74,11 +83,13 @@ R = TypeVar("R")
 
 #: Engines of ``[run] engine`` (``equity.config`` checks the setting against them).
 ENGINES: tuple[str, ...] = ("local", "dask")
-#: Width of the block-group GEOID prefix used as partition key.
-PARTITION_WIDTH: dict[str, int] = {"county": 5, "state": 2}
-#: Side (degrees) of the lon/lat grid cells partitioning Ookla tiles by their centroid.
-TILE_GRID_DEG = 0.5
 _INSTALL = 'pip install "equity[scale]"'
+#: ``MALLOC_TRIM_THRESHOLD_`` of the workers of a LocalCluster this engine starts (bytes).
+#: Dask sets 64 KiB, so glibc hands freed heap back to the system after nearly every large
+#: free; GEOS, NumPy and pandas code that allocates and frees all the time then re-faults its
+#: pages, and real Virginia's whole run as a Dask task took 80 s of CPU against 52-65 s in a
+#: process of its own. At 128 MiB it took 55 s (benchmarks/bench_dask_states.py; docs/scale.md).
+WORKER_TRIM = 128 * 2**20
 
 
 class Engine:
@@ -213,132 +224,6 @@ class LocalEngine(Engine):
             memory=memory,
             names=[part_name(a, i) for i, a in enumerate(parts)],
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# partitioning (plain functions: no dask needed, tested on their own)
-
-
-def assign_partitions(keys: Sequence[Any] | np.ndarray, n: int) -> np.ndarray:
-    """Group rows into at most `n` partitions of whole keys, balanced by row count.
-
-    Parameters
-    ----------
-    keys
-        One partition key per row (e.g. county GEOIDs); rows with the same key always share
-        a partition.
-    n
-        Wanted number of partitions (fewer when there are fewer keys).
-
-    Returns
-    -------
-    numpy.ndarray
-        Partition number (0, 1, ... consecutive) of each row; keys are taken in sorted order
-        and cut into contiguous runs of about equal row counts.
-
-    Examples
-    --------
-    >>> assign_partitions(["51003", "51001", "51001", "24001"], 2).tolist()
-    [1, 0, 0, 0]
-    """
-    keys = np.asarray(keys)
-    if not len(keys):
-        return np.zeros(0, dtype=np.intp)
-    uniq, inverse, sizes = np.unique(keys, return_inverse=True, return_counts=True)
-    n = max(1, min(int(n), len(uniq)))
-    before = np.cumsum(sizes) - sizes  # rows of the keys sorted before each key
-    group = np.floor(before / len(keys) * n).astype(np.intp)
-    _, group = np.unique(group, return_inverse=True)  # consecutive numbers
-    return group[inverse.ravel()]
-
-
-def partitions_overlapping(
-    part: np.ndarray, owners: gpd.GeoSeries, features: gpd.GeoSeries
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which features each partition needs: those whose bounds meet one of its owners' bounds.
-
-    Parameters
-    ----------
-    part
-        Partition number of each owner (e.g. of each block group).
-    owners
-        Geometries assigning the work (block groups, tiles).
-    features
-        Geometries the work needs (tiles, polygons), in the same CRS as `owners`.
-
-    Returns
-    -------
-    partition, feature
-        Pairs (partition number, row position in `features`), unique, sorted by partition then
-        feature: a feature appears once per partition that needs it, in its original order.
-
-    Notes
-    -----
-    Bounding boxes are compared, which errs on the side of sending more: every feature whose
-    polygon overlaps an owner's polygon is among them. Bounds are compared in the features'
-    CRS; an equal-area CRS such as EPSG:6933 maps longitude and latitude monotonically, so
-    features overlapping in it overlap in bounds here too.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> owners = gpd.GeoSeries([shapely.box(0, 0, 1, 1), shapely.box(5, 5, 6, 6)])
-    >>> feats = gpd.GeoSeries([shapely.box(0.5, 0.5, 2, 2), shapely.box(9, 9, 10, 10)])
-    >>> [x.tolist() for x in partitions_overlapping([0, 1], owners, feats)]
-    [[0], [0]]
-    """
-    part = np.asarray(part, dtype=np.intp)
-    if not len(owners) or not len(features):
-        empty = np.zeros(0, dtype=np.intp)
-        return empty, empty
-    boxes = shapely.box(*np.asarray(owners.bounds).T)
-    io, jf = STRtree(shapely.box(*np.asarray(features.bounds).T)).query(boxes)
-    pairs = np.unique(np.column_stack([part[io], jf]), axis=0)
-    return pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
-
-
-def _tile_grid_keys(tiles: gpd.GeoDataFrame) -> np.ndarray:
-    """Key of the 0.5-degree lon/lat cell holding each tile's centroid (bounds centre)."""
-    b = np.asarray(tiles.geometry.to_crs("EPSG:4326").bounds)
-    lon, lat = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-    row = np.floor((lat + 90.0) / TILE_GRID_DEG).astype(np.int64)
-    col = np.floor((lon + 180.0) / TILE_GRID_DEG).astype(np.int64)
-    return row * 10_000 + col
-
-
-def part_name(args: tuple[Any, ...], index: int) -> str:
-    """How an error names a part: the county (or state) of its first table with ``GEOID``.
-
-    Parameters
-    ----------
-    args
-        The part's positional arguments.
-    index
-        Its position in the list of parts (named when no table says where it is).
-
-    Returns
-    -------
-    str
-        ``"county 51059"``, ``"state 51"``, ``"counties 51059, 51061"`` or ``"part 3"``.
-
-    Examples
-    --------
-    >>> part_name((pd.DataFrame({"GEOID": ["510594001001", "510594002003"]}), 9), 0)
-    'county 51059'
-    >>> part_name((1, 2), 3)
-    'part 3'
-    """
-    for a in args:
-        if isinstance(a, pd.DataFrame) and "GEOID" in a.columns and len(a):
-            ids = a["GEOID"].astype(str)
-            for width, kind in ((5, "county"), (2, "state")):
-                keys = sorted(set(ids.str.slice(0, width)))
-                if len(keys) == 1:
-                    return f"{kind} {keys[0]}"
-            keys = sorted(set(ids.str.slice(0, 5)))
-            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
-            return f"counties {', '.join(keys[:3])}{more}"
-    return f"part {index}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,13 +427,18 @@ class DaskEngine(Engine):
     def _connect(self, distributed: Any, workers: int, timeout: float) -> None:
         self.client = None
         if self.scheduler is None:
-            self.cluster = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            import dask
+
+            # the workers' allocator keeps up to this much freed memory (see the constant)
+            trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": WORKER_TRIM}
+            with dask.config.set(trim):  # read once, when each nanny is made
+                self.cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = distributed.Client(self.cluster)
             return
         try:
@@ -786,16 +676,6 @@ class DaskEngine(Engine):
         return geographies.combine_ookla_polygons(
             tiles, polygons, self._gather(pieces_ddf), id_column=id_column, min_tests=min_tests
         )
-
-
-def _named(exc: EquityError, name: str) -> EquityError:
-    """A copy of `exc` (same class, same attributes) whose message starts with `name`."""
-    import copy
-
-    out = copy.copy(exc)
-    first = str(exc.args[0]) if exc.args else str(exc)
-    out.args = (f"{name}: {first}", *exc.args[1:])
-    return out
 
 
 def get_engine(

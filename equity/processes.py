@@ -160,7 +160,7 @@ def _result(fut: Future[R], name: str) -> R:
     try:
         return fut.result()
     except EquityError as exc:
-        from equity.engine import _named
+        from equity.partitions import _named
 
         raise _named(exc, name) from exc
     except BrokenProcessPool:

@@ -33,7 +33,7 @@ Example ``equity.toml`` (every key optional)::
     sample = false              # true: the fictional sample region instead of the snapshot
     engine = "local"            # local | dask: street level by county and Ookla pieces on Dask
     scheduler = ""              # dask scheduler, e.g. "tcp://10.0.0.5:8786"; empty = local cluster
-    workers = 2                 # worker processes of that local cluster (docs/scale.md)
+    workers = 2                 # processes: states at once, a street level's counties, a Dask cluster
 
     [grid]
     resolution = 9              # H3 resolution of the street level

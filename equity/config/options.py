@@ -176,7 +176,8 @@ OPTIONS: dict[str, Option] = {
             "run",
             2,
             _whole(at_least=1),
-            "states run at once (local engine) or worker processes of a local Dask cluster",
+            "states run at once (local engine), processes of one region's street level and "
+            "maps, or worker processes of a local Dask cluster",
         ),
         Option(
             "resolution",
