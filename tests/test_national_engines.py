@@ -93,3 +93,28 @@ def test_a_killed_process_fails_only_its_state(cache, workers):
 def test_workers_must_be_positive(cache):
     with pytest.raises(ValueError, match="at least 1"):
         _run(cache, workers=0)
+
+
+def test_a_states_size_counts_the_files_its_manifest_names(tmp_path: Path) -> None:
+    """Files outside the cache (a folder of county files, an absolute path) and relative
+    paths under the cache count; without a manifest, the state's own folder does."""
+    import json
+
+    outside = tmp_path / "elsewhere"
+    (outside / "speeds").mkdir(parents=True)
+    (outside / "speeds" / "51001.csv.xz").write_bytes(b"x" * 700)
+    (outside / "speeds" / "51003.csv.xz").write_bytes(b"x" * 300)
+    (outside / "bg.shp").write_bytes(b"x" * 5_000)
+    cache = tmp_path / "cache"
+    va = cache / "states" / "VA"
+    va.mkdir(parents=True)
+    (va / "acs.csv").write_bytes(b"x" * 40)
+    data = {"blockgroups": str(outside / "bg.shp"), "ookla": str(outside / "speeds"),
+            "acs": "states/VA/acs.csv"}  # fmt: skip
+    (va / "manifest.json").write_text(json.dumps({"format": 1, "data": data}))
+    assert engines._own_size(cache, "VA") == 5_000 + 1_000 + 40
+    md = cache / "states" / "MD"
+    md.mkdir(parents=True)
+    (md / "inputs.csv").write_bytes(b"x" * 77)
+    assert engines._own_size(cache, "MD") == 77
+    assert engines._own_size(cache, "DE") == 0  # not in the cache at all

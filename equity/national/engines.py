@@ -23,6 +23,7 @@ Both call :func:`equity.national.state.run_state`, so their outputs are identica
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import multiprocessing
 import os
@@ -154,10 +155,30 @@ def run_local(
 
 
 def _own_size(cache_folder: Path, usps: str) -> int:
-    """Bytes of a state's own input files (its folder in the cache), 0 when unknown."""
+    """Bytes of a state's input files, 0 when unknown.
+
+    The files its manifest names (a folder counts with the files in it, relative paths are
+    under the cache as :func:`~equity.national.manifest.read_manifest` reads them), wherever
+    they lie: a manifest may name files outside the cache. Without a readable manifest, the
+    files of the state's folder in the cache.
+    """
     try:
-        folder = manifest_path(cache_folder, usps).parent
-        return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        path = manifest_path(cache_folder, usps)
+        folder = path.parent
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")).get("data", {})
+        except (OSError, ValueError, AttributeError):  # no manifest, or not one
+            data = None
+        if not isinstance(data, dict) or not data:
+            return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        total = 0
+        for value in data.values():
+            for item in value if isinstance(value, list) else [value]:
+                p = Path(str(item))
+                p = p if p.is_absolute() else Path(cache_folder) / p  # as read_manifest
+                files = [f for f in p.rglob("*") if f.is_file()] if p.is_dir() else [p]
+                total += sum(f.stat().st_size for f in files if f.exists())
+        return total
     except OSError:  # the client may not see the workers' storage: no priorities then
         return 0
 
