@@ -101,23 +101,26 @@ def _cpu_self() -> float:
 
 
 def run_engine(engine: str, states: list[str], fetch: Path, folder: Path, workers: int) -> dict:
-    """One national run of `states` on `engine`; its figures."""
+    """One national run of `states` on `engine` (``local`` one state at a time, ``local2``
+    `workers` states at a time in processes of their own, ``dask``); its figures."""
+    label = engine
+    engine, at_once = ("local", workers) if engine == "local2" else (engine, 1)
     from equity.config import load_config
     from equity.national import run_states
 
-    cfg_path = folder / f"equity-{engine}.toml"
+    cfg_path = folder / f"equity-{label}.toml"
     cfg_path.write_text(
         f"[data]\nstates = {json.dumps(states)}\n"
         "[run]\n"
         f"levels = {json.dumps(list(LEVELS))}\n"
         f'engine = "{engine}"\n'
-        f"workers = {workers if engine == 'dask' else 1}\n"
+        f"workers = {workers if engine == 'dask' else at_once}\n"
         '[placement]\nlevel = "tract"\n'
-        f'[cache]\nfolder = "{folder / ("tables-" + engine)}"\n',
+        f'[cache]\nfolder = "{folder / ("tables-" + label)}"\n',
         encoding="utf-8",
     )
     cfg = load_config(cfg_path)
-    out = folder / f"out-{engine}"
+    out = folder / f"out-{label}"
     cpu0, t0 = _cpu_self(), time.perf_counter()
     result = run_states(cfg, out=out, states=",".join(states), cache_folder=fetch, quiet=True)
     wall, client_cpu = time.perf_counter() - t0, _cpu_self() - cpu0
@@ -126,7 +129,7 @@ def run_engine(engine: str, states: list[str], fetch: Path, folder: Path, worker
     if failed:
         raise SystemExit(f"{engine}: states failed: {failed}")
     return {
-        "engine": engine,
+        "engine": label,
         "wall_s": wall,
         "client_cpu_s": client_cpu,
         "states_cpu_s": sum(r.cpu_seconds for r in rows.values()),
@@ -159,14 +162,19 @@ def _digests(folder: Path) -> dict[str, str]:
 
 
 def report(runs: list[dict], states: list[str], workers: int) -> list[str]:
-    local, dask = runs
+    local, dask = runs[0], next(r for r in runs if r["engine"] == "dask")
+    names = {
+        "local": "local, one state at a time",
+        "local2": f"local, {workers} states at a time",
+        "dask": f"Dask, {workers}-worker LocalCluster",
+    }
     lines = [
         "| engine | wall | CPU of the states | CPU of the client | speed-up (wall) |",
         "|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r['engine']}{'' if r['engine'] == 'local' else f', {workers} workers'} | "
+            f"| {names[r['engine']]} | "
             f"{r['wall_s']:.1f} s | {r['states_cpu_s']:.1f} s | {r['client_cpu_s']:.1f} s | "
             f"{local['wall_s'] / r['wall_s']:.2f} |"
         )
@@ -195,6 +203,11 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--engines",
+        default="local,dask",
+        help="local (one at a time), dask, local2 (two at a time)",
+    )
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -212,7 +225,7 @@ def main() -> None:
             virginia_manifest(fetch)
         print(f"fetch cache written in {time.perf_counter() - t0:.1f} s", flush=True)
         runs = []
-        for engine in ("local", "dask"):
+        for engine in args.engines.split(","):
             r = run_engine(engine, states, fetch, folder, args.workers)
             print(
                 f"{engine}: {r['wall_s']:.1f} s wall, states {r['states_cpu_s']:.1f} CPU s, "
@@ -226,7 +239,9 @@ def main() -> None:
         args.markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps(runs, indent=1, default=str), encoding="utf-8")
-    same = all(runs[0]["states"][u]["digests"] == runs[1]["states"][u]["digests"] for u in states)
+    same = all(
+        r["states"][u]["digests"] == runs[0]["states"][u]["digests"] for r in runs for u in states
+    )
     if not same:
         sys.exit("outputs differ between the engines")
 
