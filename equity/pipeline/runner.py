@@ -114,7 +114,8 @@ def run(
                     provenance=ds.provenance,
                     title=cfg.title,
                     warnings=_shown(warnings.lines(), cfg),
-                    processes=cfg.workers,
+                    # the local engine's processes (Dask workers are other machines' cores)
+                    processes=cfg.workers if cfg.engine == "local" else 1,
                 )
         files = [out / Path(p).relative_to(tmp) for p in written]
     if len(warnings) > n_shown:  # logged while writing
