@@ -21,12 +21,16 @@ Stages:
     77 GB), area weights (the most cells). Target (issue #20, item 3): < 8 GB peak. The
     area the block groups cover is printed (``km2``).
 
-Run ``python benchmarks/bench_street.py [--cases virginia_blocks,virginia_area,...]``.
+``--workers 2`` runs the county parts in two processes, as ``equity run`` does by default, and
+adds the peak of the process tree (this process and its workers, PSS sampled every 0.1 s).
+
+Run ``python benchmarks/bench_street.py [--cases virginia_blocks,virginia_area,...] [--workers 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import resource
@@ -43,6 +47,11 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "tests"))  # the tabblock20 writer of the tests
+
+
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _peak_mb() -> float:
@@ -140,10 +149,14 @@ def _blocks_zip(bg: gpd.GeoDataFrame, folder: Path, *, n: int, seed: int) -> Pat
     return write_tabblock20(blocks, folder, state=str(bg["GEOID"].iloc[0])[:2])
 
 
-def _case(name: str, queue: Any) -> None:  # pragma: no cover - child process
-    from equity import geographies, sources
+def _case(name: str, workers: int, queue: Any) -> None:  # pragma: no cover - child process
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_national import TreeMemory
 
-    out: dict[str, Any] = {"case": name}
+    from equity import geographies, sources
+    from equity.engine import LocalEngine
+
+    out: dict[str, Any] = {"case": name, "workers": workers}
     counts = ["households", "hh_no_internet"]
     with tempfile.TemporaryDirectory() as tmp:
         if name.startswith("virginia"):
@@ -162,10 +175,18 @@ def _case(name: str, queue: Any) -> None:  # pragma: no cover - child process
         if blocks is not None:
             out["blocks"] = len(blocks)
             out["read_blocks_s"] = round(time.perf_counter() - t0, 2)
-        units, _ = geographies.street_level(bg, counts=counts, blocks=blocks)
+        # as `equity run` with [run] workers: the counties in that many processes
+        run = LocalEngine(processes=workers).map_partitions
+        with TreeMemory() if workers > 1 else contextlib.nullcontext() as tree:
+            units, _ = geographies.street_level(
+                bg, counts=counts, blocks=blocks, map_partitions=run
+            )
         out["street_level_s"] = round(time.perf_counter() - t0, 2)
         out["street_level_cpu_s"] = round(_cpu_s() - c0, 2)
         out["peak_mb"] = round(_peak_mb())
+        if tree is not None:  # this process and its workers together (PSS, sampled)
+            out["process_tree_peak_mb"] = round(tree.peak_pss)
+            out["street_level_cpu_s_with_workers"] = round(_cpu_s() - c0 + _children_cpu_s(), 2)
         out["units"] = len(units)
         out["ranked"] = int(units["ranked"].sum())
         out["households_conserved"] = bool(
@@ -211,9 +232,12 @@ def main() -> None:
         default="virginia_blocks,virginia_area,reference,texas_area,alaska_area",
         help="comma-separated cases",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes of the county parts (equity run: 2)"
+    )
     args = parser.parse_args()
     for name in args.cases.split(","):
-        res = _in_child(_reference) if name == "reference" else _in_child(_case, name)
+        res = _in_child(_reference) if name == "reference" else _in_child(_case, name, args.workers)
         print(json.dumps(res), flush=True)
 
 

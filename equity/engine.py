@@ -40,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import geopandas as gpd
@@ -427,11 +427,8 @@ class DaskEngine(Engine):
     def _connect(self, distributed: Any, workers: int, timeout: float) -> None:
         self.client = None
         if self.scheduler is None:
-            import dask
-
             # the workers' allocator keeps up to this much freed memory (see the constant)
-            trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": WORKER_TRIM}
-            with dask.config.set(trim):  # read once, when each nanny is made
+            with _worker_trim():
                 self.cluster = distributed.LocalCluster(
                     n_workers=workers,
                     threads_per_worker=1,
@@ -676,6 +673,28 @@ class DaskEngine(Engine):
         return geographies.combine_ookla_polygons(
             tiles, polygons, self._gather(pieces_ddf), id_column=id_column, min_tests=min_tests
         )
+
+
+@contextlib.contextmanager
+def _worker_trim() -> Iterator[None]:
+    """:data:`WORKER_TRIM` for the nannies made inside: in Dask's configuration, which each
+    nanny reads once, and in this process's environment, which wins over it (a cluster
+    started earlier in this process leaves Dask's 64 KiB there); the environment is restored."""
+    import os
+
+    import dask
+
+    key = "MALLOC_TRIM_THRESHOLD_"
+    before = os.environ.get(key)
+    os.environ[key] = str(WORKER_TRIM)
+    try:
+        with dask.config.set({f"distributed.nanny.pre-spawn-environ.{key}": WORKER_TRIM}):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def get_engine(

@@ -441,6 +441,13 @@ def test_local_cluster_workers_keep_freed_memory() -> None:
 
     from equity.engine import WORKER_TRIM
 
-    with DaskEngine(workers=1) as eng:
-        got = eng.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
-    assert list(got.values()) == [str(WORKER_TRIM)]
+    # a cluster started earlier in this process (as the module's) leaves Dask's value in
+    # this process's environment, which Dask prefers to its configuration
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"
+    try:
+        with DaskEngine(workers=1) as eng:
+            got = eng.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+        assert list(got.values()) == [str(WORKER_TRIM)]
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's restored
+    finally:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
