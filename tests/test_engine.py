@@ -451,3 +451,53 @@ def test_local_cluster_workers_keep_freed_memory() -> None:
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's restored
     finally:
         os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+
+
+@pytest.mark.slow
+def test_real_virginia_as_a_dask_task_equals_the_local_run(cluster, shared_data, tmp_path) -> None:
+    """All of real Virginia, street level included, as one state task on a Dask worker (it
+    reads the files itself, builds and indexes every level, writes its outputs): every
+    output table byte for byte the local engine's."""
+    import json
+
+    from equity.config import load_config
+    from equity.national import run_states
+    from equity.national.manifest import MANIFEST_FORMAT
+
+    d = shared_data
+    data = {
+        "blockgroups": d / "boundaries/va/cb_2020_51_bg_500k.shp",
+        "acs": d / "acs/acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv",
+        "tracts": d / "boundaries/va/cb_2020_51_tract_500k.shp",
+        "counties": d / "boundaries/us/cb_2018_us_county_20m.shp",
+        "blocks": d / "blocks/va_bl_abc_2021_address_block_counts.csv.xz",
+        "usage": d / "broadband/microsoft_broadband_data_2020October.csv",
+    }
+    fetch = tmp_path / "fetch"
+    (fetch / "states" / "VA").mkdir(parents=True)
+    doc = {"format": MANIFEST_FORMAT, "state": "VA", "fips": "51", "data": {k: str(v) for k, v in data.items()}}  # fmt: skip
+    (fetch / "states" / "VA" / "manifest.json").write_text(json.dumps(doc))
+    outs = {}
+    for engine in ("local", "dask"):
+        toml = tmp_path / f"{engine}.toml"
+        sched = f'scheduler = "{cluster.scheduler_address}"\n' if engine == "dask" else ""
+        toml.write_text(
+            '[data]\nstates = ["VA"]\n[run]\nlevels = ["street", "blockgroup", "county"]\n'
+            f'engine = "{engine}"\n{sched}workers = 1\n[placement]\nlevel = "blockgroup"\n'
+            f'[cache]\nfolder = "{tmp_path / ("tables-" + engine)}"\n'
+        )
+        res = run_states(
+            load_config(toml),
+            out=tmp_path / engine,
+            cache_folder=fetch,
+            quiet=True,
+            write_maps=False,
+        )
+        assert [r.status for r in res.results] == ["done"], res.results[0].message
+        outs[engine] = tmp_path / engine / "VA"
+    names = ["candidates.csv", "index_street.parquet", "index_blockgroup.parquet"]
+    for name in names:
+        assert (outs["local"] / name).read_bytes() == (outs["dask"] / name).read_bytes(), name
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(outs["local"] / "index_street.parquet").metadata.num_rows > 100_000
