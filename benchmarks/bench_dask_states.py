@@ -45,30 +45,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_virginia_run import COMPARED, VIRGINIA  # noqa: E402 - the same files and outputs
+
 LEVELS = ("street", "blockgroup", "tract", "county")
-COMPARED = (
-    "candidates.csv",
-    "index_street.parquet",
-    "index_blockgroup.parquet",
-    "index_tract.parquet",
-    "index_county.parquet",
-)
 
 
 def virginia_manifest(fetch: Path) -> None:
     """``states/VA/manifest.json`` naming the real Virginia files of ``../shared/data``."""
     from equity.national.manifest import MANIFEST_FORMAT
 
-    d = DATA
-    data = {
-        "blockgroups": d / "boundaries/va/cb_2020_51_bg_500k.shp",
-        "acs": d / "acs/acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv",
-        "tracts": d / "boundaries/va/cb_2020_51_tract_500k.shp",
-        "counties": d / "boundaries/us/cb_2018_us_county_20m.shp",
-        "blocks": d / "blocks/va_bl_abc_2021_address_block_counts.csv.xz",
-        "ookla": d / "ookla/va_blocks_2022",
-        "usage": d / "broadband/microsoft_broadband_data_2020October.csv",
-    }
     folder = fetch / "states" / "VA"
     folder.mkdir(parents=True, exist_ok=True)
     doc = {
@@ -77,7 +63,7 @@ def virginia_manifest(fetch: Path) -> None:
         "fips": "51",
         "year": 2021,
         "complete": True,
-        "data": {k: str(v) for k, v in data.items()},
+        "data": {k: str(v) for k, v in VIRGINIA.items()},
     }
     (folder / "manifest.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
 

@@ -49,11 +49,6 @@ DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "tests"))  # the tabblock20 writer of the tests
 
 
-def _children_cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -186,7 +181,6 @@ def _case(name: str, workers: int, queue: Any) -> None:  # pragma: no cover - ch
         out["peak_mb"] = round(_peak_mb())
         if tree is not None:  # this process and its workers together (PSS, sampled)
             out["process_tree_peak_mb"] = round(tree.peak_pss)
-            out["street_level_cpu_s_with_workers"] = round(_cpu_s() - c0 + _children_cpu_s(), 2)
         out["units"] = len(units)
         out["ranked"] = int(units["ranked"].sum())
         out["households_conserved"] = bool(

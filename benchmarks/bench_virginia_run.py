@@ -55,18 +55,24 @@ COMPARED = (
 )
 
 
+#: The real Virginia inputs in ``../shared/data`` by ``[data]`` key (also bench_dask_states.py).
+VIRGINIA = {
+    "blockgroups": DATA / "boundaries/va/cb_2020_51_bg_500k.shp",
+    "acs": DATA / "acs/acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv",
+    "tracts": DATA / "boundaries/va/cb_2020_51_tract_500k.shp",
+    "counties": DATA / "boundaries/us/cb_2018_us_county_20m.shp",
+    "blocks": DATA / "blocks/va_bl_abc_2021_address_block_counts.csv.xz",
+    "ookla": DATA / "ookla/va_blocks_2022",
+    "usage": DATA / "broadband/microsoft_broadband_data_2020October.csv",
+}
+
+
 def config_text(workers: int) -> str:
     """The run's configuration: real Virginia from ``../shared/data``."""
-    d = DATA
+    data = "\n".join(f'{key} = "{path}"' for key, path in VIRGINIA.items())
     return f"""
 [data]
-blockgroups = "{d}/boundaries/va/cb_2020_51_bg_500k.shp"
-acs = "{d}/acs/acs2021_5yr_va_blockgroup_b19013_b28001_b28002.csv"
-tracts = "{d}/boundaries/va/cb_2020_51_tract_500k.shp"
-counties = "{d}/boundaries/us/cb_2018_us_county_20m.shp"
-blocks = "{d}/blocks/va_bl_abc_2021_address_block_counts.csv.xz"
-ookla = "{d}/ookla/va_blocks_2022"
-usage = "{d}/broadband/microsoft_broadband_data_2020October.csv"
+{data}
 
 [run]
 levels = ["street", "blockgroup", "tract", "county"]

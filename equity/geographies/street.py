@@ -55,9 +55,6 @@ WEIGHT_METHODS = ("blocks", "ancillary", "area")
 #: takes a ``memory`` keyword is given each part's estimated peak bytes.
 MapPartitions = Callable[..., list[pd.DataFrame]]
 
-#: Peak bytes per H3 cell of a county part (hexagons, overlay, pieces), for estimates.
-PART_BYTES_PER_CELL = 400
-
 
 def is_person_count(column: str) -> bool:
     """Whether a count column counts people (spread by population) rather than households."""
@@ -214,14 +211,10 @@ def _run_parts(
 
 
 def _part_memory(bgs: gpd.GeoDataFrame, resolution: int) -> float:
-    """Estimated peak bytes of a county part: its H3 cells (by area) x a cost per cell."""
-    import h3
+    """Estimated peak bytes of a county part: the street grid's estimate for its polygons."""
+    from equity.checks import estimate_grid  # equity.checks reads sources: imported late
 
-    geoms = np.asarray(bgs.geometry.to_crs(OUT_CRS).array, dtype=object)
-    lat = shapely.get_coordinates(shapely.centroid(geoms))[:, 1]
-    km2 = shapely.area(geoms) * 111.32 * 110.57 * np.cos(np.radians(lat))
-    cells = float(np.nansum(km2)) / float(h3.average_hexagon_area(resolution, "km^2"))
-    return cells * PART_BYTES_PER_CELL
+    return float(estimate_grid(bgs, resolution).bytes)
 
 
 def _pieces_of_part(
